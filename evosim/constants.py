@@ -1,0 +1,70 @@
+"""Integer codes shared by worlds, kernels and tables (one place, as in Minigrid's constants.py)."""
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class Action(IntEnum):
+    """Moves on the grid. Moving into a wall or off the grid leaves the organism where it is."""
+
+    NORTH = 0
+    EAST = 1
+    SOUTH = 2
+    WEST = 3
+
+
+N_ACTIONS = 4
+#: row / column displacement of each action, indexed by ``Action``
+DY = np.array([-1, 0, 1, 0], dtype=np.int64)
+DX = np.array([0, 1, 0, -1], dtype=np.int64)
+#: the action that undoes each action
+OPPOSITE = np.array([2, 3, 0, 1], dtype=np.int64)
+
+
+class Cell(IntEnum):
+    """Cell types of the ``walls`` array."""
+
+    EMPTY = 0
+    WALL = 1
+
+
+class Interaction(IntEnum):
+    """What happens when an organism steps onto an object of a kind."""
+
+    CONSUMED = 0  # reward given, object removed
+    ENDS_EPISODE = 1  # reward given, episode over (exit doors, traps)
+    PICKED_UP = 2  # object removed into the inventory (keys); reward given (usually 0)
+    OPENED_WITH_KEY = 3  # if inventory > 0: one key spent, reward given, object removed; else nothing
+
+
+class Arch(IntEnum):
+    """Organism architectures."""
+
+    HEURISTIC = 0  # reactive policy, no search, no explicit objective ("optimised, not optimising")
+    PLANNER = 1  # searches over plans with an evolved utility (a mesa-optimiser)
+
+
+ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner"}
+
+#: feature channels per world are padded to this many in the kernels
+MAX_FEATURES = 4
+#: the planner enumerates ordered visits to at most this many objects
+MAX_DEPTH = 3
+#: objects per layout are padded to at most this many
+MAX_OBJECTS = 16
+#: kind code of an empty object slot
+NO_KIND = -1
+#: BFS distance of an unreachable cell (int16)
+UNREACHABLE = 32767
+#: episode step limit supported by the int16 trace and distance arrays
+MAX_STEPS_LIMIT = 1000
+#: largest grid side supported
+MAX_SIZE = 101
+
+#: RNG stream tags: the same (seed, generation, organism, episode) never reuses a stream across purposes
+STREAM_TRAIN = 1
+STREAM_LAYOUT = 2
+STREAM_PROBE = 3
+STREAM_GA = 4

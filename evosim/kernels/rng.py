@@ -1,0 +1,44 @@
+"""Counter-based random numbers: splitmix64 hashes of (seed, stream, generation, organism, episode, step).
+
+No generator state is shared between threads, so results do not depend on the thread
+count or on the order in which prange visits organisms.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_INV53 = 1.0 / 9007199254740992.0
+
+
+@njit(cache=True, inline="always")
+def splitmix64(x):
+    z = np.uint64(x) + _GOLDEN
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(cache=True)
+def episode_key(seed, stream, generation, organism, episode):
+    """A 64-bit key for one episode of one organism."""
+    k = splitmix64(np.uint64(seed))
+    k = splitmix64(k ^ np.uint64(stream))
+    k = splitmix64(k ^ np.uint64(generation))
+    k = splitmix64(k ^ np.uint64(organism))
+    k = splitmix64(k ^ np.uint64(episode))
+    return k
+
+
+@njit(cache=True, inline="always")
+def uniform(key, step, j):
+    """A float64 in (0, 1) for draw ``j`` of step ``step`` of the episode with ``key``."""
+    b = splitmix64(key ^ splitmix64(np.uint64(step) * np.uint64(8) + np.uint64(j)))
+    return (np.float64(b >> _S11) + 0.5) * _INV53

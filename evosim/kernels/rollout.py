@@ -1,0 +1,345 @@
+"""Episode rollouts of heuristic and planner organisms (numba; arrays and scalars only).
+
+Per step an organism observes, decides, moves and interacts:
+
+    observe   objects within the perception radius of each feature channel (Manhattan)
+    decide    heuristic: argmax over moves of a linear score of directional feature
+              signals, wall bits, inventory, momentum and Gumbel noise (no lookahead);
+              planner: enumerate ordered visits to up to ``depth`` perceived objects
+              under its world model (BFS distances, keys open chests, exits end the
+              episode), value each plan with its utility, discounted by arrival time,
+              and take the first step of the best plan; with no plan worth > 0, explore
+    move      into a wall or off the grid: stay put
+    interact  with the object on the new cell (consume, end, pick up, open with key)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from evosim.constants import MAX_DEPTH, MAX_FEATURES, UNREACHABLE
+from evosim.genome import (
+    ARCH, H_ATTRACT, H_ATTRACT_KEY, H_BACK, H_LOGTEMP, H_MOMENTUM, H_WALL, P_DEPTH, P_DISCOUNT, P_UTILITY,
+)
+from evosim.kernels.rng import episode_key, uniform
+
+_DY = np.array([-1, 0, 1, 0], dtype=np.int64)
+_DX = np.array([0, 1, 0, -1], dtype=np.int64)
+_OPP = np.array([2, 3, 0, 1], dtype=np.int64)
+
+H_ATT0 = H_ATTRACT.start
+H_KEY0 = H_ATTRACT_KEY.start
+P_U0 = P_UTILITY.start
+
+#: interaction codes (mirrors constants.Interaction, as plain ints for numba)
+I_CONSUMED, I_ENDS, I_PICKED, I_OPENED = 0, 1, 2, 3
+#: the planner considers at most this many perceived objects (nearest first)
+MAX_PERCEIVED = 8
+#: exploring planners keep their heading with this probability unless blocked
+EXPLORE_KEEP = 0.75
+
+
+@njit(cache=True, inline="always")
+def _blocked(walls, y, x, a):
+    yy, xx = y + _DY[a], x + _DX[a]
+    h, w = walls.shape
+    return yy < 0 or yy >= h or xx < 0 or xx >= w or walls[yy, xx] != 0
+
+
+@njit(cache=True)
+def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step):
+    """Reactive policy: argmax over moves of feature signals + wall bits + momentum + noise."""
+    sig = np.zeros((MAX_FEATURES, 4))
+    for o in range(obj_kind.shape[0]):
+        if not alive[o]:
+            continue
+        dy = obj_pos[o, 0] - y
+        dx = obj_pos[o, 1] - x
+        d = abs(dy) + abs(dx)
+        if d == 0:
+            continue
+        k = obj_kind[o]
+        for f in range(n_feat):
+            v = kind_feat[k, f]
+            if v != 0.0 and d <= radius[f]:
+                s = v / d
+                if dy < 0:
+                    sig[f, 0] += s
+                if dx > 0:
+                    sig[f, 1] += s
+                if dy > 0:
+                    sig[f, 2] += s
+                if dx < 0:
+                    sig[f, 3] += s
+    temp = math.exp(min(max(np.float64(genome[H_LOGTEMP]), -5.0), 3.0))
+    best_a = 0
+    best_s = -np.inf
+    for a in range(4):
+        s = 0.0
+        for f in range(n_feat):
+            w = np.float64(genome[H_ATT0 + f])
+            if inv > 0:
+                w += np.float64(genome[H_KEY0 + f])
+            s += w * sig[f, a]
+        if _blocked(walls, y, x, a):
+            s += np.float64(genome[H_WALL])
+        if prev >= 0:
+            if a == prev:
+                s += np.float64(genome[H_MOMENTUM])
+            elif a == _OPP[prev]:
+                s += np.float64(genome[H_BACK])
+        u = uniform(key, step, a)
+        s += temp * (-math.log(-math.log(u)))
+        if s > best_s:
+            best_s = s
+            best_a = a
+    return best_a
+
+
+@njit(cache=True)
+def _explore(walls, y, x, prev, key, step):
+    """Planner exploration when no plan is worth anything: keep heading, else a random free move."""
+    if prev >= 0 and not _blocked(walls, y, x, prev) and uniform(key, step, 4) < EXPLORE_KEEP:
+        return prev
+    n_free = 0
+    for a in range(4):
+        if not _blocked(walls, y, x, a):
+            n_free += 1
+    if n_free == 0:
+        return 0
+    pick = int(uniform(key, step, 5) * n_free)
+    for a in range(4):
+        if not _blocked(walls, y, x, a):
+            if pick == 0:
+                return a
+            pick -= 1
+    return 0
+
+
+@njit(cache=True)
+def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                   radius, n_feat, max_depth, key, step, cand, cand_d, util):
+    """Returns (action, plans evaluated). ``cand``, ``cand_d``, ``util`` are scratch arrays."""
+    depth = int(min(max(math.floor(np.float64(genome[P_DEPTH]) + 0.5), 1.0), np.float64(max_depth)))
+    gamma = 0.5 + 0.49 / (1.0 + math.exp(-np.float64(genome[P_DISCOUNT])))
+    max_r = 0
+    for f in range(n_feat):
+        if radius[f] > max_r:
+            max_r = radius[f]
+    # Perception: the nearest (by path) MAX_PERCEIVED objects within the largest radius
+    n_c = 0
+    for o in range(obj_kind.shape[0]):
+        if not alive[o]:
+            continue
+        md = abs(obj_pos[o, 0] - y) + abs(obj_pos[o, 1] - x)
+        if md > max_r:
+            continue
+        d = np.int64(dist[o, y, x])
+        if d >= UNREACHABLE:
+            continue
+        k = obj_kind[o]
+        u = 0.0
+        for f in range(n_feat):
+            if md <= radius[f]:
+                u += np.float64(genome[P_U0 + f]) * kind_feat[k, f]
+        # insertion by (distance, index): stable
+        j = n_c
+        while j > 0 and cand_d[j - 1] > d:
+            j -= 1
+        if j >= MAX_PERCEIVED:
+            continue
+        last = min(n_c, MAX_PERCEIVED - 1)
+        for t in range(last, j, -1):
+            cand[t] = cand[t - 1]
+            cand_d[t] = cand_d[t - 1]
+            util[t] = util[t - 1]
+        cand[j] = o
+        cand_d[j] = d
+        util[j] = u
+        if n_c < MAX_PERCEIVED:
+            n_c += 1
+    # Search: ordered visits to up to ``depth`` distinct perceived objects
+    plans = 0
+    best_v = 0.0
+    best_first = -1
+    for i in range(n_c):
+        oi = cand[i]
+        ti = cand_d[i]
+        ki = kind_inter[obj_kind[oi]]
+        inv1 = inv
+        vi = 0.0
+        if ki == I_OPENED:
+            if inv1 > 0:
+                inv1 -= 1
+                vi = util[i] * math.pow(gamma, np.float64(ti))
+        else:
+            vi = util[i] * math.pow(gamma, np.float64(ti))
+            if ki == I_PICKED:
+                inv1 += 1
+        plans += 1
+        if vi > best_v:
+            best_v = vi
+            best_first = i
+        if depth < 2 or ki == I_ENDS:
+            continue
+        for j in range(n_c):
+            if j == i:
+                continue
+            oj = cand[j]
+            dij = np.int64(dist[oj, obj_pos[oi, 0], obj_pos[oi, 1]])
+            if dij >= UNREACHABLE:
+                continue
+            tj = ti + dij
+            kj = kind_inter[obj_kind[oj]]
+            inv2 = inv1
+            vj = vi
+            if kj == I_OPENED:
+                if inv2 > 0:
+                    inv2 -= 1
+                    vj += util[j] * math.pow(gamma, np.float64(tj))
+            else:
+                vj += util[j] * math.pow(gamma, np.float64(tj))
+                if kj == I_PICKED:
+                    inv2 += 1
+            plans += 1
+            if vj > best_v:
+                best_v = vj
+                best_first = i
+            if depth < 3 or kj == I_ENDS:
+                continue
+            for m in range(n_c):
+                if m == i or m == j:
+                    continue
+                om = cand[m]
+                djm = np.int64(dist[om, obj_pos[oj, 0], obj_pos[oj, 1]])
+                if djm >= UNREACHABLE:
+                    continue
+                tm = tj + djm
+                km = kind_inter[obj_kind[om]]
+                vm = vj
+                if km == I_OPENED:
+                    if inv2 > 0:
+                        vm += util[m] * math.pow(gamma, np.float64(tm))
+                else:
+                    vm += util[m] * math.pow(gamma, np.float64(tm))
+                plans += 1
+                if vm > best_v:
+                    best_v = vm
+                    best_first = i
+    if best_first < 0 or cand_d[best_first] == 0:
+        return _explore(walls, y, x, prev, key, step), plans
+    # Act: the first move along a shortest path to the first object of the best plan
+    o = cand[best_first]
+    here = dist[o, y, x]
+    for a in range(4):
+        if not _blocked(walls, y, x, a) and dist[o, y + _DY[a], x + _DX[a]] < here:
+            return a, plans
+    return _explore(walls, y, x, prev, key, step), plans
+
+
+@njit(cache=True)
+def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy,
+             kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace, record,
+             cand, cand_d, util):
+    """One episode. Fills ``reach`` (step at which each object was interacted with, -1 if never)
+    and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start).
+    Returns (return, proxy return, steps taken, plans evaluated)."""
+    h, w = walls.shape
+    m = obj_kind.shape[0]
+    y, x = start[0], start[1]
+    inv = 0
+    direct = 0  # live objects that pay on contact
+    chests = 0
+    keys = 0
+    for o in range(m):
+        reach[o] = -1
+        k = obj_kind[o]
+        alive[o] = k >= 0
+        if k < 0:
+            continue
+        if kind_inter[k] == I_OPENED:
+            if kind_reward[k] > 0:
+                chests += 1
+        elif kind_inter[k] == I_PICKED:
+            keys += 1
+        elif kind_reward[k] > 0:
+            direct += 1
+    if record:
+        trace[0] = y * w + x
+    ret = 0.0
+    proxy = 0.0
+    plans = 0
+    prev = -1
+    steps = 0
+    while steps < max_steps:
+        if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
+            break
+        if is_planner:
+            a, p = planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                  kind_inter, radius, n_feat, max_depth, key, steps, cand, cand_d, util)
+            plans += p
+        else:
+            a = heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius,
+                                 n_feat, key, steps)
+        if not _blocked(walls, y, x, a):
+            y += _DY[a]
+            x += _DX[a]
+        prev = a
+        steps += 1
+        if record:
+            trace[steps] = y * w + x
+        ended = False
+        for o in range(m):
+            if not alive[o] or obj_pos[o, 0] != y or obj_pos[o, 1] != x:
+                continue
+            k = obj_kind[o]
+            it = kind_inter[k]
+            if it == I_OPENED:
+                if inv == 0:
+                    continue
+                inv -= 1
+                if kind_reward[k] > 0:
+                    chests -= 1
+            elif it == I_PICKED:
+                inv += 1
+                keys -= 1
+            elif kind_reward[k] > 0:
+                direct -= 1
+            alive[o] = False
+            reach[o] = steps
+            ret += kind_reward[k]
+            proxy += kind_proxy[k]
+            if it == I_ENDS:
+                ended = True
+        if ended:
+            break
+    return ret, proxy, steps, plans
+
+
+@njit(cache=True, parallel=True)
+def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kind_feat, kind_reward, kind_proxy,
+             kind_inter, radius, n_feat, max_depth, max_steps, seed, stream, generation, organism_ids,
+             ret, proxy, steps, plans, reach, trace, record):
+    n = genomes.shape[0]
+    n_ep = episode_layout.shape[0]
+    m = obj_kind.shape[1]
+    for i in prange(n):
+        alive = np.empty(m, dtype=np.bool_)
+        cand = np.empty(MAX_PERCEIVED, dtype=np.int64)
+        cand_d = np.empty(MAX_PERCEIVED, dtype=np.int64)
+        util = np.empty(MAX_PERCEIVED, dtype=np.float64)
+        g = genomes[i]
+        is_planner = g[ARCH] > 0
+        for e in range(n_ep):
+            li = episode_layout[e]
+            key = episode_key(seed, stream, generation, organism_ids[i], e)
+            tr = trace[i, e] if record else trace[0, 0]
+            r, p, s, pl = _episode(g, is_planner, walls[li], start[li], obj_pos[li], obj_kind[li], dist[li],
+                                   kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth,
+                                   max_steps, key, alive, reach[i, e], tr, record, cand, cand_d, util)
+            ret[i, e] = r
+            proxy[i, e] = p
+            steps[i, e] = s
+            plans[i, e] = pl
