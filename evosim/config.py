@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
+import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evosim.constants import MAX_DEPTH, MAX_SIZE, MAX_STEPS_LIMIT
-
-
 from evosim.errors import UserError
 
 
@@ -67,7 +68,7 @@ class OrganismConfig:
 
 @dataclass(frozen=True)
 class EvolutionConfig:
-    population: int = setting(200, lo=2, hi=10_000_000)
+    population: int = setting(200, lo=2, hi=2**62)
     """number of organisms"""
     generations: int = setting(40, lo=1, hi=1_000_000)
     """number of generations (model steps)"""
@@ -75,7 +76,7 @@ class EvolutionConfig:
     """training episodes per organism per generation (layouts shared by all organisms)"""
     tournament_size: int = setting(3, lo=1, hi=1000)
     """tournament selection size"""
-    elitism: int = setting(2, lo=0, hi=10_000_000)
+    elitism: int = setting(2, lo=0, hi=2**62)
     """best organisms copied unchanged into the next generation"""
     mutation_sigma: float = setting(0.2, lo=0.0, hi=10.0)
     """standard deviation of Gaussian mutation"""
@@ -115,15 +116,69 @@ class Config:
 
 SECTIONS = {"world": WorldConfig, "organisms": OrganismConfig, "evolution": EvolutionConfig, "probe": ProbeConfig}
 
-#: bytes per organism-episode of rollout state (records) plus per organism genome/fitness
-_BYTES_PER_ORGANISM = 4 * 19 + 64
-_BYTES_PER_EPISODE = 8 * 4 + 8 * 16
-_MEMORY_LIMIT = 16 * 2**30
+# -- memory estimate (bytes), refused up front when larger than the machine's memory ----------
+#: per organism: Mesa agent object, genome copies made while breeding, lineage, fitness, ids
+_BYTES_PER_ORGANISM = 1200 + 4 * 4 * 32
+#: per organism-episode of the rollout records (return, proxy, steps, plans, objects reached)
+_BYTES_PER_EPISODE = 4 * 8 + 16 * 8
+#: per organism-generation row of the organism table held until the next checkpoint flushes it
+_BYTES_PER_ROW = 120
+#: per layout cell: walls plus one int16 distance map per object slot
+_BYTES_PER_CELL = 1 + 16 * 2
+#: interpreter, numpy, pandas, numba and compiled kernels
+_BASE_BYTES = 400 * 2**20
 
 
+def memory_limit() -> int:
+    """Physical memory of this machine in bytes (16 GiB if it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def estimate_memory(cfg: Config) -> int:
+    """Approximate peak bytes of ``evosim run`` for ``cfg`` (used to refuse configs that cannot fit)."""
+    ev, w = cfg.evolution, cfg.world
+    per_org = _BYTES_PER_ORGANISM + ev.episodes * _BYTES_PER_EPISODE + min(ev.checkpoint_every, ev.generations) * _BYTES_PER_ROW
+    layouts = (ev.episodes + w.train_pool) * w.size * w.size * _BYTES_PER_CELL
+    return _BASE_BYTES + ev.population * per_org + layouts
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} EiB"
+
+
+# -- messages --------------------------------------------------------------------------------
 def _suggest(key: str, allowed) -> str:
-    near = difflib.get_close_matches(key, list(allowed), n=1)
+    near = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1)
     return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _key(k) -> str:
+    """A key as it would be written in TOML (quoted if it is not a bare key)."""
+    k = str(k)
+    return k if k and all(c.isascii() and (c.isalnum() or c in "_-") for c in k) else json.dumps(k)
+
+
+def _val(v) -> str:
+    """A value for a one-line message (long values shortened)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    try:
+        r = repr(v)
+    except Exception:  # noqa: BLE001 - a value whose repr fails must still give a message
+        r = f"<{type(v).__name__}>"
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _tname(v) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "an array",
+            dict: "a table"}.get(type(v), type(v).__name__)
 
 
 def _fmt_allowed(f) -> str:
@@ -134,6 +189,8 @@ def _fmt_allowed(f) -> str:
     kind = "an integer" if f.type in ("int", int) else ("a number" if f.type in ("float", float) else f"a {f.type}")
     if lo is not None and hi is not None:
         op = "<" if md.get("lo_open") else "<="
+        if hi >= 2**62:  # bounded by memory and 64-bit ids, not by a fixed number
+            return f"{kind} >= {lo}" if hi == 2**62 else f"{kind} with {lo} {op} value < 2**63"
         return f"{kind} with {lo} {op} value <= {hi}"
     return kind
 
@@ -143,63 +200,72 @@ def _check_value(where: str, f, value):
     md = f.metadata
     if t == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} = {value!r}: expected {_fmt_allowed(f)}, got {type(value).__name__}")
+            raise ConfigError(f"{where} = {_val(value)}: expected {_fmt_allowed(f)}, got {_tname(value)}")
     elif t == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} = {value!r}: expected {_fmt_allowed(f)}, got {type(value).__name__}")
+            raise ConfigError(f"{where} = {_val(value)}: expected {_fmt_allowed(f)}, got {_tname(value)}")
         if not math.isfinite(value):
-            raise ConfigError(f"{where} = {value!r}: must be finite; expected {_fmt_allowed(f)}")
+            raise ConfigError(f"{where} = {_val(value)}: must be a finite number; expected {_fmt_allowed(f)}")
         value = float(value)
     elif t == "str":
         if not isinstance(value, str):
-            raise ConfigError(f"{where} = {value!r}: expected a string ({_fmt_allowed(f)})")
+            raise ConfigError(f"{where} = {_val(value)}: expected a string ({_fmt_allowed(f)}), got {_tname(value)}")
     if md.get("choices") and value not in md["choices"]:
-        raise ConfigError(f"{where} = {value!r}: expected {_fmt_allowed(f)}{_suggest(str(value), md['choices'])}")
+        raise ConfigError(f"{where} = {_val(value)}: expected {_fmt_allowed(f)}{_suggest(value, md['choices'])}")
     lo, hi = md.get("lo"), md.get("hi")
     if lo is not None and (value < lo or (md.get("lo_open") and value == lo)):
-        raise ConfigError(f"{where} = {value!r}: out of range; expected {_fmt_allowed(f)}")
+        raise ConfigError(f"{where} = {_val(value)}: out of range; expected {_fmt_allowed(f)}")
     if hi is not None and value > hi:
-        raise ConfigError(f"{where} = {value!r}: out of range; expected {_fmt_allowed(f)}")
+        raise ConfigError(f"{where} = {_val(value)}: out of range; expected {_fmt_allowed(f)}")
     return value
 
 
-def _build(cls, data: dict, prefix: str, source: str):
+def _check_radius(where: str, value) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} = {_val(value)}: expected a table of feature = radius, e.g. radius = {{ red = 8 }}")
+    for ch, r in value.items():
+        if isinstance(r, bool) or not isinstance(r, int) or r < 0:
+            raise ConfigError(f"{where}.{_key(ch)} = {_val(r)}: expected a non-negative integer (cells)")
+    return dict(value)
+
+
+def _build(cls, data, prefix: str, source: str):
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: [{prefix}] must be a table, got {type(data).__name__}")
+        raise ConfigError(f"{source}: {prefix} = {_val(data)}: expected a table [{prefix}], got {_tname(data)}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in data.items():
-        where = f"{source}: {prefix}.{key}" if prefix else f"{source}: {key}"
+        where = f"{source}: {prefix}.{_key(key)}"
         if key not in fields:
-            raise ConfigError(f"{where}: unknown key{_suggest(key, fields)}; allowed: {', '.join(fields)}")
-        f = fields[key]
+            raise ConfigError(f"{where}: unknown key{_suggest(key, fields)}; allowed in [{prefix}]: {', '.join(fields)}")
         if key == "radius":
-            if not isinstance(value, dict):
-                raise ConfigError(f"{where} = {value!r}: expected a table of feature = radius")
-            for ch, r in value.items():
-                if isinstance(r, bool) or not isinstance(r, int) or r < 0:
-                    raise ConfigError(f"{where}.{ch} = {r!r}: expected a non-negative integer")
-            kwargs[key] = dict(value)
+            kwargs[key] = _check_radius(where, value)
             continue
-        kwargs[key] = _check_value(where, f, value)
+        kwargs[key] = _check_value(where, fields[key], value)
     return cls(**kwargs)
+
+
+def _check_name(where: str, value) -> str:
+    if (not isinstance(value, str) or not value or value.startswith(".") or len(value) > 200
+            or any(c in value for c in "/\\") or not value.isprintable()):
+        raise ConfigError(f"{where} = {_val(value)}: expected a non-empty string usable as a directory name "
+                          f"(printable, no '/' or '\\', not starting with '.', at most 200 characters)")
+    return value
 
 
 def from_dict(data: dict, source: str = "<config>") -> Config:
     """Validate a nested dict (as read from TOML) into a ``Config``."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a table at top level")
+        raise ConfigError(f"{source}: expected a table at top level, got {_tname(data)}")
     top = {f.name: f for f in dataclasses.fields(Config)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in top:
-            raise ConfigError(f"{source}: {key}: unknown key{_suggest(key, top)}; allowed: {', '.join(top)}")
+            raise ConfigError(f"{source}: {_key(key)}: unknown key{_suggest(key, top)}; allowed at top level: {', '.join(top)}")
         if key in SECTIONS:
             kwargs[key] = _build(SECTIONS[key], value, key, source)
         elif key == "name":
-            if not isinstance(value, str) or not value or any(c in value for c in "/\\\0") or value.startswith("."):
-                raise ConfigError(f"{source}: name = {value!r}: expected a non-empty string usable as a directory name")
-            kwargs[key] = value
+            kwargs[key] = _check_name(f"{source}: name", value)
         else:
             kwargs[key] = _check_value(f"{source}: {key}", top[key], value)
     cfg = Config(**kwargs)
@@ -212,69 +278,171 @@ def _check_combinations(cfg: Config, source: str) -> None:
 
     w, ev = cfg.world, cfg.evolution
     world_cls = WORLDS[w.name]
+    far = 2 * (w.size - 1)
     for ch, r in w.radius.items():
         if ch not in world_cls.features:
-            raise ConfigError(f"{source}: world.radius.{ch}: unknown feature channel for {w.name}{_suggest(ch, world_cls.features)}; "
-                              f"allowed: {', '.join(world_cls.features)}")
-        if r > 2 * w.size:
-            raise ConfigError(f"{source}: world.radius.{ch} = {r}: larger than the grid allows (at most 2 * size = {2 * w.size})")
+            raise ConfigError(f"{source}: world.radius.{_key(ch)}: unknown feature channel for world {w.name!r}"
+                              f"{_suggest(ch, world_cls.features)}; allowed: {', '.join(world_cls.features)}")
+        if r > far:
+            raise ConfigError(f"{source}: world.radius.{_key(ch)} = {r}: larger than the grid; with world.size = {w.size} "
+                              f"no two cells are more than {far} apart (allowed: 0 <= radius <= {far})")
     if ev.elitism >= ev.population:
         raise ConfigError(f"{source}: evolution.elitism = {ev.elitism}: must be smaller than evolution.population = {ev.population}")
     if ev.tournament_size > ev.population:
-        raise ConfigError(f"{source}: evolution.tournament_size = {ev.tournament_size}: must be at most evolution.population = {ev.population}")
-    need = ev.population * (_BYTES_PER_ORGANISM + ev.episodes * _BYTES_PER_EPISODE)
-    if need > _MEMORY_LIMIT:
-        raise ConfigError(f"{source}: evolution.population = {ev.population} x evolution.episodes = {ev.episodes} "
-                          f"needs ~{need / 2**30:.1f} GiB; the limit is {_MEMORY_LIMIT / 2**30:.0f} GiB")
+        raise ConfigError(f"{source}: evolution.tournament_size = {ev.tournament_size}: must be at most "
+                          f"evolution.population = {ev.population}")
+    need, have = estimate_memory(cfg), memory_limit()
+    if need > have:
+        raise ConfigError(f"{source}: evolution.population = {ev.population} (with evolution.episodes = {ev.episodes}, "
+                          f"world.size = {w.size}) needs ~{format_bytes(need)} of memory; this machine has "
+                          f"{format_bytes(have)}: use a smaller population or fewer episodes")
+    if ev.generations * ev.population >= 2**62:
+        raise ConfigError(f"{source}: evolution.generations x evolution.population = {ev.generations * ev.population}: "
+                          f"organism ids would overflow 64 bits; allowed: a product below 2**62")
     # a layout must fit: objects need free reachable cells
     if w.size < 5 + w.n_distractors // 2:
-        raise ConfigError(f"{source}: world.size = {w.size} is too small for world.n_distractors = {w.n_distractors}")
+        raise ConfigError(f"{source}: world.size = {w.size} is too small for world.n_distractors = {w.n_distractors}; "
+                          f"allowed: size >= {5 + w.n_distractors // 2}")
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> Config:
+# -- reading ---------------------------------------------------------------------------------
+def _toml_error(source: str, text: str, e: Exception) -> ConfigError:
+    msg = str(e)
+    m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
+    what = msg[: m.start()].strip() if m else msg
+    if what.startswith("Cannot overwrite a value") or (what.startswith("Cannot declare") and "twice" in what):
+        what = f"duplicate key or table ({what}); each key may be given once"
+    if m:
+        line = int(m.group(1))
+        lines = text.splitlines()
+        shown = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        return ConfigError(f"{source}:{line}: invalid TOML: {what}: {_val(shown)}")
+    if "end of document" in msg:
+        return ConfigError(f"{source}: invalid TOML: {what} (is the file truncated?)")
+    return ConfigError(f"{source}: invalid TOML: {what}")
+
+
+def parse_config(raw: bytes | str, source: str = "<config>", overrides: dict | None = None,
+                 overrides_source: str = "overrides") -> Config:
+    """Validate the bytes (or text) of a TOML experiment file, plus dotted-key ``overrides``."""
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise ConfigError(f"{source}:{line}: not UTF-8 text (byte {e.start} is {raw[e.start]:#04x}); "
+                              f"save the file as UTF-8") from None
+    else:
+        text = raw
+    if "\0" in text:
+        raise ConfigError(f"{source}: contains NUL bytes; expected a UTF-8 TOML text file")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _toml_error(source, text, e) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: invalid TOML: arrays or tables nested too deeply") from None
+    if overrides:
+        data = apply_overrides(data, validate_settings(overrides, overrides_source), overrides_source)
+        source = f"{source} with {overrides_source}"
+    return from_dict(data, source)
+
+
+def load_config(path: str | Path, overrides: dict | None = None, overrides_source: str = "overrides") -> Config:
     """Read, validate and freeze a TOML experiment file. ``overrides`` are dotted keys ("evolution.population")."""
     path = Path(path)
     source = str(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file") from None
+        raise ConfigError(f"{source}: no such file; expected a TOML experiment file such as runs/quickstart.toml") from None
     except IsADirectoryError:
-        raise ConfigError(f"{source}: is a directory, expected a TOML file") from None
+        raise ConfigError(f"{source}: is a directory, expected a TOML experiment file") from None
     except OSError as e:
         raise ConfigError(f"{source}: cannot read: {e.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{source}: not UTF-8 text (byte {e.start})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{source}: invalid TOML: {e}") from None
-    if overrides:
-        data = apply_overrides(data, overrides, source)
-    return from_dict(data, source)
+    if not raw.strip():
+        raise ConfigError(f"{source}: is empty; expected a TOML experiment file (see runs/quickstart.toml)")
+    return parse_config(raw, source, overrides, overrides_source)
 
 
-def apply_overrides(data: dict, overrides: dict, source: str = "<overrides>") -> dict:
+# -- overrides (command line, sweeps, keyword parameters) -------------------------------------
+def setting_paths() -> dict[str, Any]:
+    """Every dotted setting path and its dataclass field (``world.radius`` takes ``world.radius.<feature>``)."""
+    out = {f.name: f for f in dataclasses.fields(Config) if f.name not in SECTIONS}
+    for sec, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            out[f"{sec}.{f.name}"] = f
+    return out
+
+
+def validate_setting(dotted: str, value, source: str = "overrides"):
+    """Check one dotted setting and its value on its own (type, range, choices); returns the value to use.
+
+    Combinations (elitism < population, radius within the grid, memory) need the whole
+    config: ``validate_overrides`` checks those too.
+    """
+    paths = setting_paths()
+    if not isinstance(dotted, str):
+        raise ConfigError(f"{source}: {_val(dotted)}: a setting path must be a string like 'evolution.population'")
+    where = f"{source}: {dotted}"
+    parts = dotted.split(".")
+    if len(parts) == 3 and parts[:2] == ["world", "radius"]:
+        return _check_radius(f"{source}: world.radius", {parts[2]: value})[parts[2]]
+    if dotted in SECTIONS:
+        raise ConfigError(f"{where}: is a table; set its keys one by one, e.g. '{dotted}.<key>'")
+    if dotted not in paths:
+        raise ConfigError(f"{where}: unknown setting{_suggest(dotted, paths)}; settings look like "
+                          f"'evolution.population' or 'world.radius.red'")
+    f = paths[dotted]
+    if dotted == "name":
+        return _check_name(where, value)
+    if dotted == "world.radius":
+        return _check_radius(where, value)
+    return _check_value(where, f, value)
+
+
+def validate_settings(overrides: dict, source: str = "overrides") -> dict:
+    """Check every dotted setting of ``overrides`` on its own; returns the checked dict."""
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"{source}: expected a table of setting = value, got {_tname(overrides)}")
+    return {k: validate_setting(k, v, source) for k, v in overrides.items()}
+
+
+def validate_overrides(overrides: dict, source: str = "overrides", base: Config | dict | None = None) -> Config:
+    """The validated ``Config`` of ``base`` (default: the defaults) with dotted-key ``overrides`` applied.
+
+    The one entry point for sweeps and reports: each setting is checked on its own (message
+    names ``source`` and the setting), then the whole config is checked (combinations, memory).
+    """
+    checked = validate_settings(overrides, source)
+    data = to_dict(base) if isinstance(base, Config) else dict(base or {})
+    return from_dict(apply_overrides(data, checked, source), source)
+
+
+def apply_overrides(data: dict, overrides: dict, source: str = "overrides") -> dict:
     """Copy of ``data`` with dotted-key overrides applied (validated later with the rest)."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     for dotted, value in overrides.items():
-        parts = dotted.split(".")
+        parts = str(dotted).split(".")
         if len(parts) == 1:
             out[parts[0]] = value
         elif len(parts) == 2:
-            sec = out.setdefault(parts[0], {})
+            sec = out.get(parts[0])
+            sec = dict(sec) if isinstance(sec, dict) else ({} if sec is None else sec)
             if not isinstance(sec, dict):
                 raise ConfigError(f"{source}: {parts[0]}: is not a table")
             sec[parts[1]] = value
+            out[parts[0]] = sec
         elif len(parts) == 3 and parts[1] == "radius":
-            sec = out.setdefault(parts[0], {})
-            rad = dict(sec.get("radius", {}))
+            sec = out.get(parts[0])
+            sec = dict(sec) if isinstance(sec, dict) else {}
+            rad = sec.get("radius", {})
+            rad = dict(rad) if isinstance(rad, dict) else {}
             rad[parts[2]] = value
             sec["radius"] = rad
+            out[parts[0]] = sec
         else:
-            raise ConfigError(f"{source}: {dotted}: not a known setting path")
+            raise ConfigError(f"{source}: {dotted}: not a known setting path{_suggest(dotted, setting_paths())}")
     return out
 
 
@@ -285,4 +453,4 @@ def to_dict(cfg: Config) -> dict:
 
 def replace(cfg: Config, **dotted) -> Config:
     """A validated copy of ``cfg`` with dotted-key overrides, e.g. ``replace(cfg, **{"evolution.generations": 5})``."""
-    return from_dict(apply_overrides(to_dict(cfg), dotted), "<override>")
+    return validate_overrides(dotted, "<override>", base=cfg)

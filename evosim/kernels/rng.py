@@ -16,6 +16,8 @@ _S27 = np.uint64(27)
 _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _INV53 = 1.0 / 9007199254740992.0
+#: the largest float64 below 1: (2**53 - 1 + 0.5) rounds up to 2**53, which would give exactly 1.0
+_BELOW_ONE = 1.0 - _INV53
 
 
 @njit(cache=True, inline="always")
@@ -41,4 +43,4 @@ def episode_key(seed, stream, generation, organism, episode):
 def uniform(key, step, j):
     """A float64 in (0, 1) for draw ``j`` of step ``step`` of the episode with ``key``."""
     b = splitmix64(key ^ splitmix64(np.uint64(step) * np.uint64(8) + np.uint64(j)))
-    return (np.float64(b >> _S11) + 0.5) * _INV53
+    return min((np.float64(b >> _S11) + 0.5) * _INV53, _BELOW_ONE)

@@ -51,7 +51,35 @@ def _blocked(walls, y, x, a):
 @njit(cache=True)
 def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step):
     """Reactive policy: argmax over moves of feature signals + wall bits + momentum + noise."""
-    sig = np.zeros((MAX_FEATURES, 4))
+    sig = np.empty((MAX_FEATURES, 4))
+    w_free = np.empty(MAX_FEATURES)
+    w_key = np.empty(MAX_FEATURES)
+    temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
+    return _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step,
+                             sig, w_free, w_key, temp, g_wall, g_mom, g_back)
+
+
+@njit(cache=True)
+def _heuristic_genes(genome, n_feat, w_free, w_key):
+    """Expressed heuristic genes (constant over an episode), hoisted out of the step loop.
+
+    Fills the per-channel attraction ``w_free`` (inventory empty) and ``w_key`` (holding a key:
+    attraction + key attraction, the same float64 sum the step would compute) and returns
+    (temperature, wall, momentum, back)."""
+    for f in range(n_feat):
+        w_free[f] = np.float64(genome[H_ATT0 + f])
+        w_key[f] = np.float64(genome[H_ATT0 + f]) + np.float64(genome[H_KEY0 + f])
+    temp = math.exp(min(max(np.float64(genome[H_LOGTEMP]), -5.0), 3.0))
+    return temp, np.float64(genome[H_WALL]), np.float64(genome[H_MOMENTUM]), np.float64(genome[H_BACK])
+
+
+@njit(cache=True)
+def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step,
+                      sig, w_free, w_key, temp, g_wall, g_mom, g_back):
+    """``heuristic_action`` with its per-episode genes precomputed and scratch ``sig`` passed in."""
+    for f in range(n_feat):
+        for a in range(4):
+            sig[f, a] = 0.0
     for o in range(obj_kind.shape[0]):
         if not alive[o]:
             continue
@@ -73,23 +101,20 @@ def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, k
                     sig[f, 2] += s
                 if dx < 0:
                     sig[f, 3] += s
-    temp = math.exp(min(max(np.float64(genome[H_LOGTEMP]), -5.0), 3.0))
+    wts = w_key if inv > 0 else w_free
     best_a = 0
     best_s = -np.inf
     for a in range(4):
         s = 0.0
         for f in range(n_feat):
-            w = np.float64(genome[H_ATT0 + f])
-            if inv > 0:
-                w += np.float64(genome[H_KEY0 + f])
-            s += w * sig[f, a]
+            s += wts[f] * sig[f, a]
         if _blocked(walls, y, x, a):
-            s += np.float64(genome[H_WALL])
+            s += g_wall
         if prev >= 0:
             if a == prev:
-                s += np.float64(genome[H_MOMENTUM])
+                s += g_mom
             elif a == _OPP[prev]:
-                s += np.float64(genome[H_BACK])
+                s += g_back
         u = uniform(key, step, a)
         s += temp * (-math.log(-math.log(u)))
         if s > best_s:
@@ -122,7 +147,9 @@ def _explore(walls, y, x, prev, key, step):
 def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                    radius, n_feat, max_depth, key, step, cand, cand_d, util):
     """Returns (action, plans evaluated). ``cand``, ``cand_d``, ``util`` are scratch arrays."""
-    depth = int(min(max(math.floor(np.float64(genome[P_DEPTH]) + 0.5), 1.0), np.float64(max_depth)))
+    # clamp before floor: floor of a huge gene overflows int64 in numba (depth 1 instead of max_depth)
+    g_depth = min(max(np.float64(genome[P_DEPTH]), 0.0), np.float64(max_depth))
+    depth = int(min(max(math.floor(g_depth + 0.5), 1.0), np.float64(max_depth)))
     gamma = 0.5 + 0.49 / (1.0 + math.exp(-np.float64(genome[P_DISCOUNT])))
     max_r = 0
     for f in range(n_feat):
@@ -246,6 +273,19 @@ def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_fea
     """One episode. Fills ``reach`` (step at which each object was interacted with, -1 if never)
     and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start).
     Returns (return, proxy return, steps taken, plans evaluated)."""
+    sig = np.empty((MAX_FEATURES, 4))
+    w_free = np.empty(MAX_FEATURES)
+    w_key = np.empty(MAX_FEATURES)
+    return _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward,
+                            kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace,
+                            record, cand, cand_d, util, sig, w_free, w_key)
+
+
+@njit(cache=True)
+def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy,
+                     kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace, record,
+                     cand, cand_d, util, sig, w_free, w_key):
+    """``_episode`` with every scratch array passed in (allocated once per organism by ``_rollout``)."""
     h, w = walls.shape
     m = obj_kind.shape[0]
     y, x = start[0], start[1]
@@ -273,6 +313,9 @@ def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_fea
     plans = 0
     prev = -1
     steps = 0
+    temp = g_wall = g_mom = g_back = 0.0
+    if not is_planner:
+        temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
     while steps < max_steps:
         if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
             break
@@ -281,8 +324,8 @@ def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_fea
                                   kind_inter, radius, n_feat, max_depth, key, steps, cand, cand_d, util)
             plans += p
         else:
-            a = heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius,
-                                 n_feat, key, steps)
+            a = _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
+                                  steps, sig, w_free, w_key, temp, g_wall, g_mom, g_back)
         if not _blocked(walls, y, x, a):
             y += _DY[a]
             x += _DX[a]
@@ -330,15 +373,19 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
         cand = np.empty(MAX_PERCEIVED, dtype=np.int64)
         cand_d = np.empty(MAX_PERCEIVED, dtype=np.int64)
         util = np.empty(MAX_PERCEIVED, dtype=np.float64)
+        sig = np.empty((MAX_FEATURES, 4))
+        w_free = np.empty(MAX_FEATURES)
+        w_key = np.empty(MAX_FEATURES)
         g = genomes[i]
         is_planner = g[ARCH] > 0
         for e in range(n_ep):
             li = episode_layout[e]
             key = episode_key(seed, stream, generation, organism_ids[i], e)
             tr = trace[i, e] if record else trace[0, 0]
-            r, p, s, pl = _episode(g, is_planner, walls[li], start[li], obj_pos[li], obj_kind[li], dist[li],
-                                   kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth,
-                                   max_steps, key, alive, reach[i, e], tr, record, cand, cand_d, util)
+            r, p, s, pl = _episode_scratch(g, is_planner, walls[li], start[li], obj_pos[li], obj_kind[li], dist[li],
+                                           kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth,
+                                           max_steps, key, alive, reach[i, e], tr, record, cand, cand_d, util,
+                                           sig, w_free, w_key)
             ret[i, e] = r
             proxy[i, e] = p
             steps[i, e] = s

@@ -1,0 +1,297 @@
+"""Numba kernels of the probe: the exact oracle and the extraction of choice events.
+
+Arrays and scalars only. Slow twins live in ``tests/naive_probe.py`` (a brute-force search
+over the true step dynamics for the oracle, a plain-Python re-implementation for the choice
+extraction); ``tests/test_oracle.py`` and ``tests/test_probe.py`` compare them.
+
+Oracle
+    The best value (base reward or proxy) any policy can collect within ``max_steps`` from
+    the start, under the episode's real rules. A trajectory is a sequence of interaction
+    events; between two events it avoids every cell whose object would interact (alive
+    objects; a chest only while a key is held), so the shortest such path is a BFS that
+    treats those cells as walls except the target. The state after an event is fully given
+    by the set of objects interacted with (it fixes position, inventory and value), so a DP
+    over (set, last object) keeping the earliest arrival time is exact. Expansion stops where
+    the episode would stop: an episode-ending object, or no base reward left to earn.
+
+Choice events
+    For the behavioural objective. An episode is cut into segments at the steps where an
+    object is reached. In a segment that ends by reaching object o, the *approach* starts at
+    the first step from which every move shortens the path to o; if o was perceived there, a
+    choice event records the perceived options (visible features and path distances, nearest
+    ``MAX_PERCEIVED`` first) and that o was chosen. At every ``OUTSIDE_STRIDE``-th step before
+    the approach (or in a segment that reaches nothing) at which something was perceived, an
+    event records that no perceived object was chosen (the outside option).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from evosim.constants import UNREACHABLE
+
+_DY = np.array([-1, 0, 1, 0], dtype=np.int64)
+_DX = np.array([0, 1, 0, -1], dtype=np.int64)
+
+I_CONSUMED, I_ENDS, I_PICKED, I_OPENED = 0, 1, 2, 3
+#: options per choice event (mirrors the planner's perception limit in kernels/rollout.py)
+MAX_PERCEIVED = 8
+#: an outside-option event is recorded every this many steps of not approaching anything
+OUTSIDE_STRIDE = 3
+#: the oracle handles at most this many objects per layout (2^m DP states)
+ORACLE_MAX_OBJECTS = 16
+
+
+# -- oracle ----------------------------------------------------------------------------------
+@njit(cache=True)
+def _bfs_blocked(walls, sy, sx, blocked, out, queue):
+    """BFS distances from (sy, sx); cells with ``blocked`` set are reached but not expanded."""
+    h, w = walls.shape
+    out[:, :] = UNREACHABLE
+    out[sy, sx] = 0
+    queue[0] = sy * w + sx
+    head, tail = 0, 1
+    while head < tail:
+        c = queue[head]
+        head += 1
+        y, x = c // w, c % w
+        if blocked[y, x] and not (y == sy and x == sx):
+            continue
+        d = out[y, x] + 1
+        for a in range(4):
+            yy, xx = y + _DY[a], x + _DX[a]
+            if 0 <= yy < h and 0 <= xx < w and walls[yy, xx] == 0 and out[yy, xx] == UNREACHABLE:
+                out[yy, xx] = d
+                queue[tail] = yy * w + xx
+                tail += 1
+
+
+@njit(cache=True)
+def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps):
+    h, w = walls.shape
+    # live objects, compacted
+    m = 0
+    for o in range(obj_kind.shape[0]):
+        if obj_kind[o] >= 0:
+            m += 1
+    idx = np.empty(m, dtype=np.int64)
+    j = 0
+    for o in range(obj_kind.shape[0]):
+        if obj_kind[o] >= 0:
+            idx[j] = o
+            j += 1
+    n_masks = 1 << m
+    big = np.int64(1) << 40
+    arrive = np.full((n_masks, m + 1), big, dtype=np.int64)  # slot m: at the start
+    arrive[0, m] = 0
+    blocked = np.zeros((h, w), dtype=np.bool_)
+    dmap = np.empty((h, w), dtype=np.int64)
+    queue = np.empty(h * w, dtype=np.int64)
+    best = 0.0
+    for mask in range(n_masks):
+        # value, inventory and what is left, given the set of objects interacted with
+        value = 0.0
+        inv = 0
+        direct = 0
+        chests = 0
+        keys = 0
+        ended = False
+        for j in range(m):
+            k = obj_kind[idx[j]]
+            it = kind_inter[k]
+            if mask & (1 << j):
+                value += kind_value[k]
+                if it == I_PICKED:
+                    inv += 1
+                elif it == I_OPENED:
+                    inv -= 1
+                elif it == I_ENDS:
+                    ended = True
+            else:
+                if it == I_OPENED:
+                    if kind_reward[k] > 0:
+                        chests += 1
+                elif it == I_PICKED:
+                    keys += 1
+                elif kind_reward[k] > 0:
+                    direct += 1
+        stop = ended or (direct == 0 and (chests == 0 or (inv == 0 and keys == 0)))
+        for last in range(m + 1):
+            t = arrive[mask, last]
+            if t > max_steps:
+                continue
+            if value > best:
+                best = value
+            if stop:
+                continue
+            if last == m:
+                sy, sx = start[0], start[1]
+            else:
+                sy, sx = obj_pos[idx[last], 0], obj_pos[idx[last], 1]
+            blocked[:, :] = False
+            for j in range(m):
+                if mask & (1 << j):
+                    continue
+                k = obj_kind[idx[j]]
+                if kind_inter[k] == I_OPENED and inv == 0:
+                    continue  # a chest without a key in hand is walked over
+                blocked[obj_pos[idx[j], 0], obj_pos[idx[j], 1]] = True
+            _bfs_blocked(walls, sy, sx, blocked, dmap, queue)
+            for j in range(m):
+                if mask & (1 << j):
+                    continue
+                y, x = obj_pos[idx[j], 0], obj_pos[idx[j], 1]
+                if not blocked[y, x]:
+                    continue
+                d = dmap[y, x]
+                if d >= UNREACHABLE:
+                    continue
+                nt = t + d
+                if nt <= max_steps and nt < arrive[mask | (1 << j), j]:
+                    arrive[mask | (1 << j), j] = nt
+    return best
+
+
+@njit(cache=True, parallel=True)
+def _oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps, out):
+    for li in prange(walls.shape[0]):
+        out[li] = _oracle_one(walls[li], start[li], obj_pos[li], obj_kind[li], kind_value, kind_reward, kind_inter,
+                              max_steps)
+
+
+# -- choice events ---------------------------------------------------------------------------
+@njit(cache=True)
+def _options(y, x, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r, opt, opt_d, opt_f):
+    """Perceived alive objects at step ``t`` from (y, x), nearest (path) first: returns how many."""
+    n = 0
+    for o in range(obj_kind.shape[0]):
+        k = obj_kind[o]
+        if k < 0 or (reach[o] >= 0 and reach[o] <= t):
+            continue
+        md = abs(obj_pos[o, 0] - y) + abs(obj_pos[o, 1] - x)
+        if md > max_r:
+            continue
+        d = np.int64(dist[o, y, x])
+        if d >= UNREACHABLE:
+            continue
+        j = n
+        while j > 0 and opt_d[j - 1] > d:
+            j -= 1
+        if j >= MAX_PERCEIVED:
+            continue
+        last = min(n, MAX_PERCEIVED - 1)
+        for s in range(last, j, -1):
+            opt[s] = opt[s - 1]
+            opt_d[s] = opt_d[s - 1]
+            for f in range(n_feat):
+                opt_f[s, f] = opt_f[s - 1, f]
+        opt[j] = o
+        opt_d[j] = d
+        for f in range(n_feat):
+            opt_f[j, f] = kind_feat[k, f] if md <= radius[f] else 0.0
+        if n < MAX_PERCEIVED:
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width,
+                     write, base, ev_feat, ev_dist, ev_nopt, ev_chosen):
+    """Choice events of one episode; writes them from row ``base`` if ``write``. Returns the count."""
+    max_r = 0
+    for f in range(n_feat):
+        if radius[f] > max_r:
+            max_r = radius[f]
+    m = obj_kind.shape[0]
+    n_steps = 0
+    for t in range(1, trace.shape[0]):
+        if trace[t] < 0:
+            break
+        n_steps = t
+    opt = np.empty(MAX_PERCEIVED, dtype=np.int64)
+    opt_d = np.empty(MAX_PERCEIVED, dtype=np.int64)
+    opt_f = np.zeros((MAX_PERCEIVED, n_feat))
+    count = 0
+    s = 0
+    while s < n_steps:
+        # the next reach event after s
+        r = -1
+        target = -1
+        for o in range(m):
+            if obj_kind[o] >= 0 and reach[o] > s and (r < 0 or reach[o] < r):
+                r = reach[o]
+                target = o
+        end = r if r >= 0 else n_steps
+        a = end
+        if target >= 0:
+            while a > s:
+                c0, c1 = trace[a - 1], trace[a]
+                if np.int64(dist[target, c0 // width, c0 % width]) != np.int64(dist[target, c1 // width, c1 % width]) + 1:
+                    break
+                a -= 1
+        # outside-option events before the approach
+        first = -1
+        for t in range(s, a):
+            c = trace[t]
+            n = _options(c // width, c % width, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r,
+                         opt, opt_d, opt_f)
+            if n == 0:
+                continue
+            if first < 0:
+                first = t
+            if (t - first) % OUTSIDE_STRIDE != 0:
+                continue
+            if write:
+                row = base + count
+                ev_nopt[row] = n
+                ev_chosen[row] = -1
+                for q in range(n):
+                    ev_dist[row, q] = opt_d[q]
+                    for f in range(n_feat):
+                        ev_feat[row, q, f] = opt_f[q, f]
+            count += 1
+        # the approach
+        if target >= 0:
+            c = trace[a]
+            n = _options(c // width, c % width, a, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r,
+                         opt, opt_d, opt_f)
+            pick = -1
+            for q in range(n):
+                if opt[q] == target:
+                    pick = q
+            if pick >= 0:
+                if write:
+                    row = base + count
+                    ev_nopt[row] = n
+                    ev_chosen[row] = pick
+                    for q in range(n):
+                        ev_dist[row, q] = opt_d[q]
+                        for f in range(n_feat):
+                            ev_feat[row, q, f] = opt_f[q, f]
+                count += 1
+        s = end
+    return count
+
+
+@njit(cache=True, parallel=True)
+def _count_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, counts):
+    n, e = trace.shape[0], trace.shape[1]
+    dummy_f = np.zeros((1, MAX_PERCEIVED, n_feat))
+    dummy_d = np.zeros((1, MAX_PERCEIVED), dtype=np.int64)
+    dummy_i = np.zeros(1, dtype=np.int64)
+    for t in prange(n * e):
+        i, j = t // e, t % e
+        li = episode_layout[j]
+        counts[i, j] = _episode_choices(trace[i, j], reach[i, j], obj_pos[li], obj_kind[li], dist[li], kind_feat,
+                                        radius, n_feat, width, False, 0, dummy_f, dummy_d, dummy_i, dummy_i)
+
+
+@njit(cache=True, parallel=True)
+def _fill_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, offsets,
+                  ev_feat, ev_dist, ev_nopt, ev_chosen):
+    n, e = trace.shape[0], trace.shape[1]
+    for t in prange(n * e):
+        i, j = t // e, t % e
+        li = episode_layout[j]
+        _episode_choices(trace[i, j], reach[i, j], obj_pos[li], obj_kind[li], dist[li], kind_feat, radius, n_feat,
+                         width, True, offsets[t], ev_feat, ev_dist, ev_nopt, ev_chosen)

@@ -1,0 +1,120 @@
+"""The Mesa model: one step is one generation; determinism; evolution works; batch_run works."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evosim
+from evosim import genome as gn
+from evosim.config import load_config, replace
+from evosim.constants import Arch
+
+
+def _run(cfg, rng):
+    m = evosim.EvolutionModel(cfg, rng=rng)
+    for _ in range(cfg.evolution.generations):
+        m.step()
+    return m
+
+
+def test_model_is_a_mesa_model_with_agents(tiny_config):
+    import mesa
+
+    m = evosim.EvolutionModel(tiny_config, rng=1)
+    assert isinstance(m, mesa.Model)
+    assert len(m.agents) == tiny_config.evolution.population
+    m.step()
+    a = next(iter(m.agents))
+    assert isinstance(a, evosim.Organism)
+    assert a.architecture in ("heuristic", "planner")
+    assert np.isfinite(a.fitness)
+    gens = m.datacollector.get_model_vars_dataframe()
+    assert len(gens) == 1 and gens["generation"].iloc[0] == 0
+
+
+def test_step_runs_generations_and_stops(tiny_config):
+    m = _run(tiny_config, 2)
+    g = m.generations_table()
+    assert g["generation"].tolist() == list(range(tiny_config.evolution.generations))
+    assert not m.running
+    orgs = m.organisms_table()
+    assert len(orgs) == tiny_config.evolution.generations * tiny_config.evolution.population
+    # lineage: every non-initial organism's parents exist in the previous generation
+    later = orgs[orgs.generation > 0]
+    prev_ids = set(orgs.organism_id)
+    assert set(later.parent_a) <= prev_ids
+
+
+def test_same_seed_same_tables_different_seed_different(tiny_config):
+    a, b, c = _run(tiny_config, 5), _run(tiny_config, 5), _run(tiny_config, 6)
+    pd.testing.assert_frame_equal(a.generations_table(), b.generations_table())
+    pd.testing.assert_frame_equal(a.organisms_table(), b.organisms_table())
+    assert not a.organisms_table()["fitness"].equals(c.organisms_table()["fitness"])
+
+
+def test_rng_defaults_to_config_seed(tiny_config):
+    cfg = replace(tiny_config, seed=11)
+    a = _run(cfg, None)
+    b = _run(tiny_config, 11)
+    pd.testing.assert_frame_equal(a.generations_table(), b.generations_table())
+
+
+def test_fitness_rises_on_quickstart(runs_dir):
+    """False if selection does not work: mean fitness over the last 5 generations must exceed the first 3 by 0.2."""
+    cfg = load_config(runs_dir / "quickstart.toml")
+    for seed in (0, 1):
+        g = _run(cfg, seed).generations_table()
+        assert g.fitness_mean.iloc[-5:].mean() > g.fitness_mean.iloc[:3].mean() + 0.2, g.fitness_mean.tolist()
+
+
+def test_breeding_preserves_elites(tiny_config):
+    m = evosim.EvolutionModel(tiny_config, rng=3)
+    m.step()
+    best = m.genomes[np.argmax(m.fitness)].copy()
+    m.step()
+    assert (m.genomes[0] == best).all()
+
+
+def test_keyword_parameters_override_config():
+    m = evosim.EvolutionModel(population=30, planning_cost=0.01, world="keys_chests", rng=1)
+    assert m.config.evolution.population == 30
+    assert m.config.organisms.planning_cost == 0.01
+    assert m.world.name == "keys_chests"
+    with pytest.raises(evosim.ConfigError):
+        evosim.EvolutionModel(population=-1)
+
+
+def test_mesa_batch_run():
+    import mesa
+
+    results = mesa.batch_run(
+        evosim.EvolutionModel,
+        parameters={"population": 30, "generations": 3, "episodes": 2, "planning_cost": [0.0, 0.01], "rng": [1]},
+        iterations=1, max_steps=10, number_processes=1, display_progress=False,
+    )
+    df = pd.DataFrame(results)
+    assert set(df.planning_cost) == {0.0, 0.01}
+    assert df.groupby("planning_cost").generation.max().tolist() == [2, 2]  # 3 generations, then running=False
+    assert {"fitness_mean", "planner_share"} <= set(df.columns)
+
+
+def test_planning_cost_is_charged():
+    """A planner's fitness is its return minus planning_cost times plans per episode."""
+    m = evosim.EvolutionModel(population=20, episodes=2, generations=1, initial_planner_share=1.0,
+                              planning_cost=0.01, rng=4)
+    m.step()
+    rec = m.records
+    expect = rec.ret.mean(1) - 0.01 * rec.plans.mean(1)
+    np.testing.assert_allclose(m.fitness, expect)
+    assert (rec.plans.sum(1) > 0).all()
+
+
+def test_architecture_flip_switches_blocks():
+    rng = np.random.default_rng(0)
+    g = gn.random_population(rng, 100, 0.5)
+    flipped = gn.flip_architecture(g, rng, 1.0)
+    assert (gn.architecture(flipped) != gn.architecture(g)).all()
+    # the unexpressed block is carried unchanged
+    np.testing.assert_array_equal(flipped[:, 1:], g[:, 1:])
+    assert set(gn.architecture(g)) == {int(Arch.HEURISTIC), int(Arch.PLANNER)}
