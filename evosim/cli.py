@@ -42,7 +42,7 @@ def cmd_run(args) -> int:
     from evosim.config import load_config
     from evosim.experiment import run_experiment
 
-    cfg = load_config(args.config, _overrides(args))
+    cfg = load_config(args.config, _overrides(args), overrides_source="command line")
     if args.resume and args.overwrite:
         raise _UsageError("--resume and --overwrite exclude each other")
     mode = "resume" if args.resume else ("overwrite" if args.overwrite else "new")

@@ -2,7 +2,8 @@
 
 Checkpoints are written every ``evolution.checkpoint_every`` generations and when the run
 is interrupted (SIGINT/SIGTERM: the current generation finishes first; a second Ctrl-C
-exits at once). Because every random number derives from (seed, stream, generation), a
+exits at once). Organism rows and genomes go to disk in parts at every checkpoint generation,
+so memory stays flat however long the run. Because every random number derives from (seed, stream, generation), a
 checkpoint needs only the population, its fitness and lineage, and the tables so far: a
 resumed run is byte-identical to an uninterrupted one.
 """
@@ -17,7 +18,7 @@ import pandas as pd
 
 from evosim.config import Config
 from evosim.model import EvolutionModel
-from evosim.store import RunError, RunWriter, default_run_dir, latest_valid_checkpoint, read_state
+from evosim.store import RunError, RunWriter, default_run_dir, fault, reset_faults
 
 
 @dataclass
@@ -64,55 +65,59 @@ class _Interrupts:
         return False
 
 
-def _genome_rows_due(model: EvolutionModel, final: bool) -> bool:
-    k = model.config.evolution.checkpoint_every
-    return final or model.generation % k == 0
-
-
 def run_experiment(cfg: Config, out: str | Path | None = None, mode: str = "new", progress: bool = True,
-                   log=print) -> RunResult:
-    """Run ``cfg`` into ``out`` (default ``runs/out/<name>__seed<k>``). mode: new, overwrite or resume."""
+                   log=print, on_generation=None) -> RunResult:
+    """Run ``cfg`` into ``out`` (default ``runs/out/<name>__seed<k>``). mode: new, overwrite or resume.
+
+    ``on_generation(model)`` is called after each generation (e.g. to watch memory). Problems
+    writing the directory (disk full, permissions) raise ``RunError``; the last checkpoint stays
+    intact and ``mode="resume"`` continues from it.
+    """
+    reset_faults()
     t0 = time.perf_counter()
     path = Path(out) if out is not None else default_run_dir(cfg)
     writer = RunWriter(path, cfg)
     writer.create(mode)
-    notes = []
-    if writer.lock.warning:
-        notes.append(writer.lock.warning)
-    prior_gen = prior_org = prior_genomes = None
-    state = None
+    try:
+        return _run(cfg, writer, mode, progress, log, on_generation, t0)
+    except OSError as e:
+        where = e.filename if e.filename else path
+        raise RunError(f"{path}: cannot write {where}: {e.strerror or e}; {writer.last_checkpoint()}: "
+                       f"fix the problem, then continue with --resume") from e
+    finally:
+        writer.close()
+
+
+def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_generation, t0: float) -> RunResult:
+    path = writer.dir
+    state = prior_gen = pending = None
+    if mode == "resume" and writer.manifest.get("status") == "complete":
+        gens = pd.read_parquet(path / "generations.parquet")
+        return RunResult(path, gens, False, ["run already complete; nothing to do"], 0.0)
     if mode == "resume":
-        if writer.manifest.get("status") == "complete":
-            writer.lock.release()
-            gens = pd.read_parquet(path / "generations.parquet")
-            return RunResult(path, gens, False, ["run already complete; nothing to do"], 0.0)
-        ckpt, skipped = latest_valid_checkpoint(path, writer.manifest)
-        notes += skipped
-        if ckpt is not None:
-            state = read_state(ckpt)
-            prior_gen = pd.read_parquet(ckpt / "generations.parquet")
-            prior_org = pd.read_parquet(ckpt / "organisms.parquet")
-            prior_genomes = pd.read_parquet(ckpt / "genomes.parquet")
-            notes.append(f"resuming after generation {int(state['generation'])} from {ckpt.name}")
-        else:
-            notes.append("no valid checkpoint; starting from generation 0")
+        state, prior_gen, pending = writer.resume_point()
+    notes = list(writer.notes)
     for n in notes:
         log(f"note: {n}")
     model = EvolutionModel(cfg, state=state)
-    total = cfg.evolution.generations
+    if pending is not None:
+        model.organism_tables = [pending]
+    total, k = cfg.evolution.generations, cfg.evolution.checkpoint_every
     done0 = 0 if state is None else int(state["generation"]) + 1
-    genome_parts = [] if prior_genomes is None else [prior_genomes]
-    interrupted = False
 
-    def tables():
+    def generations_table():
         gens = model.generations_table()
-        orgs = model.organisms_table()
-        if prior_gen is not None:
-            gens = pd.concat([prior_gen, gens], ignore_index=True)
-            orgs = pd.concat([prior_org, orgs], ignore_index=True)
-        genomes = pd.concat(genome_parts, ignore_index=True) if genome_parts else pd.DataFrame()
-        return gens, orgs, genomes
+        return gens if prior_gen is None else pd.concat([prior_gen, gens], ignore_index=True)
 
+    def write_parts():
+        # organism rows since the last part, and this generation's genomes; then forget them
+        rows = pd.concat(model.organism_tables, ignore_index=True)
+        model.organism_tables.clear()
+        g0, g1 = int(rows["generation"].iloc[0]), int(model.generation)
+        writer.write_part(f"organisms_{g0:07d}_{g1:07d}.parquet", rows)
+        writer.write_part(f"genomes_{g1:07d}.parquet", model.genomes_table())
+
+    interrupted = False
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -121,35 +126,39 @@ def run_experiment(cfg: Config, out: str | Path | None = None, mode: str = "new"
         with _Interrupts() as intr:
             for gen in range(done0, total):
                 model.step()
-                final = gen == total - 1
-                if _genome_rows_due(model, final):
-                    genome_parts.append(model.genomes_table())
+                fault("generation")
+                if on_generation is not None:
+                    on_generation(model)
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(fitness=f"{model.stats['fitness_mean']:.3f}",
                                     planners=f"{model.stats['planner_share']:.2f}")
-                if intr.requested and not final:
-                    writer.checkpoint(model, *tables())
-                    interrupted = True
+                final = gen == total - 1
+                due = gen % k == 0
+                if due or final:
+                    write_parts()
+                if final:
                     break
-                if not final and gen % cfg.evolution.checkpoint_every == 0:
-                    writer.checkpoint(model, *tables())
+                if due or intr.requested:
+                    rest = pd.concat(model.organism_tables, ignore_index=True) if model.organism_tables else None
+                    writer.checkpoint(model, generations_table(), rest)
+                    if intr.requested:
+                        interrupted = True
+                        break
     finally:
         if bar is not None:
             bar.close()
-    gens, orgs, genomes = tables()
+    gens = generations_table()
     wall = time.perf_counter() - t0
     if interrupted:
-        writer.manifest["generations_done"] = int(model.generation) + 1
         writer.manifest["status"] = "interrupted"
         writer.manifest["wall_times_s"]["last_session"] = wall
         writer.write_manifest()
-        writer.lock.release()
+        log(f"note: interrupted; checkpoint written after generation {model.generation}: "
+            f"continue with --resume")
         return RunResult(path, gens, True, notes, wall)
-    writer.write_tables(gens, orgs, genomes)
-    writer.manifest["generations_done"] = total
     prev = writer.manifest["wall_times_s"].get("run", 0.0)
-    writer.finish({"run": prev + wall, "last_session": wall})
+    writer.finish(gens, {"run": prev + wall, "last_session": wall})
     return RunResult(path, gens, False, notes, wall)
 
 

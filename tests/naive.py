@@ -37,7 +37,8 @@ OPPOSITE = [2, 3, 0, 1]
 # interactions (constants.Interaction)
 CONSUMED, ENDS, PICKED, OPENED = 0, 1, 2, 3
 
-# genome layout (genome.py): arch | attract[4] | attract_key[4] | wall momentum back logtemp | utility[4] | depth discount
+# genome layout (genome.py):
+# arch | attract[4] | attract_key[4] | wall momentum back logtemp | utility[4] | depth discount
 G_ARCH = 0
 G_ATTRACT = 1
 G_ATTRACT_KEY = 5
@@ -143,7 +144,8 @@ def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, k
     wall gene if blocked, the momentum gene if it repeats ``prev``, the back gene if it undoes it,
     plus temperature x Gumbel(uniform(key, step, a)). The first maximum wins."""
     g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
-    walls, obj_pos, obj_kind, kind_feat, radius = _ints(walls), _ints(obj_pos), _ints(obj_kind), _floats(kind_feat), _ints(radius)
+    walls, obj_pos, obj_kind = _ints(walls), _ints(obj_pos), _ints(obj_kind)
+    kind_feat, radius = _floats(kind_feat), _ints(radius)
     alive = [bool(v) for v in np.asarray(alive)]
     signal = [[0.0, 0.0, 0.0, 0.0] for _ in range(n_feat)]
     for o in range(len(obj_kind)):
@@ -227,8 +229,8 @@ def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inte
     World model: visiting object o at arrival time t pays utility(o) * gamma**t, except a chest
     (OPENED) pays only if a key is held then, and spends it; a key (PICKED) adds one to the
     inventory; an episode-ending object ends the plan (no extension). Legs between objects use
-    BFS distances; an unreachable leg is not a plan. Plans are listed in the kernel's order:
-    depth-first, prefixes before their extensions.
+    BFS distances; an unreachable leg is not a plan. No plan starts with the object on our own
+    cell. Plans are listed in the kernel's order: depth-first, prefixes before their extensions.
     """
     out = []
 
@@ -261,6 +263,8 @@ def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inte
         extend(path, t, held, value)
 
     for i in range(len(cands)):
+        if cands[i][1] == 0:
+            continue  # the object under us (a chest we cannot open) may come later in a plan, never first
         # the first term is added to 0.0 in the kernel as a plain product; 0.0 + p == p exactly
         visit([i], cands[i][1], inv, 0.0)
     return out
@@ -269,8 +273,8 @@ def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inte
 def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                    radius, n_feat, max_depth, key, step):
     """Returns (action, plans evaluated): the first move down a shortest path to the first object of
-    the first plan with the strictly highest positive value; explore if none is worth > 0 or the
-    best plan starts on our own cell or no neighbour is closer."""
+    the first plan with the strictly highest positive value; explore if none is worth > 0 or no
+    neighbour is closer (a plan never starts on our own cell, so the distance-0 check is only a guard)."""
     g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
     walls, obj_pos, obj_kind, kind_inter = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(kind_inter)
     dist = _ints(dist)

@@ -15,13 +15,12 @@ Oracle
     the episode would stop: an episode-ending object, or no base reward left to earn.
 
 Choice events
-    For the behavioural objective. An episode is cut into segments at the steps where an
-    object is reached. In a segment that ends by reaching object o, the *approach* starts at
-    the first step from which every move shortens the path to o; if o was perceived there, a
-    choice event records the perceived options (visible features and path distances, nearest
-    ``MAX_PERCEIVED`` first) and that o was chosen. At every ``OUTSIDE_STRIDE``-th step before
-    the approach (or in a segment that reaches nothing) at which something was perceived, an
-    event records that no perceived object was chosen (the outside option).
+    For the behavioural objective: one event per step at which the organism perceives
+    something (options: the perceived alive objects, with what it can see of them and their
+    path distances, nearest ``MAX_PERCEIVED`` first). If the step shortens the path to the
+    next object it reaches, that object is the choice; if it shortens the path to no perceived
+    object, the choice is the outside option (none of them); if it heads only for objects it
+    does not reach next, the step is ambiguous and gives no event.
 """
 from __future__ import annotations
 
@@ -36,8 +35,6 @@ _DX = np.array([0, 1, 0, -1], dtype=np.int64)
 I_CONSUMED, I_ENDS, I_PICKED, I_OPENED = 0, 1, 2, 3
 #: options per choice event (mirrors the planner's perception limit in kernels/rollout.py)
 MAX_PERCEIVED = 8
-#: an outside-option event is recorded every this many steps of not approaching anything
-OUTSIDE_STRIDE = 3
 #: the oracle handles at most this many objects per layout (2^m DP states)
 ORACLE_MAX_OBJECTS = 16
 
@@ -212,64 +209,38 @@ def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n
     opt_d = np.empty(MAX_PERCEIVED, dtype=np.int64)
     opt_f = np.zeros((MAX_PERCEIVED, n_feat))
     count = 0
-    s = 0
-    while s < n_steps:
-        # the next reach event after s
+    for t in range(n_steps):
+        # the next object reached after step t
         r = -1
         target = -1
         for o in range(m):
-            if obj_kind[o] >= 0 and reach[o] > s and (r < 0 or reach[o] < r):
+            if obj_kind[o] >= 0 and reach[o] > t and (r < 0 or reach[o] < r):
                 r = reach[o]
                 target = o
-        end = r if r >= 0 else n_steps
-        a = end
-        if target >= 0:
-            while a > s:
-                c0, c1 = trace[a - 1], trace[a]
-                if np.int64(dist[target, c0 // width, c0 % width]) != np.int64(dist[target, c1 // width, c1 % width]) + 1:
-                    break
-                a -= 1
-        # outside-option events before the approach
-        first = -1
-        for t in range(s, a):
-            c = trace[t]
-            n = _options(c // width, c % width, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r,
-                         opt, opt_d, opt_f)
-            if n == 0:
-                continue
-            if first < 0:
-                first = t
-            if (t - first) % OUTSIDE_STRIDE != 0:
-                continue
-            if write:
-                row = base + count
-                ev_nopt[row] = n
-                ev_chosen[row] = -1
-                for q in range(n):
-                    ev_dist[row, q] = opt_d[q]
-                    for f in range(n_feat):
-                        ev_feat[row, q, f] = opt_f[q, f]
-            count += 1
-        # the approach
-        if target >= 0:
-            c = trace[a]
-            n = _options(c // width, c % width, a, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r,
-                         opt, opt_d, opt_f)
-            pick = -1
-            for q in range(n):
+        c = trace[t]
+        n = _options(c // width, c % width, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r,
+                     opt, opt_d, opt_f)
+        if n == 0:
+            continue
+        c1 = trace[t + 1]
+        pick = -1
+        closer = False
+        for q in range(n):
+            if np.int64(dist[opt[q], c1 // width, c1 % width]) < opt_d[q]:
+                closer = True
                 if opt[q] == target:
                     pick = q
-            if pick >= 0:
-                if write:
-                    row = base + count
-                    ev_nopt[row] = n
-                    ev_chosen[row] = pick
-                    for q in range(n):
-                        ev_dist[row, q] = opt_d[q]
-                        for f in range(n_feat):
-                            ev_feat[row, q, f] = opt_f[q, f]
-                count += 1
-        s = end
+        if closer and pick < 0:
+            continue  # heading for something it did not reach next: ambiguous, no event
+        if write:
+            row = base + count
+            ev_nopt[row] = n
+            ev_chosen[row] = pick
+            for q in range(n):
+                ev_dist[row, q] = opt_d[q]
+                for f in range(n_feat):
+                    ev_feat[row, q, f] = opt_f[q, f]
+        count += 1
     return count
 
 
@@ -295,3 +266,116 @@ def _fill_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_fe
         li = episode_layout[j]
         _episode_choices(trace[i, j], reach[i, j], obj_pos[li], obj_kind[li], dist[li], kind_feat, radius, n_feat,
                          width, True, offsets[t], ev_feat, ev_dist, ev_nopt, ev_chosen)
+
+
+# -- behavioural objective: penalised maximum likelihood of the choice model -----------------
+@njit(cache=True)
+def _choice_objective(w, feat, dist, nopt, chosen, lo, hi, gamma, ridge, grad, hess, want_derivs):
+    """Penalised log-likelihood of events lo..hi-1 (outside option = score 0); fills grad/hess."""
+    f = w.shape[0]
+    k_max = feat.shape[1]
+    x = np.zeros((k_max + 1, f))
+    s = np.zeros(k_max + 1)
+    p = np.zeros(k_max + 1)
+    xbar = np.zeros(f)
+    total = 0.0
+    if want_derivs:
+        grad[:] = 0.0
+        hess[:, :] = 0.0
+    for e in range(lo, hi):
+        n = nopt[e]
+        mx = 0.0
+        for q in range(n):
+            disc = gamma ** np.float64(dist[e, q])
+            v = 0.0
+            for j in range(f):
+                x[q + 1, j] = feat[e, q, j] * disc
+                v += w[j] * x[q + 1, j]
+            s[q + 1] = v
+            if v > mx:
+                mx = v
+        for j in range(f):
+            x[0, j] = 0.0
+        s[0] = 0.0
+        z = 0.0
+        for q in range(n + 1):
+            p[q] = np.exp(s[q] - mx)
+            z += p[q]
+        c = chosen[e] + 1
+        total += s[c] - mx - np.log(z)
+        if want_derivs:
+            for j in range(f):
+                xbar[j] = 0.0
+            for q in range(n + 1):
+                p[q] /= z
+                for j in range(f):
+                    xbar[j] += p[q] * x[q, j]
+            for j in range(f):
+                grad[j] += x[c, j] - xbar[j]
+                for l in range(f):
+                    acc = -xbar[j] * xbar[l]
+                    for q in range(n + 1):
+                        acc += p[q] * x[q, j] * x[q, l]
+                    hess[j, l] += acc
+    for j in range(f):
+        total -= 0.5 * ridge * w[j] * w[j]
+        if want_derivs:
+            grad[j] -= ridge * w[j]
+            hess[j, j] += ridge
+    return total
+
+
+@njit(cache=True)
+def _fit_one(feat, dist, nopt, chosen, lo, hi, gammas, ridge, w_out):
+    """Newton's method with backtracking for each gamma; keeps the best. Returns (gamma, objective)."""
+    f = w_out.shape[0]
+    w = np.zeros(f)
+    grad = np.zeros(f)
+    hess = np.zeros((f, f))
+    cand = np.zeros(f)
+    best_obj = -np.inf
+    best_g = np.nan
+    for gi in range(gammas.shape[0]):
+        g = gammas[gi]
+        obj = _choice_objective(w, feat, dist, nopt, chosen, lo, hi, g, ridge, grad, hess, False)
+        for _ in range(100):
+            _choice_objective(w, feat, dist, nopt, chosen, lo, hi, g, ridge, grad, hess, True)
+            step = np.linalg.solve(hess, grad)
+            t = 1.0
+            improved = False
+            for _ in range(30):
+                for j in range(f):
+                    cand[j] = w[j] + t * step[j]
+                new = _choice_objective(cand, feat, dist, nopt, chosen, lo, hi, g, ridge, grad, hess, False)
+                if new >= obj:
+                    improved = True
+                    break
+                t *= 0.5
+            if not improved:
+                break
+            delta = new - obj
+            w[:] = cand
+            obj = new
+            if delta < 1e-12 and np.max(np.abs(t * step)) < 1e-9:
+                break
+        if obj > best_obj:
+            best_obj = obj
+            best_g = g
+            w_out[:] = w
+    return best_g, best_obj
+
+
+@njit(cache=True, parallel=True)
+def _fit_choices(feat, dist, nopt, chosen, org_start, gammas, ridge, w_out, gamma_out, obj_out):
+    """Fit the choice model for every organism; organism i owns events org_start[i]..org_start[i+1]-1."""
+    n_org = org_start.shape[0] - 1
+    for i in prange(n_org):
+        lo, hi = org_start[i], org_start[i + 1]
+        if hi <= lo:
+            w_out[i, :] = np.nan
+            gamma_out[i] = np.nan
+            obj_out[i] = np.nan
+            continue
+        g, o = _fit_one(feat, dist, nopt, chosen, lo, hi, gammas, ridge, w_out[i])
+        gamma_out[i] = g
+        obj_out[i] = o

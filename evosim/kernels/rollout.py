@@ -41,6 +41,31 @@ MAX_PERCEIVED = 8
 EXPLORE_KEEP = 0.75
 
 
+def _gumbel_brackets(bits):
+    """Bounds of the Gumbel noise -log(-log(u)) on each of 2**bits equal bins of u in (0, 1).
+
+    The noise is increasing in u, so on bin j it lies in [g(j / 2**bits), g((j + 1) / 2**bits)];
+    both ends are widened by 1e-9 (far above the few-ulp error of a libm log), and the outer
+    bins use the extremes over every u that ``rng.uniform`` can return (u >= 2**-54 and
+    u <= 1 - 2**-53: -3.62 <= g <= 36.8). The heuristic uses them to find the argmax without
+    evaluating the logs unless two moves' brackets overlap (see ``_heuristic_decide``).
+    """
+    n = 2**bits
+    edges = np.arange(n + 1, dtype=np.float64) / n
+    with np.errstate(divide="ignore"):
+        g = -np.log(-np.log(edges))
+    lo = g[:-1] - 1e-9
+    hi = g[1:] + 1e-9
+    lo[0] = -4.0
+    hi[-1] = 40.0
+    return lo, hi
+
+
+_GUMBEL_BITS = 10
+_GUMBEL_BINS = float(2**_GUMBEL_BITS)
+_GUMBEL_LO, _GUMBEL_HI = _gumbel_brackets(_GUMBEL_BITS)
+
+
 @njit(cache=True, inline="always")
 def _blocked(walls, y, x, a):
     yy, xx = y + _DY[a], x + _DX[a]
@@ -51,12 +76,13 @@ def _blocked(walls, y, x, a):
 @njit(cache=True)
 def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step):
     """Reactive policy: argmax over moves of feature signals + wall bits + momentum + noise."""
-    sig = np.empty((MAX_FEATURES, 4))
+    sig = np.empty((MAX_FEATURES + 2, 4))
     w_free = np.empty(MAX_FEATURES)
     w_key = np.empty(MAX_FEATURES)
     temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
+    tab = np.empty((1, 1, 1, 1))
     return _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step,
-                             sig, w_free, w_key, temp, g_wall, g_mom, g_back)
+                             sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, False)
 
 
 @njit(cache=True)
@@ -73,10 +99,10 @@ def _heuristic_genes(genome, n_feat, w_free, w_key):
     return temp, np.float64(genome[H_WALL]), np.float64(genome[H_MOMENTUM]), np.float64(genome[H_BACK])
 
 
-@njit(cache=True)
-def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step,
-                      sig, w_free, w_key, temp, g_wall, g_mom, g_back):
-    """``heuristic_action`` with its per-episode genes precomputed and scratch ``sig`` passed in."""
+@njit(cache=True, inline="always")
+def _signals_into(sig, y, x, obj_pos, obj_kind, alive, kind_feat, radius, n_feat):
+    """Per channel and move, the sum over live objects strictly on that side, within the
+    channel's radius and not on (y, x), of feature / Manhattan distance (object order)."""
     for f in range(n_feat):
         for a in range(4):
             sig[f, a] = 0.0
@@ -101,13 +127,51 @@ def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_fea
                     sig[f, 2] += s
                 if dx < 0:
                     sig[f, 3] += s
-    wts = w_key if inv > 0 else w_free
+
+
+#: largest episodes x cells for which ``_rollout`` tabulates the heuristic's signals (x 128 bytes)
+SIGNAL_TABLE_MAX_CELLS = 250_000
+
+
+@njit(cache=True)
+def _signal_tables(obj_pos, obj_kind, episode_layout, kind_feat, radius, n_feat, out):
+    """``out[E, H, W, F, 4]``: the heuristic's signals on every cell of episode e's layout with
+    all of its objects present (the state of an episode until its first interaction)."""
+    n_ep, h, w = out.shape[0], out.shape[1], out.shape[2]
+    alive = np.empty(obj_kind.shape[1], dtype=np.bool_)
+    for e in range(n_ep):
+        li = episode_layout[e]
+        for o in range(obj_kind.shape[1]):
+            alive[o] = obj_kind[li, o] >= 0
+        for y in range(h):
+            for x in range(w):
+                _signals_into(out[e, y, x], y, x, obj_pos[li], obj_kind[li], alive, kind_feat, radius, n_feat)
+
+
+@njit(cache=True, inline="always")
+def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step,
+                      sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, pristine):
+    """``heuristic_action`` with its per-episode genes precomputed and scratch ``sig`` passed in.
+
+    ``sig`` is [MAX_FEATURES + 2, 4]: channel signals, then (row MAX_FEATURES) each move's score
+    without noise and (row MAX_FEATURES + 1) its uniform draw. The argmax of score + temperature
+    x Gumbel(u) is found exactly as the plain loop would: each move's total is first bracketed
+    with the Gumbel bin bounds (no logs); if one move's lower bound beats every other move's
+    upper bound it wins, otherwise the logs are evaluated, in the plain loop's order and
+    While ``pristine`` (no object touched yet this episode) the signals are read from ``tab``
+    ([H, W, F, 4], from ``_signal_tables``: the same sums) instead of being recomputed.
+    No array views are taken here: in the hot loop their reference counting costs more than
+    the arithmetic.
+    """
+    if not pristine:
+        _signals_into(sig, y, x, obj_pos, obj_kind, alive, kind_feat, radius, n_feat)
     best_a = 0
-    best_s = -np.inf
+    best_lo = -np.inf
     for a in range(4):
         s = 0.0
         for f in range(n_feat):
-            s += wts[f] * sig[f, a]
+            wf = w_key[f] if inv > 0 else w_free[f]
+            s += wf * (tab[y, x, f, a] if pristine else sig[f, a])
         if _blocked(walls, y, x, a):
             s += g_wall
         if prev >= 0:
@@ -116,11 +180,33 @@ def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_fea
             elif a == _OPP[prev]:
                 s += g_back
         u = uniform(key, step, a)
+        sig[MAX_FEATURES, a] = s
+        sig[MAX_FEATURES + 1, a] = u
+        lo = s + temp * _GUMBEL_LO[int(u * _GUMBEL_BINS)] - 1e-10 * (1.0 + abs(s) + temp)
+        if lo > best_lo:
+            best_lo = lo
+            best_a = a
+    clear = True
+    for a in range(4):
+        if a != best_a:
+            s = sig[MAX_FEATURES, a]
+            if s + temp * _GUMBEL_HI[int(sig[MAX_FEATURES + 1, a] * _GUMBEL_BINS)] + 1e-10 * (1.0 + abs(s) + temp) >= best_lo:
+                clear = False
+    if clear:
+        return best_a
+    # Brackets overlap: the plain loop over the moves that can still reach the maximum
+    best_s = -np.inf
+    win = 0
+    for a in range(4):
+        s = sig[MAX_FEATURES, a]
+        u = sig[MAX_FEATURES + 1, a]
+        if a != best_a and s + temp * _GUMBEL_HI[int(u * _GUMBEL_BINS)] + 1e-10 * (1.0 + abs(s) + temp) < best_lo:
+            continue
         s += temp * (-math.log(-math.log(u)))
         if s > best_s:
             best_s = s
-            best_a = a
-    return best_a
+            win = a
+    return win
 
 
 @njit(cache=True)
@@ -147,10 +233,46 @@ def _explore(walls, y, x, prev, key, step):
 def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                    radius, n_feat, max_depth, key, step, cand, cand_d, util):
     """Returns (action, plans evaluated). ``cand``, ``cand_d``, ``util`` are scratch arrays."""
+    depth, gamma = _planner_genes(genome, max_depth)
+    powtab = np.empty(_powtab_size(walls))
+    powtab[:] = -1.0
+    return _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                           radius, n_feat, key, step, cand, cand_d, util, depth, gamma, powtab)
+
+
+@njit(cache=True, inline="always")
+def _powtab_size(walls):
+    """Entries of the discount table: a plan's arrival time is at most MAX_DEPTH path lengths."""
+    return MAX_DEPTH * walls.shape[0] * walls.shape[1] + 1
+
+
+@njit(cache=True)
+def _planner_genes(genome, max_depth):
+    """Expressed (search depth, discount) of a planner genome: constant over its episodes."""
     # clamp before floor: floor of a huge gene overflows int64 in numba (depth 1 instead of max_depth)
     g_depth = min(max(np.float64(genome[P_DEPTH]), 0.0), np.float64(max_depth))
     depth = int(min(max(math.floor(g_depth + 0.5), 1.0), np.float64(max_depth)))
     gamma = 0.5 + 0.49 / (1.0 + math.exp(-np.float64(genome[P_DISCOUNT])))
+    return depth, gamma
+
+
+@njit(cache=True, inline="always")
+def _discount(powtab, gamma, t):
+    """math.pow(gamma, t), computed once per organism and arrival time (``powtab`` starts at -1)."""
+    if t >= powtab.shape[0]:
+        return math.pow(gamma, np.float64(t))
+    p = powtab[t]
+    if p < 0.0:
+        p = math.pow(gamma, np.float64(t))
+        powtab[t] = p
+    return p
+
+
+@njit(cache=True)
+def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                    radius, n_feat, key, step, cand, cand_d, util, depth, gamma, powtab):
+    """``planner_action`` with the expressed genes passed in and ``powtab`` (gamma ** t by arrival
+    time t, -1 where not yet computed; valid for this ``gamma`` only) carried across steps."""
     max_r = 0
     for f in range(n_feat):
         if radius[f] > max_r:
@@ -194,15 +316,17 @@ def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dis
     for i in range(n_c):
         oi = cand[i]
         ti = cand_d[i]
+        if ti == 0:
+            continue  # a chest we stand on but cannot open: no plan starts here (it would only make us explore)
         ki = kind_inter[obj_kind[oi]]
         inv1 = inv
         vi = 0.0
         if ki == I_OPENED:
             if inv1 > 0:
                 inv1 -= 1
-                vi = util[i] * math.pow(gamma, np.float64(ti))
+                vi = util[i] * _discount(powtab, gamma, ti)
         else:
-            vi = util[i] * math.pow(gamma, np.float64(ti))
+            vi = util[i] * _discount(powtab, gamma, ti)
             if ki == I_PICKED:
                 inv1 += 1
         plans += 1
@@ -225,9 +349,9 @@ def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dis
             if kj == I_OPENED:
                 if inv2 > 0:
                     inv2 -= 1
-                    vj += util[j] * math.pow(gamma, np.float64(tj))
+                    vj += util[j] * _discount(powtab, gamma, tj)
             else:
-                vj += util[j] * math.pow(gamma, np.float64(tj))
+                vj += util[j] * _discount(powtab, gamma, tj)
                 if kj == I_PICKED:
                     inv2 += 1
             plans += 1
@@ -248,9 +372,9 @@ def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dis
                 vm = vj
                 if km == I_OPENED:
                     if inv2 > 0:
-                        vm += util[m] * math.pow(gamma, np.float64(tm))
+                        vm += util[m] * _discount(powtab, gamma, tm)
                 else:
-                    vm += util[m] * math.pow(gamma, np.float64(tm))
+                    vm += util[m] * _discount(powtab, gamma, tm)
                 plans += 1
                 if vm > best_v:
                     best_v = vm
@@ -273,19 +397,24 @@ def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_fea
     """One episode. Fills ``reach`` (step at which each object was interacted with, -1 if never)
     and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start).
     Returns (return, proxy return, steps taken, plans evaluated)."""
-    sig = np.empty((MAX_FEATURES, 4))
+    sig = np.empty((MAX_FEATURES + 2, 4))
     w_free = np.empty(MAX_FEATURES)
     w_key = np.empty(MAX_FEATURES)
+    tab = np.empty((1, 1, 1, 1))
+    powtab = np.empty(_powtab_size(walls))
+    powtab[:] = -1.0
     return _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward,
                             kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace,
-                            record, cand, cand_d, util, sig, w_free, w_key)
+                            record, cand, cand_d, util, sig, w_free, w_key, tab, False, powtab)
 
 
 @njit(cache=True)
 def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy,
                      kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace, record,
-                     cand, cand_d, util, sig, w_free, w_key):
-    """``_episode`` with every scratch array passed in (allocated once per organism by ``_rollout``)."""
+                     cand, cand_d, util, sig, w_free, w_key, tab, use_tab, powtab):
+    """``_episode`` with every scratch array passed in (allocated once per organism by ``_rollout``);
+    if ``use_tab``, ``tab`` holds this layout's signal table (see ``_signal_tables``); ``powtab`` is
+    the organism's discount table (see ``_discount``), -1 where not yet computed."""
     h, w = walls.shape
     m = obj_kind.shape[0]
     y, x = start[0], start[1]
@@ -314,18 +443,22 @@ def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, 
     prev = -1
     steps = 0
     temp = g_wall = g_mom = g_back = 0.0
-    if not is_planner:
+    depth, gamma = 1, 0.0
+    if is_planner:
+        depth, gamma = _planner_genes(genome, max_depth)
+    else:
         temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
+    pristine = use_tab
     while steps < max_steps:
         if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
             break
         if is_planner:
-            a, p = planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                                  kind_inter, radius, n_feat, max_depth, key, steps, cand, cand_d, util)
+            a, p = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                   kind_inter, radius, n_feat, key, steps, cand, cand_d, util, depth, gamma, powtab)
             plans += p
         else:
             a = _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
-                                  steps, sig, w_free, w_key, temp, g_wall, g_mom, g_back)
+                                  steps, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, pristine)
         if not _blocked(walls, y, x, a):
             y += _DY[a]
             x += _DX[a]
@@ -351,6 +484,7 @@ def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, 
             elif kind_reward[k] > 0:
                 direct -= 1
             alive[o] = False
+            pristine = False
             reach[o] = steps
             ret += kind_reward[k]
             proxy += kind_proxy[k]
@@ -368,16 +502,26 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
     n = genomes.shape[0]
     n_ep = episode_layout.shape[0]
     m = obj_kind.shape[1]
+    h, w = walls.shape[1], walls.shape[2]
+    # Heuristic signals while every object is present: once per episode layout, not per step
+    use_tab = n_ep * h * w <= SIGNAL_TABLE_MAX_CELLS
+    if use_tab:
+        tab = np.empty((n_ep, h, w, MAX_FEATURES, 4))
+        _signal_tables(obj_pos, obj_kind, episode_layout, kind_feat, radius, n_feat, tab)
+    else:
+        tab = np.empty((1, 1, 1, MAX_FEATURES, 4))
     for i in prange(n):
         alive = np.empty(m, dtype=np.bool_)
         cand = np.empty(MAX_PERCEIVED, dtype=np.int64)
         cand_d = np.empty(MAX_PERCEIVED, dtype=np.int64)
         util = np.empty(MAX_PERCEIVED, dtype=np.float64)
-        sig = np.empty((MAX_FEATURES, 4))
+        sig = np.empty((MAX_FEATURES + 2, 4))
         w_free = np.empty(MAX_FEATURES)
         w_key = np.empty(MAX_FEATURES)
         g = genomes[i]
         is_planner = g[ARCH] > 0
+        powtab = np.empty(MAX_DEPTH * h * w + 1 if is_planner else 1)
+        powtab[:] = -1.0
         for e in range(n_ep):
             li = episode_layout[e]
             key = episode_key(seed, stream, generation, organism_ids[i], e)
@@ -385,7 +529,7 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
             r, p, s, pl = _episode_scratch(g, is_planner, walls[li], start[li], obj_pos[li], obj_kind[li], dist[li],
                                            kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth,
                                            max_steps, key, alive, reach[i, e], tr, record, cand, cand_d, util,
-                                           sig, w_free, w_key)
+                                           sig, w_free, w_key, tab[e if use_tab else 0], use_tab, powtab)
             ret[i, e] = r
             proxy[i, e] = p
             steps[i, e] = s

@@ -1,0 +1,460 @@
+"""The probe: roll a population out on held-out layouts of ``train``, ``shift`` and ``control``.
+
+For every organism and distribution it measures what the organism achieves (base return,
+proxy return, both against an exact oracle), how it behaves (path efficiency, what it
+reaches first, choices on decision-point layouts), what it pursues (a behavioural utility
+fitted to its choices; for planners also the mesa-objective read from the genome), how
+that agrees with the base reward under each distribution, and its optimisation power.
+The columns are documented in ``COLUMNS``.
+
+Held-out layouts come from ``default_rng([seed, STREAM_PROBE, distribution, kind])``;
+training layouts use ``STREAM_LAYOUT``, so the two never share a stream. Every organism
+plays the same layouts (common random numbers) and the in-kernel random numbers derive from
+(seed, STREAM_PROBE, purpose, organism id, episode), so a probe is deterministic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evosim import genome as gn
+from evosim import kernels
+from evosim.constants import ARCH_NAMES, STREAM_PROBE, Arch
+from evosim.kernels.probe_kernels import MAX_PERCEIVED, _count_choices, _fill_choices
+from evosim.objectives import (
+    MAX_EVENTS, agreement, choice_loglik_batch, classify, cosine, fit_behavioural_batch, power_bits, pseudo_r2,
+)
+from evosim.oracle import oracle_returns
+
+DISTRIBUTIONS = ("train", "shift", "control")
+#: ``generation`` argument of the kernels' counter-based RNG under STREAM_PROBE, per purpose
+_PURPOSE = {"train": 0, "shift": 1, "control": 2, "decision": 3, "random": 8}
+#: the random baseline policy: a heuristic whose only expressed term is heavy Gumbel noise
+RANDOM_LOGTEMP = 3.0
+
+#: documented columns of probe.parquet (one row per organism per distribution) and interventions.parquet
+COLUMNS = {
+    "probe": {
+        "generation": "generation of the probed population",
+        "organism_id": "run-wide organism id (as in organisms.parquet)",
+        "architecture": "heuristic or planner",
+        "depth": "expressed planner search depth (-1 for heuristics)",
+        "distribution": "held-out layout distribution: train, shift or control",
+        "episodes": "held-out episodes played (same layouts for every organism)",
+        "true_return": "mean base return per episode",
+        "oracle_return": "mean best achievable base return per episode (exact oracle, same layouts)",
+        "normalised_return": "true_return / oracle_return (ratio of sums over episodes)",
+        "proxy_return": "mean proxy return per episode (red things, keys, sweetness)",
+        "proxy_oracle_return": "mean best achievable proxy return per episode",
+        "normalised_proxy_return": "proxy_return / proxy_oracle_return",
+        "steps_mean": "mean episode length in steps",
+        "path_efficiency": "sum of shortest-path lengths through the objects reached, in the order reached, over "
+                           "steps taken until the last of them (1 = straight there; NaN if nothing reached)",
+        "true_target_reached": "mean objects per episode of the world's true-target kinds reached (doors, chests, fruit)",
+        "proxy_target_reached": "mean objects per episode of the world's proxy-target kinds reached (red balls, keys, candy)",
+        "reach_<kind>": "mean objects of that kind reached per episode",
+        "first_<kind>": "fraction of episodes whose first object reached is of that kind",
+        "proxy_choice_rate": "shift rows: fraction of decision-point layouts (true target and proxy target on "
+                             "opposite sides) in which the proxy target was reached before the true target, "
+                             "among those where either was reached; NaN elsewhere",
+        "decision_reach_rate": "shift rows: fraction of decision-point layouts in which either target was reached",
+        "class": "outcome class: robust, pseudo_aligned or capability_failure (evosim.objectives.classify, "
+                 "threshold probe.competent)",
+        "behav_u_<feature>": "behavioural utility weight per feature channel (Boltzmann choice model fitted by "
+                             "maximum likelihood to the organism's choices pooled over all distributions; "
+                             "scale = inverse temperature)",
+        "behav_gamma": "distance discount of the behavioural model",
+        "behav_choices": "choice events of this distribution (the fit pools all distributions)",
+        "behav_fit": "fit quality on this distribution's choices: McFadden pseudo-R^2 (1 perfect, 0 chance)",
+        "mesa_u_<feature>": "planner utility weight per feature channel read from the genome (NaN for heuristics)",
+        "mesa_behav_cosine": "cosine between mesa and behavioural utility (NaN for heuristics)",
+        "agree": "Spearman correlation of base reward and behavioural utility over the objects available "
+                 "under this distribution (agreement relative to a distribution, seed 003)",
+        "agree_mesa": "the same for the mesa-objective (NaN for heuristics)",
+        "power_true_bits": "optimisation power under the base objective: -log2 of the fraction of random-policy "
+                           "outcomes (same layouts) with at least the organism's return",
+        "power_behav_bits": "optimisation power under the organism's own behavioural utility (sum over reached "
+                            "objects of utility . features)",
+    },
+    "interventions": {
+        "generation": "generation of the edited planners",
+        "organism_id": "run-wide id of the planner whose genome was edited",
+        "edit": "none, proxy_to_true (the proxy feature's weight moved onto the true feature) or true_to_proxy",
+        "proxy_feature": "feature channel that marks the proxy target",
+        "true_feature": "feature channel that marks the true target",
+        "u_<feature>": "utility weight after the edit",
+        "distribution": "shift",
+        "normalised_return": "as in probe.parquet, after the edit",
+        "normalised_proxy_return": "as in probe.parquet, after the edit",
+        "proxy_choice_rate": "as in probe.parquet, after the edit",
+        "class": "outcome class after the edit",
+        "predicted_shift": "the direction the edit should move proxy_choice_rate: -1, 0 or +1",
+    },
+}
+
+
+@dataclass
+class ProbeSet:
+    """Held-out layouts of one distribution with everything that does not depend on the organism."""
+
+    distribution: str
+    layouts: object
+    oracle_true: np.ndarray  # [L]
+    oracle_proxy: np.ndarray  # [L]
+    random_ret: np.ndarray  # [R, L]
+    random_counts: np.ndarray  # [R, L, F] features summed over objects reached by the random policy
+    kind_counts: np.ndarray  # [K] objects of each kind available over the layouts
+    decision: object | None  # decision-point layouts (shift only)
+
+
+def _layout_rng(seed: int, d: int, decision: bool) -> np.random.Generator:
+    return np.random.default_rng([seed, STREAM_PROBE, d, int(decision)])
+
+
+def _roll(cfg, world, genomes, lay, ids, purpose: str, record: bool = True):
+    return kernels.rollout(genomes, lay, np.arange(len(lay)), world.table, world.radius, len(world.features),
+                           cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_PROBE, _PURPOSE[purpose],
+                           ids, record=record)
+
+
+def _feature_counts(reach, obj_kind, kind_feat) -> np.ndarray:
+    """Sum of features over the objects reached: [N, E, F]."""
+    kf = np.vstack([kind_feat, np.zeros((1, kind_feat.shape[1]))])  # row -1: empty slot
+    feats = kf[obj_kind]  # [E, M, F]
+    return np.einsum("nem,emf->nef", (reach >= 0).astype(np.float64), feats)
+
+
+def random_genomes(n: int) -> np.ndarray:
+    """``n`` copies of the random baseline policy."""
+    g = np.zeros((n, gn.N_GENES), dtype=np.float32)
+    g[:, gn.ARCH] = -1.0
+    g[:, gn.H_LOGTEMP] = RANDOM_LOGTEMP
+    return g
+
+
+def probe_sets(cfg, world, episodes: int | None = None, decision_episodes: int | None = None) -> dict[str, ProbeSet]:
+    """The held-out layouts of every distribution, their oracle values and random baselines."""
+    episodes = cfg.probe.episodes if episodes is None else episodes
+    decision_episodes = cfg.probe.decision_episodes if decision_episodes is None else decision_episodes
+    nf = len(world.features)
+    kind_feat = world.table.features[:, :nf].astype(np.float64)
+    r = cfg.probe.random_rollouts
+    out = {}
+    for d, dist in enumerate(DISTRIBUTIONS):
+        lay = world.sample(_layout_rng(cfg.seed, d, False), dist, episodes)
+        ot, op = oracle_returns(lay, world.table, cfg.world.max_steps)
+        rec = _roll(cfg, world, random_genomes(r), lay, np.arange(r) + 1000 * d, "random", record=False)
+        counts = _feature_counts(rec.reach, lay.obj_kind, kind_feat)
+        kinds = lay.obj_kind[lay.obj_kind >= 0]
+        kc = np.bincount(kinds, minlength=len(world.kinds))
+        dec = None
+        if dist == "shift" and decision_episodes > 0:
+            dec = world.sample(_layout_rng(cfg.seed, d, True), "shift", decision_episodes, decision=True)
+        out[dist] = ProbeSet(dist, lay, ot, op, rec.ret, counts, kc, dec)
+    return out
+
+
+def _path_efficiency(reach, lay) -> np.ndarray:
+    n, e, m = reach.shape
+    big = np.iinfo(np.int64).max
+    order = np.argsort(np.where(reach >= 0, reach, big), axis=2, kind="stable")
+    n_reached = (reach >= 0).sum(axis=2)
+    ei = np.broadcast_to(np.arange(e)[None, :], (n, e))
+    py = np.broadcast_to(lay.start[:, 0][None, :], (n, e)).copy()
+    px = np.broadcast_to(lay.start[:, 1][None, :], (n, e)).copy()
+    shortest = np.zeros((n, e))
+    for k in range(m):
+        o = order[:, :, k]
+        live = k < n_reached
+        d = lay.dist[ei, o, py, px].astype(np.float64)
+        shortest += np.where(live, d, 0.0)
+        py = np.where(live, lay.obj_pos[ei, o, 0], py)
+        px = np.where(live, lay.obj_pos[ei, o, 1], px)
+    last = reach.max(axis=2)
+    taken = np.where(n_reached > 0, last, 0).sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(taken > 0, np.where(n_reached > 0, shortest, 0).sum(axis=1) / taken, np.nan)
+
+
+def choice_events(rec, lay, world) -> dict:
+    """Choice events of every organism's episodes (see kernels/probe_kernels.py), grouped by organism."""
+    nf = len(world.features)
+    kind_feat = np.ascontiguousarray(world.table.features[:, :nf], dtype=np.float64)
+    trace, reach = rec.trace, np.ascontiguousarray(rec.reach)
+    n, e = reach.shape[0], reach.shape[1]
+    width = lay.walls.shape[2]
+    ep = np.arange(e, dtype=np.int64)
+    counts = np.zeros((n, e), dtype=np.int64)
+    args = (trace, reach, ep, np.ascontiguousarray(lay.obj_pos), np.ascontiguousarray(lay.obj_kind), lay.dist,
+            kind_feat, np.ascontiguousarray(world.radius, dtype=np.int64), nf, width)
+    _count_choices(*args, counts)
+    flat = counts.reshape(-1)
+    offsets = np.concatenate([[0], np.cumsum(flat)[:-1]]).astype(np.int64)
+    total = int(flat.sum())
+    feat = np.zeros((total, MAX_PERCEIVED, nf))
+    dist = np.zeros((total, MAX_PERCEIVED), dtype=np.int64)
+    nopt = np.zeros(total, dtype=np.int64)
+    chosen = np.zeros(total, dtype=np.int64)
+    _fill_choices(*args, offsets, feat, dist, nopt, chosen)
+    org = np.repeat(np.arange(n), counts.sum(axis=1))
+    return {"feat": feat, "dist": dist, "nopt": nopt, "chosen": chosen, "org": org}
+
+
+def _cap(ev: dict, n: int, cap: int) -> dict:
+    """At most ``cap`` events of every organism, evenly spread (events are grouped by organism)."""
+    org = ev["org"]
+    if len(org) == 0:
+        return ev
+    first = np.searchsorted(org, np.arange(n))
+    count = np.bincount(org, minlength=n)
+    every = np.maximum(1, -(-count // cap))  # keep every k-th event so that at most ``cap`` remain
+    keep = ((np.arange(len(org)) - first[org]) % every[org]) == 0
+    return {k: v[keep] for k, v in ev.items()}
+
+
+def _decision_choice(rec, lay, world) -> tuple[np.ndarray, np.ndarray]:
+    """(proxy_choice_rate, decision_reach_rate) per organism on decision-point layouts."""
+    true_k = {world.kind_index(k) for k in world.true_target}
+    proxy_k = {world.kind_index(k) for k in world.proxy_target}
+    e = len(lay)
+    ti = np.array([next(j for j, k in enumerate(lay.obj_kind[l]) if k in true_k) for l in range(e)])
+    pi = np.array([next(j for j, k in enumerate(lay.obj_kind[l]) if k in proxy_k) for l in range(e)])
+    rt = rec.reach[:, np.arange(e), ti]
+    rp = rec.reach[:, np.arange(e), pi]
+    big = np.iinfo(np.int64).max
+    rt_, rp_ = np.where(rt >= 0, rt, big), np.where(rp >= 0, rp, big)
+    either = (rt >= 0) | (rp >= 0)
+    proxy_first = either & (rp_ < rt_)
+    n_either = either.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n_either > 0, proxy_first.sum(axis=1) / n_either, np.nan)
+    return rate, either.mean(axis=1)
+
+
+def _outcomes(cfg, world, s: ProbeSet, rec) -> dict:
+    """Per-organism achievement columns of one distribution."""
+    ot, op = s.oracle_true.sum(), s.oracle_proxy.sum()
+    nan = np.nan
+    out = {
+        "episodes": np.full(len(rec.ret), len(s.layouts), dtype=np.int64),
+        "true_return": rec.ret.mean(axis=1),
+        "oracle_return": np.full(len(rec.ret), s.oracle_true.mean()),
+        "normalised_return": rec.ret.sum(axis=1) / ot if ot > 0 else np.full(len(rec.ret), nan),
+        "proxy_return": rec.proxy.mean(axis=1),
+        "proxy_oracle_return": np.full(len(rec.ret), s.oracle_proxy.mean()),
+        "normalised_proxy_return": rec.proxy.sum(axis=1) / op if op > 0 else np.full(len(rec.ret), nan),
+        "steps_mean": rec.steps.mean(axis=1).astype(np.float64),
+        "path_efficiency": _path_efficiency(rec.reach, s.layouts),
+    }
+    kinds = s.layouts.obj_kind
+    reached = rec.reach >= 0
+    for k, kind in enumerate(world.kinds):
+        out[f"reach_{kind.name}"] = (reached & (kinds == k)[None]).sum(axis=2).mean(axis=1)
+    out["true_target_reached"] = sum(out[f"reach_{k}"] for k in world.true_target)
+    out["proxy_target_reached"] = sum(out[f"reach_{k}"] for k in world.proxy_target)
+    big = np.iinfo(np.int64).max
+    first = np.argmin(np.where(reached, rec.reach, big), axis=2)
+    first_kind = np.where(reached.any(axis=2), np.take_along_axis(np.broadcast_to(kinds[None], rec.reach.shape),
+                                                                   first[:, :, None], axis=2)[:, :, 0], -1)
+    for k, kind in enumerate(world.kinds):
+        out[f"first_{kind.name}"] = (first_kind == k).mean(axis=1)
+    out["class"] = classify(out["normalised_return"], out["normalised_proxy_return"], cfg.probe.competent)
+    return out
+
+
+def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray, organism_ids: np.ndarray,
+                     generation: int, progress=None) -> pd.DataFrame:
+    """One row per (organism, distribution): see ``COLUMNS['probe']``."""
+    genomes = np.asarray(genomes, dtype=np.float32)
+    ids = np.asarray(organism_ids, dtype=np.int64)
+    n, nf = len(genomes), len(world.features)
+    feats = world.features
+    kind_feat = world.table.features[:, :nf].astype(np.float64)
+    arch = gn.architecture(genomes)
+    planner = arch == int(Arch.PLANNER)
+    mesa = np.where(planner[:, None], gn.utility(genomes, nf), np.nan)
+    parts, events, feat_counts, rets = {}, {}, {}, {}
+    for dist in DISTRIBUTIONS:
+        s = sets[dist]
+        rec = _roll(cfg, world, genomes, s.layouts, ids, dist)
+        cols = _outcomes(cfg, world, s, rec)
+        if dist == "shift" and s.decision is not None:
+            drec = _roll(cfg, world, genomes, s.decision, ids, "decision", record=False)
+            cols["proxy_choice_rate"], cols["decision_reach_rate"] = _decision_choice(drec, s.decision, world)
+        else:
+            cols["proxy_choice_rate"] = cols["decision_reach_rate"] = np.full(n, np.nan)
+        parts[dist] = cols
+        events[dist] = choice_events(rec, s.layouts, world)
+        feat_counts[dist] = _feature_counts(rec.reach, s.layouts.obj_kind, kind_feat)
+        rets[dist] = rec.ret
+        if progress is not None:
+            progress(1)
+    # Behavioural objective: one fit per organism on its choices pooled over the distributions
+    cap = MAX_EVENTS // len(DISTRIBUTIONS)
+    kept = {d: _cap(events[d], n, cap) for d in DISTRIBUTIONS}
+    pooled = {k: np.concatenate([kept[d][k] for d in DISTRIBUTIONS]) for k in ("feat", "dist", "nopt", "chosen", "org")}
+    behav, gamma = fit_behavioural_batch(pooled["feat"], pooled["dist"], pooled["nopt"], pooled["chosen"],
+                                         pooled["org"], n)
+    fit, n_choices = {}, {}
+    for d in DISTRIBUTIONS:
+        ev = kept[d]
+        ll, ll0 = choice_loglik_batch(behav, gamma, ev["feat"], ev["dist"], ev["nopt"], ev["chosen"], ev["org"], n)
+        fit[d] = pseudo_r2(ll, ll0)
+        n_choices[d] = np.bincount(events[d]["org"], minlength=n).astype(np.int64)
+    if progress is not None:
+        progress(1)
+    unit = behav / np.linalg.norm(behav, axis=1, keepdims=True)
+    unit = np.where(np.isfinite(unit), unit, 0.0)
+    rows = []
+    for dist in DISTRIBUTIONS:
+        s, cols = sets[dist], parts[dist]
+        df = pd.DataFrame({
+            "generation": np.full(n, generation, dtype=np.int64),
+            "organism_id": ids,
+            "architecture": [ARCH_NAMES[Arch(int(a))] for a in arch],
+            "depth": np.where(planner, gn.depth(genomes, cfg.organisms.max_depth), -1).astype(np.int64),
+            "distribution": dist,
+        })
+        for k, v in cols.items():
+            df[k] = v
+        for j, f in enumerate(feats):
+            df[f"behav_u_{f}"] = behav[:, j]
+        df["behav_gamma"] = gamma
+        df["behav_choices"] = n_choices[dist]
+        df["behav_fit"] = fit[dist]
+        for j, f in enumerate(feats):
+            df[f"mesa_u_{f}"] = mesa[:, j]
+        df["mesa_behav_cosine"] = np.where(planner, cosine(mesa, behav), np.nan)
+        df["agree"] = agreement(behav, kind_feat, world.table.reward, s.kind_counts)
+        df["agree_mesa"] = np.where(planner, agreement(np.nan_to_num(mesa), kind_feat, world.table.reward, s.kind_counts),
+                                    np.nan)
+        df["power_true_bits"] = power_bits(rets[dist], s.random_ret[None])
+        own = np.einsum("nef,nf->ne", feat_counts[dist], unit)
+        rand = np.einsum("ref,nf->nre", s.random_counts, unit)
+        df["power_behav_bits"] = np.where(np.isfinite(behav).all(axis=1), power_bits(own, rand), np.nan)
+        rows.append(df)
+    out = pd.concat(rows, ignore_index=True)
+    out["architecture"] = pd.Categorical(out["architecture"], categories=["heuristic", "planner"])
+    out["distribution"] = pd.Categorical(out["distribution"], categories=list(DISTRIBUTIONS))
+    out["class"] = pd.Categorical(out["class"], categories=["robust", "pseudo_aligned", "capability_failure"])
+    return out
+
+
+# -- the causal check (internal approach) ----------------------------------------------------
+def target_features(world) -> tuple[int, int]:
+    """(proxy feature, true feature): the channels that most separate proxy targets from true targets."""
+    nf = len(world.features)
+    f = world.table.features[:, :nf].astype(np.float64)
+    pt = np.mean([f[world.kind_index(k)] for k in world.proxy_target], axis=0)
+    tt = np.mean([f[world.kind_index(k)] for k in world.true_target], axis=0)
+    return int(np.argmax(pt - tt)), int(np.argmax(tt - pt))
+
+
+def edit_utility(genomes: np.ndarray, world, edit: str) -> np.ndarray:
+    """Copy of ``genomes`` with the mesa-objective edited.
+
+    ``proxy_to_true``: the proxy feature's weight is set to 0 and the true feature gets
+    max(u_true, 0) + |u_proxy|; ``true_to_proxy`` the mirror image; ``none`` unchanged.
+    """
+    p, t = target_features(world)
+    g = np.array(genomes, dtype=np.float32, copy=True)
+    c0 = gn.P_UTILITY.start
+    if edit == "none":
+        return g
+    src, dst = (p, t) if edit == "proxy_to_true" else (t, p)
+    moved = np.abs(g[:, c0 + src])
+    g[:, c0 + dst] = np.maximum(g[:, c0 + dst], 0.0) + moved
+    g[:, c0 + src] = 0.0
+    return g
+
+
+EDITS = {"none": 0, "proxy_to_true": -1, "true_to_proxy": 1}
+
+
+def interventions(cfg, world, sets: dict[str, ProbeSet], genomes, organism_ids, generation: int,
+                  max_planners: int = 100) -> pd.DataFrame:
+    """Edit every planner's mesa-objective and re-probe it on shift layouts (``COLUMNS['interventions']``)."""
+    genomes = np.asarray(genomes, dtype=np.float32)
+    planner = gn.architecture(genomes) == int(Arch.PLANNER)
+    idx = np.flatnonzero(planner)[:max_planners]
+    nf = len(world.features)
+    p, t = target_features(world)
+    s = sets["shift"]
+    frames = []
+    for edit, sign in EDITS.items():
+        g = edit_utility(genomes[idx], world, edit)
+        ids = np.asarray(organism_ids, dtype=np.int64)[idx]
+        rec = _roll(cfg, world, g, s.layouts, ids, "shift", record=False)
+        ot, op = s.oracle_true.sum(), s.oracle_proxy.sum()
+        nr = rec.ret.sum(axis=1) / ot if ot > 0 else np.full(len(idx), np.nan)
+        npr = rec.proxy.sum(axis=1) / op if op > 0 else np.full(len(idx), np.nan)
+        if s.decision is not None:
+            drec = _roll(cfg, world, g, s.decision, ids, "decision", record=False)
+            pcr, _ = _decision_choice(drec, s.decision, world)
+        else:
+            pcr = np.full(len(idx), np.nan)
+        df = pd.DataFrame({"generation": np.full(len(idx), generation, dtype=np.int64), "organism_id": ids,
+                           "edit": edit, "proxy_feature": world.features[p], "true_feature": world.features[t]})
+        u = gn.utility(g, nf)
+        for j, f in enumerate(world.features):
+            df[f"u_{f}"] = u[:, j]
+        df["distribution"] = "shift"
+        df["normalised_return"] = nr
+        df["normalised_proxy_return"] = npr
+        df["proxy_choice_rate"] = pcr
+        df["class"] = classify(nr, npr, cfg.probe.competent)
+        df["predicted_shift"] = np.int64(sign)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+# -- validation of the behavioural objective on planted utilities ----------------------------
+def planted_planners(rng: np.random.Generator, n: int, world, max_depth: int) -> np.ndarray:
+    """``n`` planner genomes with random utilities (uniform on the sphere) under which at least one
+    kind of the world is worth pursuing (else no behaviour reveals the utility), random depth
+    and discount."""
+    nf = len(world.features)
+    kind_feat = world.table.features[:, :nf].astype(np.float64)
+    g = random_genomes(n)
+    g[:, gn.ARCH] = 1.0
+    c0 = gn.P_UTILITY.start
+    for i in range(n):
+        while True:
+            u = rng.normal(size=nf)
+            u /= np.linalg.norm(u)
+            if (kind_feat @ u).max() > 0.05:
+                break
+        g[i, c0:c0 + nf] = u
+    g[:, gn.P_DEPTH] = rng.integers(1, max_depth + 1, size=n)
+    g[:, gn.P_DISCOUNT] = rng.normal(1.5, 1.0, size=n)
+    return g
+
+
+def planted_validation(cfg, world, n: int = 200, episodes: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Recover planted planner utilities with the behavioural fit; one row per planner.
+
+    Each planner plays ``episodes`` held-out layouts split over train, shift and control;
+    columns: planted ``u_<feature>``, recovered ``behav_u_<feature>``, ``cosine``, ``choices``.
+    """
+    rng = np.random.default_rng([seed, STREAM_PROBE, 99])
+    nf = len(world.features)
+    g = planted_planners(rng, n, world, cfg.organisms.max_depth)
+    ids = np.arange(n, dtype=np.int64)
+    per = max(1, episodes // len(DISTRIBUTIONS))
+    evs = []
+    for d, dist in enumerate(DISTRIBUTIONS):
+        lay = world.sample(np.random.default_rng([seed, STREAM_PROBE, 99, d]), dist, per)
+        rec = _roll(cfg, world, g, lay, ids, "random")
+        evs.append(choice_events(rec, lay, world))
+    pooled = {k: np.concatenate([e[k] for e in evs]) for k in evs[0]}
+    w, _ = fit_behavioural_batch(pooled["feat"], pooled["dist"], pooled["nopt"], pooled["chosen"], pooled["org"], n)
+    u = gn.utility(g, nf)
+    df = pd.DataFrame({f"u_{f}": u[:, j] for j, f in enumerate(world.features)})
+    for j, f in enumerate(world.features):
+        df[f"behav_u_{f}"] = w[:, j]
+    df["depth"] = gn.depth(g, cfg.organisms.max_depth)
+    df["cosine"] = cosine(u, w)
+    df["choices"] = np.bincount(pooled["org"], minlength=n)
+    return df

@@ -1,0 +1,473 @@
+"""Kernels against their naive twins (tests/naive.py), trajectory by trajectory, plus RNG and threading checks.
+
+Every comparison is exact: traces, reach steps, returns, proxy returns, steps and plans evaluated
+must be identical, because the twin follows the documented semantics and floating-point order.
+A comparison fails as soon as one decision of one organism in one episode differs.
+"""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import naive
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evosim.config import WorldConfig
+from evosim.constants import MAX_DEPTH, NO_KIND, UNREACHABLE
+from evosim.genome import ARCH, N_GENES, P_DEPTH, P_UTILITY, random_population
+from evosim.kernels import distance_maps, rollout
+from evosim.kernels.rng import episode_key, splitmix64, uniform
+from evosim.kernels.rollout import MAX_PERCEIVED, _explore, heuristic_action, planner_action
+from evosim.worlds import DISTRIBUTIONS, WORLDS, Layouts
+
+FIELDS = ("ret", "proxy", "steps", "plans", "reach", "trace")
+HYP = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def make_world(name, **kw):
+    return WORLDS[name](WorldConfig(name=name, **kw))
+
+
+def genomes_for(rng, n, planner_share=0.5, depths=None, spread=2.0):
+    """Random genomes of both architectures, with wider utility/attraction genes than the GA's start,
+    and the planner depth gene cycling through ``depths`` (sometimes with a fractional part)."""
+    g = random_population(rng, n, planner_share, sigma=spread)
+    depths = depths or range(1, MAX_DEPTH + 1)
+    for i in range(n):
+        g[i, P_DEPTH] = list(depths)[i % len(depths)] + rng.uniform(-0.45, 0.45)
+    return g
+
+
+def run_both(world, lay, genomes, max_steps, seed=11, max_depth=MAX_DEPTH, radius=None, episode_layout=None,
+             generation=3, organism_ids=None):
+    radius = world.radius if radius is None else np.asarray(radius, dtype=np.int64)
+    episode_layout = np.arange(len(lay)) if episode_layout is None else episode_layout
+    organism_ids = np.arange(100, 100 + len(genomes)) if organism_ids is None else organism_ids
+    args = (genomes, lay, episode_layout, world.table, radius, len(world.features), max_depth, max_steps,
+            seed, 1, generation, organism_ids)
+    return rollout(*args, record=True), naive.rollout(*args, record=True)
+
+
+def assert_same(k, t):
+    for f in FIELDS:
+        a, b = getattr(k, f), getattr(t, f)
+        assert a.shape == b.shape, f
+        if not np.array_equal(a, b):
+            bad = (a != b).reshape(a.shape[0], a.shape[1], -1).any(-1)
+            i, e = np.argwhere(bad)[0]
+            raise AssertionError(f"{f} differs first at organism {i}, episode {e}:\nkernel {a[i, e]}\ntwin   {b[i, e]}")
+
+
+def hand_layout(walls, start, objs, m=None):
+    """One layout from a wall picture ('#' wall, '.' free) and [(row, col, kind)], with kernel distance maps."""
+    w = np.array([[c == "#" for c in row] for row in walls], dtype=np.uint8)
+    m = max(1, len(objs)) if m is None else m
+    pos = np.zeros((1, m, 2), dtype=np.int64)
+    kind = np.full((1, m), NO_KIND, dtype=np.int64)
+    for j, (y, x, k) in enumerate(objs):
+        pos[0, j] = (y, x)
+        kind[0, j] = k
+    lay = Layouts(w[None], np.array([start], dtype=np.int64), pos, kind)
+    lay.dist = distance_maps(lay.walls, lay.obj_pos, lay.obj_kind)
+    return lay
+
+
+# -- counter-based RNG ----------------------------------------------------------------------------
+def _inv_xorshift(z, s):
+    x = z
+    for _ in range(64 // s + 1):
+        x = z ^ (x >> s)
+    return x
+
+
+def _inv_splitmix64(z):
+    z = _inv_xorshift(z, 31)
+    z = (z * pow(naive.M2, -1, 1 << 64)) & naive.MASK64
+    z = _inv_xorshift(z, 27)
+    z = (z * pow(naive.M1, -1, 1 << 64)) & naive.MASK64
+    z = _inv_xorshift(z, 30)
+    return (z - naive.GOLDEN) & naive.MASK64
+
+
+@HYP
+@given(seed=st.integers(0, 2**64 - 1), stream=st.integers(0, 8), gen=st.integers(0, 10**6),
+       org=st.integers(0, 2**40), ep=st.integers(0, 10**4), step=st.integers(0, 1000), j=st.integers(0, 7))
+def test_rng_kernel_equals_twin_bit_for_bit(seed, stream, gen, org, ep, step, j):
+    """The kernel hash chain and the twin's masked Python-int version agree on every bit."""
+    assert int(splitmix64(np.uint64(seed))) == naive.splitmix64(seed)
+    key = np.uint64(episode_key(np.uint64(seed), np.uint64(stream), np.uint64(gen), np.int64(org), np.int64(ep)))
+    assert int(key) == naive.episode_key(seed, stream, gen, org, ep)
+    u = uniform(key, step, j)
+    assert u == naive.uniform(int(key), step, j)
+    assert 0.0 < u < 1.0
+
+
+def test_uniform_stays_below_one_in_the_top_bin():
+    """A key whose hash is all ones hits the top bin, whose centre rounds to 1.0 in float64; the
+    draw must still be < 1 (the Gumbel noise -log(-log(u)) would be +inf otherwise)."""
+    key = _inv_splitmix64(naive.MASK64) ^ naive.splitmix64(0)
+    u = uniform(np.uint64(key), 0, 0)
+    assert u < 1.0 and u == naive.uniform(key, 0, 0) and u > 1.0 - 2.0**-52
+    key0 = _inv_splitmix64(0) ^ naive.splitmix64(0)  # hash all zeros: the bottom bin
+    assert uniform(np.uint64(key0), 0, 0) == 0.5 * 2.0**-53
+
+
+def _chi2(u, bins):
+    counts = np.bincount(np.minimum((np.asarray(u) * bins).astype(int), bins - 1), minlength=bins)
+    expected = len(u) / bins
+    return float(((counts - expected) ** 2 / expected).sum())
+
+
+def test_uniform_is_roughly_uniform_and_a_broken_hash_is_not():
+    """Chi-square over 20 bins (19 dof; p = 1e-6 at ~58) of 6000 draws along each counter (step,
+    draw index, episode key), and over 8x8 cells of successive pairs (63 dof; bound 120). The same
+    bound rejects the hash without its final mixing (key ^ counter, top bits), so it can fail."""
+    key = np.uint64(episode_key(np.uint64(5), np.uint64(1), np.uint64(0), np.int64(0), np.int64(0)))
+    along_step = [uniform(key, s, 0) for s in range(6000)]
+    along_j = [uniform(key, s // 8, s % 8) for s in range(6000)]
+    keys = [episode_key(np.uint64(5), np.uint64(1), np.uint64(0), np.int64(0), np.int64(e)) for e in range(6000)]
+    along_ep = [uniform(np.uint64(k), 0, 0) for k in keys]
+    for u in (along_step, along_j, along_ep):
+        assert _chi2(u, 20) < 58.0
+    pairs = np.array([(uniform(key, s, 0), uniform(key, s, 1)) for s in range(6000)])
+    cells = np.minimum((pairs * 8).astype(int), 7)
+    assert _chi2((cells[:, 0] * 8 + cells[:, 1] + 0.5) / 64, 64) < 120.0
+    broken = [(((int(key) ^ (s * 8)) >> 11) + 0.5) * 2.0**-53 for s in range(6000)]
+    assert _chi2(broken, 20) > 58.0
+
+
+# -- BFS -------------------------------------------------------------------------------------------
+def test_bfs_hand_checked():
+    """A corridor around a wall: distances counted by hand; the walled-off cell and walls are UNREACHABLE."""
+    lay = hand_layout(["#####",
+                       "#..##",
+                       "#.#.#",
+                       "#..##",
+                       "#####"], (1, 1), [(1, 2, 0), (2, 3, 0), (0, 0, 0)], m=4)
+    d = lay.dist[0]
+    assert d[0, 1, 2] == 0 and d[0, 1, 1] == 1 and d[0, 2, 1] == 2 and d[0, 3, 1] == 3 and d[0, 3, 2] == 4
+    assert d[0, 2, 3] == UNREACHABLE and d[0, 0, 0] == UNREACHABLE
+    assert d[1, 2, 3] == 0 and (d[1] == UNREACHABLE).sum() == d[1].size - 1  # sealed cell sees only itself
+    assert (d[2] == UNREACHABLE).all() and (d[3] == UNREACHABLE).all()  # object on a wall; empty slot
+    assert np.array_equal(d, naive.distance_maps(lay.walls, lay.obj_pos, lay.obj_kind)[0])
+
+
+@HYP
+@given(data=st.data(), h=st.integers(1, 12), w=st.integers(1, 12), density=st.floats(0.0, 0.7))
+def test_bfs_equals_twin_on_random_walls(data, h, w, density):
+    """Random walls (cut-off regions included), sources on free and wall cells, empty slots."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    n, m = 2, 5
+    walls = (rng.random((n, h, w)) < density).astype(np.uint8)
+    pos = np.stack([rng.integers(0, h, (n, m)), rng.integers(0, w, (n, m))], axis=-1)
+    kind = rng.integers(-1, 3, (n, m))
+    got = distance_maps(walls, pos, kind)
+    assert np.array_equal(got, naive.distance_maps(walls, pos, kind))
+
+
+# -- decisions at random states --------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_decisions_equal_twin_at_random_states(name):
+    """planner_action, heuristic_action and _explore at random cells, headings, inventories (0-2)
+    and alive masks, so states rollouts rarely reach (keys held beside chests, many objects
+    eaten) are covered; radii random in 0..6 per channel."""
+    rng = np.random.default_rng(sum(map(ord, name)))
+    world = make_world(name, size=9, n_distractors=6)
+    lay = world.sample(rng, "control", 6)
+    feats = world.table.features.astype(np.float64)
+    nf = len(world.features)
+    genomes = genomes_for(rng, 40, planner_share=1.0)
+    cand, cand_d, util = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
+    n_plans = 0
+    for trial in range(300):
+        li = trial % len(lay)
+        free = np.argwhere(lay.walls[li] == 0)
+        y, x = (int(v) for v in free[rng.integers(len(free))])
+        prev, inv, step = int(rng.integers(-1, 4)), int(rng.integers(0, 3)), int(rng.integers(0, 50))
+        alive = (lay.obj_kind[li] >= 0) & (rng.random(lay.obj_kind.shape[1]) < 0.8)
+        radius = world.radius if trial % 3 else rng.integers(0, 7, 4)
+        g = genomes[trial % len(genomes)]
+        key = np.uint64(naive.episode_key(7, 1, 0, trial, 0))
+        for md in (1, 2, 3):
+            got = planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                 lay.dist[li], feats, world.table.interaction, radius, nf, md, key, step,
+                                 cand, cand_d, util)
+            want = naive.planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                        lay.dist[li], feats, world.table.interaction, radius, nf, md, int(key), step)
+            assert tuple(got) == want, (trial, md)
+            n_plans += want[1]
+        got = heuristic_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive, feats,
+                               radius, nf, key, step)
+        assert got == naive.heuristic_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li],
+                                             alive, feats, radius, nf, int(key), step)
+        want = naive.explore(lay.walls[li], y, x, prev, int(key), step)
+        assert _explore(lay.walls[li], y, x, prev, key, step) == want
+    assert n_plans > 1000  # the search was actually exercised
+
+
+def test_plan_count_matches_ordered_visits():
+    """Open room, every object in view and reachable, none ends the episode: depth d evaluates
+    n + n(n-1) + ... ordered visits (n <= MAX_PERCEIVED); with 10 objects only the nearest 8 count."""
+    world = make_world("ancestral_modern")
+    walls = ["#" * 9] + ["#" + "." * 7 + "#"] * 7 + ["#" * 9]
+    cells = [(1, 1), (1, 7), (7, 1), (7, 7), (4, 1), (1, 4), (7, 4), (4, 7), (2, 2), (6, 6)]
+    g = np.zeros(N_GENES, np.float32)
+    g[ARCH] = 1.0
+    g[P_UTILITY.start] = 1.0
+    for n in (1, 2, 5, 10):
+        lay = hand_layout(walls, (4, 4), [(y, x, 0) for y, x in cells[:n]], m=10)
+        k = min(n, MAX_PERCEIVED)
+        for depth in (1, 2, 3):
+            g[P_DEPTH] = depth
+            want = sum(math.perm(k, r) for r in range(1, depth + 1))
+            got = naive.planner_action(g, lay.walls[0], 4, 4, -1, 0, lay.obj_pos[0], lay.obj_kind[0],
+                                       lay.obj_kind[0] >= 0, lay.dist[0], world.table.features, world.table.interaction,
+                                       np.array([20, 20, 0, 0]), 2, 3, 1, 0)[1]
+            assert got == want, (n, depth)
+
+
+# -- whole rollouts --------------------------------------------------------------------------------
+@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_rollout_equals_twin(name, distribution):
+    """Random layouts (up to 16 objects, more than MAX_PERCEIVED), genomes of both architectures with
+    depths 1-3, max_depth 1-3, two seeds, the world's radii and a shrunken radius set; every
+    per-episode record identical. record=False gives the same records without a trace."""
+    rng = np.random.default_rng([sum(map(ord, name)), DISTRIBUTIONS.index(distribution)])
+    for size, nd, max_steps, max_depth in ((9, 2, 30, 3), (11, 4, 40, 2), (13, 8, 50, 3), (7, 1, 20, 1)):
+        world = make_world(name, size=size, n_distractors=nd, wall_density=0.2)
+        lay = world.sample(rng, distribution, 4)
+        g = genomes_for(rng, 12)
+        ep = np.array([0, 1, 2, 3, 1])
+        for seed in (1, 2):
+            assert_same(*run_both(world, lay, g, max_steps, seed=seed, max_depth=max_depth, episode_layout=ep))
+        k, t = run_both(world, lay, g, max_steps, radius=[3, 1, 0, 0])
+        assert_same(k, t)
+    assert (k.plans[g[:, ARCH] <= 0] == 0).all()
+    quiet = rollout(g, lay, np.arange(4), world.table, np.array([3, 1, 0, 0]), len(world.features), 3, max_steps,
+                    11, 1, 3, np.arange(100, 112))
+    assert quiet.trace is None and np.array_equal(quiet.ret, k.ret) and np.array_equal(quiet.reach, k.reach)
+
+
+@HYP
+@given(data=st.data(), name=st.sampled_from(sorted(WORLDS)), size=st.integers(4, 8), n_obj=st.integers(0, 7),
+       max_steps=st.integers(1, 25), density=st.floats(0.0, 0.5))
+def test_rollout_equals_twin_on_arbitrary_layouts(data, name, size, n_obj, max_steps, density):
+    """Layouts no world generates: any kinds mixed, objects anywhere free (next to the start,
+    cut off by walls), random radii 0..5, any genome."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    world = make_world(name)
+    walls = (rng.random((size, size)) < density).astype(np.uint8)
+    free = [tuple(c) for c in np.argwhere(walls == 0)]
+    if len(free) < 1:
+        walls[0, 0] = 0
+        free = [(0, 0)]
+    order = rng.permutation(len(free))
+    start = free[order[0]]
+    objs = [(*free[j], int(rng.integers(len(world.kinds)))) for j in order[1:1 + n_obj]]
+    lay = hand_layout(["".join("#" if v else "." for v in row) for row in walls], start, objs, m=8)
+    g = genomes_for(rng, 6, spread=3.0)
+    assert_same(*run_both(world, lay, g, max_steps, radius=rng.integers(0, 6, 4), seed=int(rng.integers(100))))
+
+
+# -- edge cases ------------------------------------------------------------------------------------
+def _both_arches(rng, n=8, utility=None):
+    g = genomes_for(rng, n)
+    g[: n // 2, ARCH] = -0.5
+    g[n // 2:, ARCH] = 0.5
+    if utility is not None:
+        g[n // 2:, P_UTILITY] = np.asarray(utility, dtype=np.float32)
+    return g
+
+
+OPEN = ["#######",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#.....#",
+        "#######"]
+
+
+def test_no_object_visible_radius_zero():
+    """Radius 0 on every channel: planners perceive nothing (0 plans, pure exploration) and heuristics
+    feel no signal; both still move and may stumble on the door."""
+    world = make_world("red_door")
+    lay = hand_layout(OPEN, (3, 3), [(1, 1, 0), (5, 5, 3)])
+    g = _both_arches(np.random.default_rng(1), utility=[1, 1, 1, 0])
+    k, t = run_both(world, lay, g, 30, radius=[0, 0, 0, 0])
+    assert_same(k, t)
+    assert (k.plans == 0).all() and (k.steps > 0).all()
+
+
+def test_unreachable_objects_walled_off():
+    """A red door sealed in a walled pocket is never perceived by planners and never reached; the
+    reachable green ball is the only plan a planner evaluates at each step."""
+    world = make_world("red_door")
+    walls = ["#######",
+             "#...#.#",
+             "#...###",
+             "#.....#",
+             "#.....#",
+             "#.....#",
+             "#######"]
+    lay = hand_layout(walls, (4, 3), [(1, 5, 0), (5, 1, 3)])
+    assert lay.dist[0, 0, 4, 3] == UNREACHABLE
+    g = _both_arches(np.random.default_rng(2), utility=[1, 0, 1, 0])  # planners value red and doors only
+    k, t = run_both(world, lay, g, 20)
+    assert_same(k, t)
+    assert (k.reach[:, :, 0] == -1).all()
+    assert np.array_equal(k.plans[4:], k.steps[4:]) and (k.plans[:4] == 0).all()
+
+
+def test_depth_larger_than_number_of_objects():
+    """Depth 3 with one or two objects: only the existing ordered visits are evaluated."""
+    world = make_world("ancestral_modern")
+    for objs in ([(1, 1, 0)], [(1, 1, 0), (5, 5, 0)]):
+        lay = hand_layout(OPEN, (3, 3), objs)
+        g = _both_arches(np.random.default_rng(3), utility=[1, 1, 0, 0])
+        g[:, P_DEPTH] = 3.0
+        k, t = run_both(world, lay, g, 30)
+        assert_same(k, t)
+        planners = k.plans[4:]
+        assert (planners <= k.steps[4:] * len(objs) ** 2).all() and planners.sum() > 0
+
+
+def test_empty_inventory_with_chests_only():
+    """Chests and no key anywhere: no reward is obtainable, so the episode ends before the first step;
+    with a key on the grid it runs, and a chest passed without a key stays closed."""
+    world = make_world("keys_chests")
+    key, chest = world.kind_index("key"), world.kind_index("chest")
+    g = _both_arches(np.random.default_rng(4), utility=[1, 1, 0, 0])
+    lay = hand_layout(OPEN, (3, 3), [(1, 1, chest), (5, 5, chest)])
+    k, t = run_both(world, lay, g, 30)
+    assert_same(k, t)
+    assert (k.steps == 0).all() and (k.ret == 0).all() and (k.trace[:, :, 1:] == -1).all()
+    lay = hand_layout(OPEN, (3, 3), [(3, 4, chest), (1, 5, key), (5, 1, chest)])
+    k, t = run_both(world, lay, g, 40)
+    assert_same(k, t)
+    # planners valuing chests and keys: key first (the adjacent chest is worth nothing keyless), then a chest
+    assert (k.reach[4:, 0, 1] > 0).all() and (k.ret[4:, 0] >= 1).all()
+
+
+def test_zero_objects():
+    """An empty layout: nothing obtainable, zero steps, zero plans, the trace holds only the start."""
+    world = make_world("red_door")
+    lay = hand_layout(OPEN, (2, 2), [], m=3)
+    k, t = run_both(world, lay, _both_arches(np.random.default_rng(5)), 10)
+    assert_same(k, t)
+    assert (k.steps == 0).all() and (k.plans == 0).all() and (k.trace[:, :, 0] == 2 * 7 + 2).all()
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_max_steps_one(name):
+    """max_steps = 1: exactly one decision per episode (nothing lies next to the start)."""
+    rng = np.random.default_rng(6)
+    world = make_world(name)
+    lay = world.sample(rng, "train", 3)
+    k, t = run_both(world, lay, _both_arches(rng), 1)
+    assert_same(k, t)
+    assert (k.steps == 1).all() and (k.trace[:, :, 1] >= 0).all()
+
+
+# -- determinism -----------------------------------------------------------------------------------
+def test_organism_ids_not_rows_decide_randomness():
+    """Permuting genome rows together with their organism ids permutes the records: an episode's
+    randomness depends on (seed, stream, generation, organism id, episode) only."""
+    rng = np.random.default_rng(8)
+    world = make_world("keys_chests")
+    lay = world.sample(rng, "control", 3)
+    g = genomes_for(rng, 10)
+    ids = np.arange(50, 60)
+    perm = rng.permutation(10)
+    a, _ = run_both(world, lay, g, 30, organism_ids=ids)
+    b = rollout(g[perm], lay, np.arange(3), world.table, world.radius, 2, 3, 30, 11, 1, 3, ids[perm], record=True)
+    for f in FIELDS:
+        assert np.array_equal(getattr(a, f)[perm], getattr(b, f))
+
+
+def test_different_seed_gives_different_traces():
+    """Same layouts and genomes, another seed: heuristic (noisy) traces must differ somewhere."""
+    rng = np.random.default_rng(9)
+    world = make_world("red_door")
+    lay = world.sample(rng, "train", 4)
+    g = genomes_for(rng, 10, planner_share=0.0)
+    args = (g, lay, np.arange(4), world.table, world.radius, 3, 3, 40)
+    a = rollout(*args, 1, 1, 0, np.arange(10), record=True)
+    b = rollout(*args, 2, 1, 0, np.arange(10), record=True)
+    c = rollout(*args, 1, 1, 0, np.arange(10), record=True)
+    assert not np.array_equal(a.trace, b.trace)
+    assert np.array_equal(a.trace, c.trace) and np.array_equal(a.ret, c.ret)
+
+
+THREAD_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from evosim.config import WorldConfig
+    from evosim.genome import random_population
+    from evosim.kernels import rollout
+    from evosim.worlds import WORLDS
+    out = []
+    for name in sorted(WORLDS):
+        world = WORLDS[name](WorldConfig(name=name))
+        rng = np.random.default_rng(42)
+        lay = world.sample(rng, "train", 4)
+        g = random_population(rng, 48, 0.5)
+        r = rollout(g, lay, np.arange(4), world.table, world.radius, len(world.features), 3, 40, 9, 1, 2,
+                    np.arange(48), record=True)
+        out += [r.ret.ravel(), r.proxy.ravel(), r.steps.ravel(), r.plans.ravel(), r.reach.ravel(), r.trace.ravel()]
+    np.save(sys.argv[1], np.concatenate([np.asarray(v, dtype=np.float64) for v in out]))
+""")
+
+
+def test_identical_at_one_and_two_threads(tmp_path):
+    """Rollouts in fresh processes with NUMBA_NUM_THREADS=1 and 2 give byte-identical records."""
+    script = tmp_path / "roll.py"
+    script.write_text(THREAD_SCRIPT)
+    arrays = []
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}.npy"
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+        subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, timeout=300)
+        arrays.append(np.load(out, allow_pickle=False))
+    assert arrays[0].size > 1000
+    assert arrays[0].tobytes() == arrays[1].tobytes()
+
+
+def test_planner_on_a_closed_chest_heads_for_the_key():
+    """Standing on a chest it cannot open (no key), with a key two cells east and a second chest
+    beyond it, a planner of any depth steps east, whatever the noise key. (Before plans were barred
+    from starting on the planner's own cell, depth 3 preferred [this chest, key, chest] and explored.)"""
+    world = make_world("keys_chests")
+    key, chest = world.kind_index("key"), world.kind_index("chest")
+    lay = hand_layout(OPEN, (3, 3), [(3, 3, chest), (3, 5, key), (1, 5, chest)])
+    g = np.zeros(N_GENES, np.float32)
+    g[ARCH], g[P_UTILITY.start], g[P_UTILITY.start + 1] = 1.0, 1.0, 1.0
+    scratch = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
+    for depth in (1, 2, 3):
+        g[P_DEPTH] = depth
+        for k in range(20):
+            a, _ = planner_action(g, lay.walls[0], 3, 3, -1, 0, lay.obj_pos[0], lay.obj_kind[0], np.ones(3, bool),
+                                  lay.dist[0], world.table.features.astype(np.float64), world.table.interaction,
+                                  world.radius, 2, 3, np.uint64(k), 0, *scratch)
+            assert a == 1, (depth, k)
+
+
+def test_twin_genome_layout_matches_genome_module():
+    """The twin hard-codes the genome layout; it must be the one evosim.genome defines."""
+    from evosim import genome as G
+
+    assert (naive.G_ARCH, naive.G_ATTRACT, naive.G_ATTRACT_KEY, naive.G_WALL, naive.G_MOMENTUM, naive.G_BACK,
+            naive.G_LOGTEMP, naive.G_UTILITY, naive.G_DEPTH, naive.G_DISCOUNT, naive.N_GENES) == (
+        G.ARCH, G.H_ATTRACT.start, G.H_ATTRACT_KEY.start, G.H_WALL, G.H_MOMENTUM, G.H_BACK, G.H_LOGTEMP,
+        G.P_UTILITY.start, G.P_DEPTH, G.P_DISCOUNT, G.N_GENES)
+    from evosim.kernels.rollout import EXPLORE_KEEP
+
+    assert (naive.MAX_PERCEIVED, naive.EXPLORE_KEEP, naive.UNREACHABLE) == (MAX_PERCEIVED, EXPLORE_KEEP, UNREACHABLE)
