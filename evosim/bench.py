@@ -304,6 +304,7 @@ def _mesa_classes():
             self.steps = 0
             self.ret = 0.0
             self.done = False
+            self.eaten = 0
             self.gone = set()  # objects this organism has used up
             self.trace = []
 
@@ -375,6 +376,10 @@ def _mesa_classes():
                 self.ret += m.reward[obj.kind]
                 if rule == 1:  # ends the episode
                     self.done = True
+                elif rule == 0:  # consumed: a full stomach ends the episode
+                    self.eaten += 1
+                    if 0 < m.capacity <= self.eaten:
+                        self.done = True
 
     class MesaEpisode(mesa.Model):
         """One organism's episode on one layout: objects and the organism on a Mesa MultiGrid."""
@@ -389,6 +394,7 @@ def _mesa_classes():
             self.features = table.features.astype(np.float64).tolist()
             self.reward = table.reward.astype(np.float64).tolist()
             self.interaction = table.interaction.tolist()
+            self.capacity = int(getattr(table, "capacity", 0))
             self.max_steps = max_steps
             self.grid = MultiGrid(self.width, self.height, torus=False)
             self.objects = []
@@ -465,16 +471,21 @@ def bench_parallel(n: int, episodes: int, repeats: int) -> list[dict]:
     work = mixed_workload(n, episodes)
     if numba.config.NUMBA_NUM_THREADS < 2:
         return [record("parallel_speedup_2_threads", float("nan"), "x", note="NUMBA_NUM_THREADS < 2")]
-    out = {}
-    for t in (1, 2):
-        with numba_threads(t):
-            work.run()
-            _, wall, rec = best_time(work.run, repeats)
-        out[t] = (wall, rec)
-    _same_episodes(out[1][1], out[2][1], "parallel_speedup_2_threads: 1 vs 2 threads")
-    return [record("parallel_speedup_2_threads", out[1][0] / out[2][0], "x", organisms=n, episodes=episodes,
-                   world="red_door", size=15, max_steps=100, planner_share=0.5, wall_1_thread_s=out[1][0],
-                   wall_2_threads_s=out[2][0], clock=f"wall, best of {repeats}", load_average=_load())]
+    # Interleaved, best of ``repeats`` each: on a shared machine both get the same quiet moments
+    best = {1: math.inf, 2: math.inf}
+    recs = {}
+    for _ in range(repeats):
+        for t in (1, 2):
+            with numba_threads(t):
+                if t not in recs:
+                    work.run()
+                _, wall, recs[t] = best_time(work.run, 1)
+            best[t] = min(best[t], wall)
+    _same_episodes(recs[1], recs[2], "parallel_speedup_2_threads: 1 vs 2 threads")
+    return [record("parallel_speedup_2_threads", best[1] / best[2], "x", organisms=n, episodes=episodes,
+                   world="red_door", size=15, max_steps=100, planner_share=0.5, wall_1_thread_s=best[1],
+                   wall_2_threads_s=best[2], clock=f"wall, best of {repeats}, interleaved",
+                   work="the rollouts of one generation", load_average=_load())]
 
 
 def _load() -> float:
@@ -625,18 +636,20 @@ def _fit_exponent(x, t) -> float:
 
 
 def scaling_rows(populations, episodes_list, sizes, depths, repeats: int, log) -> list[dict]:
-    """Wall time of one generation's rollouts (all threads) as one factor grows, the others fixed."""
+    """Time of one generation's rollouts (all threads) as one factor grows, the others fixed:
+    wall seconds and CPU seconds (the cost, which a busy shared machine does not inflate)."""
     rows = []
 
     def timed(work, factor, value):
         work.run()
-        _, wall, rec = best_time(work.run, repeats)
-        rows.append({"factor": factor, "value": value, "seconds": wall, "organisms": len(work.genomes),
+        cpu, wall, rec = best_time(work.run, repeats)
+        rows.append({"factor": factor, "value": value, "seconds": wall, "cpu_seconds": cpu,
+                     "organisms": len(work.genomes),
                      "episodes": len(work.episode_layout), "steps": int(rec.steps.sum()),
                      "plans": int(rec.plans.sum())})
-        log(f"  scaling {factor}={value}: {wall:.3f} s")
+        log(f"  scaling {factor}={value}: {wall:.3f} s wall, {cpu:.3f} s CPU")
 
-    base_pop = max(populations[0], 1000)
+    base_pop = max(populations[0], 2000)
     big = mixed_workload(max(populations), 8)
     for n in populations:
         timed(big.subset(n, 8), "population", n)
@@ -646,7 +659,7 @@ def scaling_rows(populations, episodes_list, sizes, depths, repeats: int, log) -
     for s in sizes:
         timed(mixed_workload(base_pop, 8, size=s), "grid size", s)
     for d in depths:
-        timed(planner_workload(max(200, base_pop // 4), 8, depth=d), "planner depth", d)
+        timed(planner_workload(max(200, base_pop // 8), 8, depth=d), "planner depth", d)
     return rows
 
 
@@ -656,9 +669,10 @@ def scaling_records(rows) -> list[dict]:
                          ("grid size", "scaling_exponent_grid_size"), ("planner depth", "scaling_exponent_depth")):
         sel = [r for r in rows if r["factor"] == factor]
         if len(sel) >= 2:
-            out.append(record(name, _fit_exponent([r["value"] for r in sel], [r["seconds"] for r in sel]), "",
-                              fit="log(seconds) = a + b log(x), least squares; b reported",
-                              points={str(r["value"]): round(r["seconds"], 4) for r in sel}))
+            out.append(record(name, _fit_exponent([r["value"] for r in sel], [r["cpu_seconds"] for r in sel]),
+                              "exponent", fit="log(CPU seconds) = a + b log(x), least squares; b reported",
+                              wall_exponent=round(_fit_exponent([r["value"] for r in sel], [r["seconds"] for r in sel]), 3),
+                              points={str(r["value"]): round(r["cpu_seconds"], 4) for r in sel}))
     return out
 
 
@@ -667,18 +681,24 @@ def scaling_figure(rows, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     factors = [f for f in ("population", "episodes", "grid size", "planner depth") if any(r["factor"] == f for r in rows)]
     fig, axes = plt.subplots(1, len(factors), figsize=(3.2 * len(factors), 3.0))
     for ax, f in zip(np.atleast_1d(axes), factors):
         sel = [r for r in rows if r["factor"] == f]
         x = [r["value"] for r in sel]
-        t = [r["seconds"] for r in sel]
-        ax.loglog(x, t, "o-")
+        t = [r["cpu_seconds"] for r in sel]
+        ax.loglog(x, t, "o-", label="CPU")
+        ax.loglog(x, [r["seconds"] for r in sel], "s--", alpha=0.6, label="wall")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{v:,}" for v in x], fontsize=7)
         ax.set_xlabel(f)
-        ax.set_title(f"exponent {_fit_exponent(x, t):.2f}", fontsize=9)
+        ax.set_title(f"exponent {_fit_exponent(x, t):.2f} (CPU)", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("seconds per generation")
+    np.atleast_1d(axes)[0].legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -697,6 +717,7 @@ class Profile:
     mesa: tuple[int, int]
     parallel: tuple[int, int]
     repeats: int
+    startup: bool
     cold: bool
     concurrent: bool
     rss: bool
@@ -705,9 +726,9 @@ class Profile:
 
 
 PROFILES = {
-    "full": Profile((2000, 8), (1000, 8), (40, 4), (6, 2), (100, 4), (1000, 8), 5, True, True, True, True, True),
-    "quick": Profile((2000, 8), (500, 8), (16, 2), (3, 1), (30, 4), (1000, 8), 3, False, False, True, False, False),
-    "tiny": Profile((50, 2), (10, 2), (3, 1), (1, 1), (3, 2), (40, 2), 1, False, False, False, False, False),
+    "full": Profile((2000, 8), (1000, 8), (40, 4), (6, 2), (100, 4), (1000, 8), 5, True, True, True, True, True, True),
+    "quick": Profile((2000, 8), (500, 8), (16, 2), (3, 1), (30, 4), (1000, 8), 3, True, False, False, True, False, False),
+    "tiny": Profile((50, 2), (10, 2), (3, 1), (1, 1), (3, 2), (40, 2), 1, False, False, False, False, False, False),
 }
 SCALING = {"populations": [1000, 3000, 10000, 30000, 100000], "episodes": [2, 4, 8, 16, 32],
            "sizes": [11, 15, 21, 31, 41], "depths": [1, 2, 3]}
@@ -729,8 +750,8 @@ def run_suite(profile: str = "full", runs_dir: Path | None = None, log=None, sca
     log("Mesa reference ...")
     recs += speedup_vs_mesa(heuristic_workload(*p.mesa), p.repeats)
     log("threads ...")
-    recs += bench_parallel(*p.parallel, p.repeats)
-    if profile != "tiny":
+    recs += bench_parallel(*p.parallel, max(p.repeats, 10))
+    if p.startup:
         log("fresh processes (compile, start-up) ...")
         recs += bench_startup(cold=p.cold, concurrent=p.concurrent)
     if p.rss:
@@ -742,7 +763,7 @@ def run_suite(profile: str = "full", runs_dir: Path | None = None, log=None, sca
         recs += bench_experiments(runs_dir, log)
     if p.scaling:
         log("scaling ...")
-        rows = scaling_rows(SCALING["populations"], SCALING["episodes"], SCALING["sizes"], SCALING["depths"], 2, log)
+        rows = scaling_rows(SCALING["populations"], SCALING["episodes"], SCALING["sizes"], SCALING["depths"], 3, log)
         recs += scaling_records(rows)
         if scaling_out is not None:
             scaling_out.extend(rows)
@@ -784,20 +805,24 @@ def markdown(recs, rows, command: str, figure: str | None) -> str:
     m = machine()
     lines = [DOC_START, "",
              f"Measured {datetime.date.today().isoformat()} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, "
-             f"numba {m['numba']}, numpy {m['numpy']}, with", "", "```", command, "```", "",
+             f"numba {m['numba']}, numpy {m['numpy']}, load average {_load()} when written, with", "", "```",
+             command, "```", "",
              "| record | value | unit | settings |", "| --- | ---: | --- | --- |"]
     for r in recs:
         keep = {k: v for k, v in r["params"].items() if k not in ("points", "errors", "note", "fit", "files")}
         lines.append(f"| `{r['name']}` | {_fmt(r['value'])} | {r['unit']} | "
                      + ", ".join(f"{k}={v}" for k, v in keep.items()).replace("|", "/") + " |")
     if rows:
-        lines += ["", "Scaling: wall seconds of one generation's rollouts at all threads (mixed population on "
-                  "red_door 15x15 unless the factor says otherwise; depth: planners on the keys_chests maze).", "",
-                  "| factor | value | organisms | episodes | organism-steps | plans | seconds | us / organism-step |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += ["", "Scaling: one generation's rollouts at all threads (random genomes, half planners, on "
+                  "red_door 15x15 with 100-step episodes unless the factor says otherwise; depth: planners on the "
+                  "keys_chests maze of the planner benchmark). Exponents are fitted to CPU seconds (the cost); "
+                  "wall seconds on a shared machine also measure the neighbours.", "",
+                  "| factor | value | organisms | episodes | organism-steps | plans | wall s | CPU s | CPU us / organism-step |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for r in rows:
             lines.append(f"| {r['factor']} | {r['value']} | {r['organisms']} | {r['episodes']} | {r['steps']:,} | "
-                         f"{r['plans']:,} | {r['seconds']:.4f} | {1e6 * r['seconds'] / max(r['steps'], 1):.3f} |")
+                         f"{r['plans']:,} | {r['seconds']:.4f} | {r['cpu_seconds']:.4f} | "
+                         f"{1e6 * r['cpu_seconds'] / max(r['steps'], 1):.3f} |")
         if figure:
             lines += ["", f"![time per generation against each factor, log-log]({figure})"]
     lines += ["", DOC_END]

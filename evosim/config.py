@@ -100,6 +100,8 @@ class ProbeConfig:
     """normalised return (true or proxy) at or above which an organism counts as competent"""
     random_rollouts: int = setting(16, lo=1, hi=10_000)
     """random-policy rollouts per layout for optimisation power"""
+    intervention_planners: int = setting(100, lo=0, hi=100_000)
+    """planners of the final population whose mesa-objective the causal check edits (the first ones)"""
 
 
 @dataclass(frozen=True)

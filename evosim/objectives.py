@@ -17,6 +17,7 @@ Behavioural objective (the behavioural approach of seeds 000/001)
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.special import logsumexp
 
 #: discount values tried for the behavioural model (profile likelihood)
@@ -184,6 +185,18 @@ def classify(normalised_return, normalised_proxy_return, competent: float) -> np
     t = np.asarray(normalised_return, dtype=np.float64)
     p = np.asarray(normalised_proxy_return, dtype=np.float64)
     return np.where(t >= competent, "robust", np.where(p >= competent, "pseudo_aligned", "capability_failure"))
+
+
+def class_shares(probe: pd.DataFrame) -> pd.DataFrame:
+    """Share of each outcome class by architecture and distribution (final generation probed)."""
+    df = probe[probe["generation"] == probe["generation"].max()]
+    n = df.groupby(["architecture", "distribution"], observed=True).size().rename("n")
+    shares = (df.groupby(["architecture", "distribution"], observed=True)["class"]
+              .value_counts(normalize=True).unstack(fill_value=0.0))
+    for c in CLASSES:
+        if c not in shares:
+            shares[c] = 0.0
+    return pd.concat([n, shares[list(CLASSES)]], axis=1).reset_index()
 
 
 # -- optimisation power ----------------------------------------------------------------------

@@ -373,12 +373,11 @@ def edit_utility(genomes: np.ndarray, world, edit: str) -> np.ndarray:
 EDITS = {"none": 0, "proxy_to_true": -1, "true_to_proxy": 1}
 
 
-def interventions(cfg, world, sets: dict[str, ProbeSet], genomes, organism_ids, generation: int,
-                  max_planners: int = 100) -> pd.DataFrame:
+def interventions(cfg, world, sets: dict[str, ProbeSet], genomes, organism_ids, generation: int) -> pd.DataFrame:
     """Edit every planner's mesa-objective and re-probe it on shift layouts (``COLUMNS['interventions']``)."""
     genomes = np.asarray(genomes, dtype=np.float32)
     planner = gn.architecture(genomes) == int(Arch.PLANNER)
-    idx = np.flatnonzero(planner)[:max_planners]
+    idx = np.flatnonzero(planner)[:cfg.probe.intervention_planners]
     nf = len(world.features)
     p, t = target_features(world)
     s = sets["shift"]
@@ -411,10 +410,13 @@ def interventions(cfg, world, sets: dict[str, ProbeSet], genomes, organism_ids, 
 
 
 # -- validation of the behavioural objective on planted utilities ----------------------------
-def planted_planners(rng: np.random.Generator, n: int, world, max_depth: int) -> np.ndarray:
-    """``n`` planner genomes with random utilities (uniform on the sphere) under which at least one
-    kind of the world is worth pursuing (else no behaviour reveals the utility), random depth
-    and discount."""
+def planted_planners(rng: np.random.Generator, n: int, world, max_depth: int, positive: bool = False) -> np.ndarray:
+    """``n`` planner genomes with random utilities, random depth and discount.
+
+    Utilities are uniform on the unit sphere (``positive``: on its non-negative orthant),
+    redrawn until at least one kind of the world is worth pursuing (else no behaviour can
+    reveal anything about the utility).
+    """
     nf = len(world.features)
     kind_feat = world.table.features[:, :nf].astype(np.float64)
     g = random_genomes(n)
@@ -424,6 +426,8 @@ def planted_planners(rng: np.random.Generator, n: int, world, max_depth: int) ->
         while True:
             u = rng.normal(size=nf)
             u /= np.linalg.norm(u)
+            if positive:
+                u = np.abs(u)
             if (kind_feat @ u).max() > 0.05:
                 break
         g[i, c0:c0 + nf] = u
@@ -432,7 +436,7 @@ def planted_planners(rng: np.random.Generator, n: int, world, max_depth: int) ->
     return g
 
 
-def planted_validation(cfg, world, n: int = 200, episodes: int = 60, seed: int = 0) -> pd.DataFrame:
+def planted_validation(cfg, world, n: int = 200, episodes: int = 150, seed: int = 0, positive: bool = False) -> pd.DataFrame:
     """Recover planted planner utilities with the behavioural fit; one row per planner.
 
     Each planner plays ``episodes`` held-out layouts split over train, shift and control;
@@ -440,7 +444,7 @@ def planted_validation(cfg, world, n: int = 200, episodes: int = 60, seed: int =
     """
     rng = np.random.default_rng([seed, STREAM_PROBE, 99])
     nf = len(world.features)
-    g = planted_planners(rng, n, world, cfg.organisms.max_depth)
+    g = planted_planners(rng, n, world, cfg.organisms.max_depth, positive)
     ids = np.arange(n, dtype=np.int64)
     per = max(1, episodes // len(DISTRIBUTIONS))
     evs = []

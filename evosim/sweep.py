@@ -24,8 +24,9 @@ not stop the sweep: that cell is recorded with status ``failed`` and the config'
 Every (cell, seed) is an ordinary run directory ``<out>/cells/<hash>/`` (so ``evosim
 report`` and ``evosim.load_run`` work on it), followed by its report (``evosim.report``,
 ``probe.parquet``). ``<hash>`` is the SHA-256 of the resolved config (seed included) in
-canonical JSON; a run whose manifest says ``complete`` and whose ``probe.parquet`` exists is
-skipped on a re-run, so a killed sweep resumes where it stopped.
+canonical JSON; a run whose manifest says ``complete`` and whose report finished
+(``probe.parquet`` present, report time in the manifest) is skipped on a re-run, so a killed
+sweep resumes where it stopped (a finished run whose report is missing gets only its report).
 
 Execution uses dask.distributed in both modes: ``--workers N`` starts a ``LocalCluster`` on
 loopback (one single-threaded process per worker, ``NUMBA_NUM_THREADS=1``), ``--scheduler
@@ -354,8 +355,18 @@ def _report_fn():
     return report_run
 
 
+def report_is_complete(run_dir: str | Path) -> bool:
+    """The report finished: probe.parquet exists and the manifest holds the report's wall time (written last)."""
+    d = Path(run_dir)
+    try:
+        man = json.loads((d / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (d / "probe.parquet").exists() and "report" in man.get("wall_times_s", {})
+
+
 def run_is_complete(run_dir: str | Path, need_report: bool = True) -> bool:
-    """A run directory whose manifest says complete and (if a report exists) whose probe.parquet is present."""
+    """A run directory whose manifest says complete and (if the report module exists) whose report finished."""
     d = Path(run_dir)
     try:
         man = json.loads((d / "manifest.json").read_text())
@@ -363,7 +374,7 @@ def run_is_complete(run_dir: str | Path, need_report: bool = True) -> bool:
         return False
     if man.get("status") != "complete":
         return False
-    return (d / "probe.parquet").exists() or not need_report
+    return report_is_complete(d) or not need_report
 
 
 def _clear_own_lock(run_dir: Path) -> None:
@@ -402,7 +413,7 @@ def execute_run(spec: RunSpec) -> dict:
             if res.interrupted:  # Ctrl-C in serial mode: the run checkpointed; stop the sweep (re-run resumes)
                 raise KeyboardInterrupt
             timing["computed"] = True
-        if report is not None and not (d / "probe.parquet").exists():
+        if report is not None and not report_is_complete(d):
             try:
                 report(d, progress=False)
             except Exception as e:  # the run itself is fine: record and move on

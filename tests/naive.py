@@ -290,21 +290,29 @@ def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dis
     if best_first < 0 or cands[best_first][1] == 0:
         return explore(walls, y, x, prev, key, step), len(plans)
     o = cands[best_first][0]
-    for a in range(4):
-        if not _blocked(walls, y, x, a) and dist[o][y + MOVES[a][0]][x + MOVES[a][1]] < dist[o][y][x]:
-            return a, len(plans)
-    return explore(walls, y, x, prev, key, step), len(plans)
+    closer = [a for a in range(4)
+              if not _blocked(walls, y, x, a) and dist[o][y + MOVES[a][0]][x + MOVES[a][1]] < dist[o][y][x]]
+    if not closer:
+        return explore(walls, y, x, prev, key, step), len(plans)
+
+    def occupied(a):  # another live object on the cell this move enters
+        cell = [y + MOVES[a][0], x + MOVES[a][1]]
+        return any(alive[q] and q != o and obj_pos[q] == cell for q in range(len(obj_kind)))
+
+    free = [a for a in closer if not occupied(a)]
+    return (free[0] if free else closer[0]), len(plans)
 
 
 # -- episodes --------------------------------------------------------------------------------------
 def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy, kind_inter,
-            radius, n_feat, max_depth, max_steps, key):
+            radius, n_feat, max_depth, max_steps, key, capacity=0):
     """One episode. Returns (return, proxy, steps, plans, reach[M], trace[max_steps + 1]).
 
     Each step: stop if no reward is obtainable any more (no live positive-reward object that
     pays on contact, and either no positive-reward chest or neither a held nor a lying key);
     decide; move unless blocked; interact with every live object on the new cell (a chest
-    without a key does nothing); an episode-ending object stops the episode after the step.
+    without a key does nothing); an episode-ending object stops the episode after the step, and
+    so does eating the ``capacity``-th consumed object (satiety; 0 = no limit).
     """
     walls, obj_pos, obj_kind, dist = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(dist)
     reward, proxy_pay, inter = _floats(kind_reward), _floats(kind_proxy), _ints(kind_inter)
@@ -318,7 +326,7 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
     trace = [-1] * (max_steps + 1)
     y, x = int(start[0]), int(start[1])
     trace[0] = y * w + x
-    inv, prev, steps, plans = 0, -1, 0, 0
+    inv, prev, steps, plans, eaten = 0, -1, 0, 0, 0
     ret, proxy = 0.0, 0.0
 
     def obtainable():
@@ -357,6 +365,9 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
             ret += reward[k]
             proxy += proxy_pay[k]
             ended = ended or inter[k] == ENDS
+            if inter[k] == CONSUMED:
+                eaten += 1
+                ended = ended or (capacity > 0 and eaten >= capacity)
         if ended:
             break
     return ret, proxy, steps, plans, reach, trace
@@ -385,7 +396,7 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features, max_dep
             r, p, s, pl, rc, tr = episode(genomes[i], layouts.walls[li], layouts.start[li], layouts.obj_pos[li],
                                           layouts.obj_kind[li], dist[li].tolist(), table.features, table.reward,
                                           table.proxy, table.interaction, radius, n_features, max_depth,
-                                          max_steps, key)
+                                          max_steps, key, getattr(table, "capacity", 0))
             ret[i, ep], proxy[i, ep], steps[i, ep], plans[i, ep] = r, p, s, pl
             reach[i, ep] = rc
             trace[i, ep] = tr

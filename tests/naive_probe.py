@@ -103,3 +103,22 @@ def episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_
             continue
         events.append((picks[0] if picks else -1, [d for _, d, _ in opts], [f for _, _, f in opts]))
     return events
+
+
+def fit_choice_model_scipy(feat, dist, nopt, chosen, gammas, ridge):
+    """The behavioural fit by SciPy's BFGS on the same penalised likelihood: (w, gamma, objective)."""
+    from scipy.optimize import minimize
+
+    best = None
+    for g in gammas:
+        def negobj(w):
+            total = 0.0
+            for e in range(len(chosen)):
+                scores = [0.0] + [float(np.dot(w, feat[e, q]) * g ** dist[e, q]) for q in range(nopt[e])]
+                m = max(scores)
+                total += scores[chosen[e] + 1] - m - np.log(sum(np.exp(s - m) for s in scores))
+            return -(total - 0.5 * ridge * float(np.dot(w, w)))
+        res = minimize(negobj, np.zeros(feat.shape[2]), method="BFGS", options={"gtol": 1e-8})
+        if best is None or -res.fun > best[2]:
+            best = (res.x, g, -res.fun)
+    return best

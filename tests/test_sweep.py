@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -56,26 +57,33 @@ seeds = [1, 2]
 """
 
 
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    """The tiny GRID sweep run once in this process (the reference the other modes must equal)."""
+    tmp = tmp_path_factory.mktemp("serial")
+    f = write_sweep(tmp, GRID)
+    res = sw.run_sweep(sw.load_sweep(f), out=tmp / "out", workers=0, progress=False, log=lambda m: None)
+    return f, res
+
+
 def manifests(out: Path) -> dict[str, int]:
     return {p.parent.name: p.stat().st_mtime_ns for p in sorted((out / "cells").glob("*/manifest.json"))}
 
 
-def test_local_cluster_equals_serial(tmp_path):
+def test_local_cluster_equals_serial(tmp_path, serial):
     """A 2-worker LocalCluster gives the same sweep.parquet as running every cell in this process.
 
     False if results depended on where or in which order runs execute (gathering out of order,
     per-process state leaking between runs, threads changing results), or if the cluster path
     silently ran nothing on the workers.
     """
-    f = write_sweep(tmp_path, GRID)
-    sweep = sw.load_sweep(f)
-    serial = sw.run_sweep(sweep, out=tmp_path / "serial", workers=0, progress=False, log=lambda m: None)
-    local = sw.run_sweep(sweep, out=tmp_path / "local", workers=2, progress=False, log=lambda m: None)
-    assert serial.n_failed == 0 and len(serial.table) == 4
-    a = pd.read_parquet(tmp_path / "serial" / "sweep.parquet")
+    f, ref = serial
+    sw.run_sweep(sw.load_sweep(f), out=tmp_path / "local", workers=2, progress=False, log=lambda m: None)
+    assert ref.n_failed == 0 and len(ref.table) == 4
+    a = pd.read_parquet(ref.out / "sweep.parquet")
     b = pd.read_parquet(tmp_path / "local" / "sweep.parquet")
     pd.testing.assert_frame_equal(a, b)
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "serial" / "summary.parquet"),
+    pd.testing.assert_frame_equal(pd.read_parquet(ref.out / "summary.parquet"),
                                   pd.read_parquet(tmp_path / "local" / "summary.parquet"))
     # the cluster really did the work, in other processes
     man = json.loads((tmp_path / "local" / "manifest.json").read_text())
@@ -92,16 +100,16 @@ def test_local_cluster_equals_serial(tmp_path):
     assert a["fitness_mean"].nunique() > 1
 
 
-def test_resume_skips_complete_runs(tmp_path):
+def test_resume_skips_complete_runs(tmp_path, serial):
     """A killed sweep re-run recomputes only the unfinished run and ends with the same table.
 
     Simulates a kill: one run directory is left mid-run (status 'running', tables missing, the
     dead process's lock file) and sweep.parquet was never written. False if the re-run recomputed finished runs (their
     manifests would be rewritten), skipped the unfinished one, or produced a different table.
     """
-    f = write_sweep(tmp_path, GRID)
+    f, first = serial
     out = tmp_path / "out"
-    first = sw.run_sweep(sw.load_sweep(f), out=out, workers=0, progress=False, log=lambda m: None)
+    shutil.copytree(first.out, out)
     want = pd.read_parquet(out / "sweep.parquet")
     before = manifests(out)
     assert len(before) == 4
@@ -152,7 +160,7 @@ seeds = [1, 2]
     assert "failed" in capsys.readouterr().err
 
 
-def test_scheduler_mode_retries_a_dead_worker(tmp_path):
+def test_scheduler_mode_retries_a_dead_worker(tmp_path, serial):
     """--scheduler mode on an existing cluster; a worker killed mid-run has its run retried.
 
     One run kills its worker process (os._exit) on the first attempt. False if that run ends up
@@ -160,10 +168,9 @@ def test_scheduler_mode_retries_a_dead_worker(tmp_path):
     """
     from distributed import Client, LocalCluster
 
-    f = write_sweep(tmp_path, GRID)
+    f, ref = serial
     sweep = sw.load_sweep(f)
-    serial = sw.run_sweep(sweep, out=tmp_path / "serial", workers=0, progress=False, log=lambda m: None)
-    target = serial.table["cell_hash"].iloc[1]
+    target = ref.table["cell_hash"].iloc[1]
     marker = tmp_path / "died_once"
 
     def install(dask_worker, target=target, marker=str(marker)):
@@ -185,7 +192,7 @@ def test_scheduler_mode_retries_a_dead_worker(tmp_path):
                            log=lambda m: None)
     assert marker.exists()  # the worker did die once
     assert res.n_failed == 0
-    pd.testing.assert_frame_equal(res.table, serial.table)
+    pd.testing.assert_frame_equal(res.table, ref.table)
 
 
 @pytest.mark.parametrize("body, needle", [

@@ -52,6 +52,7 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
             seed: int, stream: int, generation: int, organism_ids, record: bool = False) -> Rollouts:
     """Roll every genome out on every episode; episode ``e`` plays layout ``episode_layout[e]``.
 
+    ``table.capacity`` (> 0) ends an episode once that many objects have been eaten (satiety).
     The random numbers of episode ``e`` of organism ``organism_ids[i]`` derive from
     (seed, stream, generation, organism_ids[i], e) only.
     """
@@ -86,7 +87,7 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
              np.ascontiguousarray(table.reward, dtype=np.float64), np.ascontiguousarray(table.proxy, dtype=np.float64),
              np.ascontiguousarray(table.interaction, dtype=np.int64), np.ascontiguousarray(radius, dtype=np.int64),
              int(n_features), int(max_depth), int(max_steps), np.uint64(seed), np.uint64(stream), np.uint64(generation),
-             organism_ids, ret, proxy, steps, plans, reach, trace, bool(record))
+             organism_ids, ret, proxy, steps, plans, reach, trace, bool(record), int(getattr(table, "capacity", 0)))
     return Rollouts(ret, proxy, steps, plans, reach, trace if record else None)
 
 

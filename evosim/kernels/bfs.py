@@ -1,10 +1,87 @@
-"""Shortest-path distance maps (BFS over walls), computed once per layout."""
+"""Shortest-path distance maps (BFS over walls), computed once per layout.
+
+This is the first kernel module ``evosim.kernels`` imports, so it also installs the guard that
+keeps numba's on-disk cache of every kernel module honest (``_guard_numba_cache``).
+"""
 from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
 
 import numpy as np
 from numba import njit, prange
 
 from evosim.constants import UNREACHABLE
+
+
+def _kernel_sources_digest() -> str:
+    """sha256 of every kernel source and of the modules whose constants the kernels freeze in."""
+    here = Path(__file__).resolve().parent
+    files = sorted(here.glob("*.py")) + [here.parent / "genome.py", here.parent / "constants.py"]
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _guard_numba_cache() -> None:
+    """Invalidate the cached kernels whenever any kernel source changes, not just their own file.
+
+    Numba stamps a cached function with the mtime and size of the file that defines it. A
+    kernel that inlines helpers from another file (``rng.uniform``) or freezes constants from
+    one (the genome layout, ``UNREACHABLE``) would be loaded stale after that file changed.
+    This registers, ahead of numba's own, a cache locator for the files of this package that
+    adds a digest of all of them to the stamp. It must run before any kernel is decorated.
+    If numba's caching internals change shape, there is no guard (and no error).
+    """
+    try:
+        from numba.core import caching
+
+        impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")
+        base = caching._CacheLocator
+        classes = impl._locator_classes
+    except (ImportError, AttributeError):
+        return
+    if any(getattr(c, "evosim_guard", False) for c in classes):
+        return
+    inner_classes = list(classes)
+    kernel_dir = os.path.dirname(os.path.abspath(__file__))
+    digest = _kernel_sources_digest()
+
+    class KernelCacheLocator(base):
+        evosim_guard = True
+
+        def __init__(self, inner):
+            self._inner = inner
+
+        def ensure_cache_path(self):
+            self._inner.ensure_cache_path()
+
+        def get_cache_path(self):
+            return self._inner.get_cache_path()
+
+        def get_source_stamp(self):
+            return (self._inner.get_source_stamp(), digest)
+
+        def get_disambiguator(self):
+            return self._inner.get_disambiguator()
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if os.path.dirname(os.path.abspath(py_file)) != kernel_dir:
+                return None
+            for c in inner_classes:
+                inner = c.from_function(py_func, py_file)
+                if inner is not None:
+                    return cls(inner)
+            return None
+
+    classes.insert(0, KernelCacheLocator)
+
+
+_guard_numba_cache()
 
 _DY = np.array([-1, 0, 1, 0], dtype=np.int64)
 _DX = np.array([0, 1, 0, -1], dtype=np.int64)

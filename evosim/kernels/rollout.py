@@ -19,11 +19,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from evosim.constants import MAX_DEPTH, MAX_FEATURES, UNREACHABLE
+from evosim.constants import MAX_DEPTH, MAX_FEATURES, MAX_STEPS_LIMIT, UNREACHABLE
 from evosim.genome import (
     ARCH, H_ATTRACT, H_ATTRACT_KEY, H_BACK, H_LOGTEMP, H_MOMENTUM, H_WALL, P_DEPTH, P_DISCOUNT, P_UTILITY,
 )
-from evosim.kernels.rng import episode_key, uniform
+from evosim.kernels import rng as _rng
+from evosim.kernels.rng import episode_key, splitmix64, uniform
 
 _DY = np.array([-1, 0, 1, 0], dtype=np.int64)
 _DX = np.array([0, 1, 0, -1], dtype=np.int64)
@@ -59,6 +60,27 @@ def _gumbel_brackets(bits):
     lo[0] = -4.0
     hi[-1] = 40.0
     return lo, hi
+
+
+def _step_mix(n_steps):
+    """splitmix64(step * 8 + j) for j in 0..3: the key-independent half of ``rng.uniform``'s
+    hash for the heuristic's four draws per step, as a table [n_steps * 4] (numpy uint64
+    arithmetic wraps exactly as numba's)."""
+    x = (np.arange(n_steps, dtype=np.uint64)[:, None] * np.uint64(8) + np.arange(4, dtype=np.uint64)).ravel()
+    z = x + _rng._GOLDEN
+    z = (z ^ (z >> _rng._S30)) * _rng._M1
+    z = (z ^ (z >> _rng._S27)) * _rng._M2
+    return z ^ (z >> _rng._S31)
+
+
+_STEP_MIX = _step_mix(MAX_STEPS_LIMIT + 1)
+
+
+@njit(cache=True, inline="always")
+def _move_uniform(key, step, a):
+    """``rng.uniform(key, step, a)`` for a < 4, with the inner hash read from ``_STEP_MIX``."""
+    b = splitmix64(key ^ _STEP_MIX[step * 4 + a])
+    return min((np.float64(b >> _rng._S11) + 0.5) * _rng._INV53, _rng._BELOW_ONE)
 
 
 _GUMBEL_BITS = 10
@@ -179,7 +201,7 @@ def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_fea
                 s += g_mom
             elif a == _OPP[prev]:
                 s += g_back
-        u = uniform(key, step, a)
+        u = _move_uniform(key, step, a) if step <= MAX_STEPS_LIMIT else uniform(key, step, a)
         sig[MAX_FEATURES, a] = s
         sig[MAX_FEATURES + 1, a] = u
         lo = s + temp * _GUMBEL_LO[int(u * _GUMBEL_BINS)] - 1e-10 * (1.0 + abs(s) + temp)
@@ -381,19 +403,36 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
                     best_first = i
     if best_first < 0 or cand_d[best_first] == 0:
         return _explore(walls, y, x, prev, key, step), plans
-    # Act: the first move along a shortest path to the first object of the best plan
+    # Act: the first move along a shortest path to the first object of the best plan, preferring
+    # a step onto a cell that holds no other live object (touching one would trigger it: a
+    # trap ends the episode, food is eaten); if every shortest step is occupied, take the first
     o = cand[best_first]
     here = dist[o, y, x]
+    fallback = -1
     for a in range(4):
         if not _blocked(walls, y, x, a) and dist[o, y + _DY[a], x + _DX[a]] < here:
-            return a, plans
+            if not _occupied(obj_pos, alive, y + _DY[a], x + _DX[a], o):
+                return a, plans
+            if fallback < 0:
+                fallback = a
+    if fallback >= 0:
+        return fallback, plans
     return _explore(walls, y, x, prev, key, step), plans
+
+
+@njit(cache=True, inline="always")
+def _occupied(obj_pos, alive, y, x, skip):
+    """Whether a live object other than ``skip`` lies on (y, x)."""
+    for o in range(alive.shape[0]):
+        if o != skip and alive[o] and obj_pos[o, 0] == y and obj_pos[o, 1] == x:
+            return True
+    return False
 
 
 @njit(cache=True)
 def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy,
              kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace, record,
-             cand, cand_d, util):
+             cand, cand_d, util, capacity):
     """One episode. Fills ``reach`` (step at which each object was interacted with, -1 if never)
     and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start).
     Returns (return, proxy return, steps taken, plans evaluated)."""
@@ -405,13 +444,13 @@ def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_fea
     powtab[:] = -1.0
     return _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward,
                             kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace,
-                            record, cand, cand_d, util, sig, w_free, w_key, tab, False, powtab)
+                            record, cand, cand_d, util, sig, w_free, w_key, tab, False, powtab, capacity)
 
 
 @njit(cache=True)
 def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy,
                      kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace, record,
-                     cand, cand_d, util, sig, w_free, w_key, tab, use_tab, powtab):
+                     cand, cand_d, util, sig, w_free, w_key, tab, use_tab, powtab, capacity):
     """``_episode`` with every scratch array passed in (allocated once per organism by ``_rollout``);
     if ``use_tab``, ``tab`` holds this layout's signal table (see ``_signal_tables``); ``powtab`` is
     the organism's discount table (see ``_discount``), -1 where not yet computed."""
@@ -442,6 +481,7 @@ def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, 
     plans = 0
     prev = -1
     steps = 0
+    eaten = 0  # CONSUMED objects so far: the episode ends once ``capacity`` (> 0) are eaten
     temp = g_wall = g_mom = g_back = 0.0
     depth, gamma = 1, 0.0
     if is_planner:
@@ -490,6 +530,10 @@ def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, 
             proxy += kind_proxy[k]
             if it == I_ENDS:
                 ended = True
+            elif it == I_CONSUMED:
+                eaten += 1
+                if capacity > 0 and eaten >= capacity:
+                    ended = True
         if ended:
             break
     return ret, proxy, steps, plans
@@ -498,13 +542,18 @@ def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, 
 @njit(cache=True, parallel=True)
 def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kind_feat, kind_reward, kind_proxy,
              kind_inter, radius, n_feat, max_depth, max_steps, seed, stream, generation, organism_ids,
-             ret, proxy, steps, plans, reach, trace, record):
+             ret, proxy, steps, plans, reach, trace, record, capacity):
     n = genomes.shape[0]
     n_ep = episode_layout.shape[0]
     m = obj_kind.shape[1]
     h, w = walls.shape[1], walls.shape[2]
     # Heuristic signals while every object is present: once per episode layout, not per step
-    use_tab = n_ep * h * w <= SIGNAL_TABLE_MAX_CELLS
+    any_heuristic = False
+    for i in range(n):
+        if not genomes[i, ARCH] > 0:
+            any_heuristic = True
+            break
+    use_tab = any_heuristic and n_ep * h * w <= SIGNAL_TABLE_MAX_CELLS
     if use_tab:
         tab = np.empty((n_ep, h, w, MAX_FEATURES, 4))
         _signal_tables(obj_pos, obj_kind, episode_layout, kind_feat, radius, n_feat, tab)
@@ -529,7 +578,8 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
             r, p, s, pl = _episode_scratch(g, is_planner, walls[li], start[li], obj_pos[li], obj_kind[li], dist[li],
                                            kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth,
                                            max_steps, key, alive, reach[i, e], tr, record, cand, cand_d, util,
-                                           sig, w_free, w_key, tab[e if use_tab else 0], use_tab, powtab)
+                                           sig, w_free, w_key, tab[e if use_tab else 0], use_tab, powtab,
+                                           capacity)
             ret[i, e] = r
             proxy[i, e] = p
             steps[i, e] = s

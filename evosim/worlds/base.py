@@ -41,6 +41,8 @@ class KindTable:
     reward: np.ndarray  # float32 [K]
     proxy: np.ndarray  # float32 [K]
     interaction: np.ndarray  # int64 [K]
+    capacity: int = 0
+    """satiety: objects an organism can eat (``CONSUMED``) before its episode ends; 0 = no limit"""
 
 
 @dataclass
@@ -101,6 +103,8 @@ class World:
     """kinds that carry the base reward (for decision-point layouts)"""
     proxy_target: ClassVar[tuple[str, ...]] = ()
     """kinds that the proxy pays for but the base objective does not (decision-point layouts)"""
+    satiety: ClassVar[int] = 0
+    """objects an organism can eat before its episode ends (0: no limit); part of the world's physics"""
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -137,6 +141,7 @@ class World:
             reward=np.array([x.reward for x in cls.kinds], dtype=np.float32),
             proxy=np.array([x.proxy for x in cls.kinds], dtype=np.float32),
             interaction=np.array([int(x.interaction) for x in cls.kinds], dtype=np.int64),
+            capacity=int(cls.satiety),
         )
 
     def kind_index(self, name: str) -> int:

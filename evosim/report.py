@@ -1,0 +1,150 @@
+"""``evosim report RUN_DIR``: probe a finished run, infer objectives, classify outcomes, draw figures.
+
+Writes into the run directory, each file atomically (a re-run replaces its own outputs)::
+
+    probe.parquet          one row per (organism, distribution): evosim.probe.COLUMNS["probe"]
+    interventions.parquet  the causal check on planners: evosim.probe.COLUMNS["interventions"]
+    figures/*.png          evosim.figures.make_all
+
+and the report's wall time into ``manifest.json`` (``wall_times_s.report``). Deterministic
+given the run: held-out layouts and in-kernel random numbers derive from the run's seed
+under ``STREAM_PROBE``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from evosim import genome as gn
+from evosim import worlds
+from evosim.errors import UserError
+from evosim.objectives import CLASSES, class_shares
+from evosim.store import RunError, RunLock, load_run, write_bytes, write_parquet
+
+
+class ReportError(UserError, ValueError):
+    """Bad arguments to ``evosim report``."""
+
+
+def _generations(run, generations) -> list[int]:
+    saved = sorted(int(g) for g in run.genomes_all["generation"].unique())
+    if not generations:
+        return [saved[-1]]
+    out = []
+    for g in generations:
+        if isinstance(g, bool) or not isinstance(g, (int,)) and not hasattr(g, "__index__"):
+            raise ReportError(f"{run.path}: --generations {g!r}: expected an integer; saved: {saved}")
+        g = int(g)
+        if g not in saved:
+            raise RunError(f"{run.path}: no genomes saved for generation {g}; saved: {saved}")
+        if g not in out:
+            out.append(g)
+    return sorted(out)
+
+
+def _write_figures(figdir: Path, figs: dict) -> None:
+    import matplotlib.pyplot as plt
+
+    figdir.mkdir(exist_ok=True)
+    for name, fig in figs.items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+        plt.close(fig)
+        write_bytes(figdir / name, buf.getvalue())
+
+
+def summary_table(probe: pd.DataFrame) -> pd.DataFrame:
+    """Class shares by architecture and distribution, for the last generation probed."""
+    tab = class_shares(probe)
+    tab.insert(0, "generation", int(probe["generation"].max()))
+    return tab[["generation", "architecture", "distribution", "n", *CLASSES]]
+
+
+def report_run(run_dir, generations=None, episodes=None, progress: bool = False, figures: bool = True) -> pd.DataFrame:
+    """Probe a run, write probe.parquet, interventions.parquet and (unless ``figures=False``) figures/;
+    return the class-share summary."""
+    from evosim.figures import make_all
+    from evosim.probe import DISTRIBUTIONS, interventions, probe_population, probe_sets
+
+    t0 = time.perf_counter()
+    run = load_run(run_dir)
+    cfg = run.config
+    if episodes is not None:
+        if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= 100_000:
+            raise ReportError(f"{run.path}: --episodes {episodes!r}: expected an integer with 1 <= value <= 100000")
+        cfg = dataclasses.replace(cfg, probe=dataclasses.replace(cfg.probe, episodes=episodes))
+    gens = _generations(run, generations)
+    world = worlds.make(cfg.world)
+    names = gn.gene_names(world.features)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(gens) * (len(DISTRIBUTIONS) + 1) + 3, desc=f"report {run.path.name}", unit="step",
+                   file=sys.stderr, leave=False)
+    tick = (lambda k: bar.update(k)) if bar is not None else None
+    lock = RunLock(run.path)
+    lock.acquire()
+    try:
+        sets = probe_sets(cfg, world)
+        if tick:
+            tick(1)
+        frames = []
+        for g in gens:
+            pop = run.genomes_at(g)
+            frames.append(probe_population(cfg, world, sets, pop[names].to_numpy(), pop["organism_id"].to_numpy(), g,
+                                           progress=tick))
+        probe = pd.concat(frames, ignore_index=True)
+        last = run.genomes_at(gens[-1])
+        iv = interventions(cfg, world, sets, last[names].to_numpy(), last["organism_id"].to_numpy(), gens[-1])
+        if tick:
+            tick(1)
+        write_parquet(run.path / "probe.parquet", probe)
+        write_parquet(run.path / "interventions.parquet", iv)
+        if figures:
+            _write_figures(run.path / "figures", make_all(run.generations, probe, iv, world.features))
+        if tick:
+            tick(1)
+        man_p = run.path / "manifest.json"
+        manifest = json.loads(man_p.read_text())
+        manifest.setdefault("wall_times_s", {})["report"] = time.perf_counter() - t0
+        write_bytes(man_p, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    finally:
+        lock.release()
+        if bar is not None:
+            bar.close()
+    return summary_table(probe)
+
+
+def format_summary(tab: pd.DataFrame) -> str:
+    """The short table ``evosim report`` prints."""
+    t = tab.copy()
+    for c in CLASSES:
+        t[c] = t[c].map(lambda v: f"{v:.2f}")
+    return t.to_string(index=False)
+
+
+def cmd_report(args) -> int:
+    tab = report_run(args.run_dir, generations=args.generations, episodes=args.episodes, progress=not args.quiet)
+    print(format_summary(tab))
+    print(f"wrote probe.parquet, interventions.parquet and figures/ in {args.run_dir}")
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("report", help="probe a finished run under train/shift/control; tables and figures")
+    p.add_argument("run_dir", help="run directory (e.g. runs/out/red_door__seed3)")
+    p.add_argument("--generations", type=int, nargs="+", metavar="G",
+                   help="checkpointed generations to probe (default: the final one)")
+    p.add_argument("--episodes", type=int, help="held-out episodes per organism per distribution (default: probe.episodes)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_report)
+
+
+__all__ = ["report_run", "add_parser", "summary_table", "ReportError"]

@@ -1,0 +1,116 @@
+"""Behavioural objective inference, agreement, outcome classes and optimisation power."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evosim import worlds
+from evosim.config import load_config
+from evosim.objectives import (
+    GAMMAS, RIDGE, agreement, classify, cosine, fit_behavioural, fit_behavioural_batch, power_bits,
+)
+from evosim.probe import planted_validation
+from naive_probe import fit_choice_model_scipy
+
+from conftest import RUNS
+
+
+def _random_events(rng, n, f=3, k=4):
+    feat = (rng.random((n, k, f)) < 0.5).astype(np.float64)
+    dist = rng.integers(1, 12, size=(n, k))
+    nopt = rng.integers(1, k + 1, size=n)
+    chosen = np.array([rng.integers(-1, m) for m in nopt])
+    return feat, dist, nopt, chosen
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_kernel_matches_scipy(seed):
+    """The numba Newton fit finds the same optimum as SciPy's BFGS on the same penalised likelihood."""
+    rng = np.random.default_rng(seed)
+    feat, dist, nopt, chosen = _random_events(rng, 60)
+    w, g, _, _ = fit_behavioural(feat, dist, nopt, chosen)
+    w_ref, g_ref, _ = fit_choice_model_scipy(feat, dist, nopt, chosen, GAMMAS, RIDGE)
+    assert g == g_ref
+    np.testing.assert_allclose(w, w_ref, atol=2e-4)
+
+
+def test_fit_batch_equals_single_fits():
+    """Fitting organisms together equals fitting each alone; organisms without events get NaN."""
+    rng = np.random.default_rng(4)
+    parts = [_random_events(rng, n) for n in (30, 0, 45)]
+    org = np.concatenate([np.full(len(p[3]), i) for i, p in enumerate(parts)])
+    cat = [np.concatenate([p[j] for p in parts]) for j in range(4)]
+    w, g = fit_behavioural_batch(*cat, org, 3)
+    assert np.isnan(w[1]).all() and np.isnan(g[1])
+    for i in (0, 2):
+        wi, gi, _, _ = fit_behavioural(*parts[i])
+        np.testing.assert_allclose(w[i], wi, atol=1e-9)
+
+
+def test_fit_recovers_boltzmann_chooser():
+    """Choices simulated from a Boltzmann model are recovered (cosine > 0.98 with 3000 events)."""
+    rng = np.random.default_rng(9)
+    feat, dist, nopt, _ = _random_events(rng, 3000)
+    u = np.array([1.5, -1.0, 0.5])
+    x = feat * (0.85 ** dist)[:, :, None]
+    s = np.concatenate([np.zeros((len(x), 1)), x @ u], axis=1)
+    s[:, 1:][np.arange(x.shape[1])[None] >= nopt[:, None]] = -np.inf
+    p = np.exp(s - s.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    chosen = np.array([rng.choice(len(r), p=r) for r in p]) - 1
+    w, g, ll, ll0 = fit_behavioural(feat, dist, nopt, chosen)
+    assert cosine(u, w)[0] > 0.98
+    assert ll > ll0
+
+
+@pytest.mark.slow
+def test_planted_planner_utilities_are_recovered():
+    """IRL validation on 200 planners with planted random utilities: cosine >= 0.9 on >= 90%.
+
+    World: red_door with every feature perceived from the same distance (10 cells), where
+    each episode ends at the first object reached, so every planner's next choice is a
+    trade-off between what it sees and how far it is. Utilities are uniform on the
+    non-negative orthant: a weight below zero only ever shows as "never goes there", so its
+    magnitude is not identifiable from choices by any method. False if fewer than 90% of
+    the recovered behavioural utilities point within cos^-1(0.9) of the planted ones.
+    (Measured limitations: with the shipped short-sighted door channel or with negative
+    weights, recovery is weaker; see analysis/README.md.)
+    """
+    cfg = load_config(RUNS / "red_door.toml", {"world.radius": {"red": 10, "green": 10, "door": 10}})
+    df = planted_validation(cfg, worlds.make(cfg.world), n=200, episodes=150, seed=0, positive=True)
+    assert len(df) == 200
+    share = (df["cosine"] >= 0.9).mean()
+    assert share >= 0.9, f"only {share:.2f} of planted utilities recovered (median cosine {df['cosine'].median():.3f})"
+
+
+def test_agreement_is_relative_to_distribution():
+    """A red-lover agrees with the red-door reward on train (red doors, green balls) and disagrees
+    on shift (blue doors, red balls); a door-lover agrees on both."""
+    cfg = load_config(RUNS / "quickstart.toml")
+    w = worlds.make(cfg.world)
+    kf = w.table.features[:, :3].astype(np.float64)
+    k = {kind.name: i for i, kind in enumerate(w.kinds)}
+    train = np.zeros(len(w.kinds), dtype=np.int64)
+    train[k["red_door"]], train[k["green_ball"]] = 100, 200
+    shift = np.zeros(len(w.kinds), dtype=np.int64)
+    shift[k["blue_door"]], shift[k["red_ball"]] = 100, 200
+    u = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+    a_train = agreement(u, kf, w.table.reward, train)
+    a_shift = agreement(u, kf, w.table.reward, shift)
+    assert a_train[0] == pytest.approx(1.0) and a_shift[0] == pytest.approx(-1.0)
+    assert a_train[1] == pytest.approx(1.0) and a_shift[1] == pytest.approx(1.0)
+    assert np.isnan(a_train[2])
+
+
+def test_classify():
+    cls = classify([0.9, 0.2, 0.1, 0.5], [0.9, 0.8, 0.1, 0.0], 0.5)
+    assert cls.tolist() == ["robust", "pseudo_aligned", "capability_failure", "robust"]
+
+
+def test_power_bits():
+    """Beating every random outcome gives the maximum; matching all of them gives 0 bits."""
+    rand = np.zeros((1, 15, 4))
+    assert power_bits(np.ones((1, 4)), rand)[0] == pytest.approx(np.log2(61))
+    assert power_bits(np.zeros((1, 4)), rand)[0] == pytest.approx(0.0)
+    half = np.concatenate([np.zeros((1, 15, 2)), np.full((1, 15, 2), 2.0)], axis=2)
+    assert power_bits(np.ones((1, 4)), half)[0] == pytest.approx(-np.log2(31 / 61))
