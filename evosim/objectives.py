@@ -25,7 +25,7 @@ GAMMAS = (0.7, 0.85, 0.92, 0.97)
 #: ridge penalty on the behavioural utility (keeps separable fits finite)
 RIDGE = 0.5
 #: at most this many choice events per organism enter the fit (the first ones, deterministic)
-MAX_EVENTS = 3000
+MAX_EVENTS = 1500
 CLASSES = ("robust", "pseudo_aligned", "capability_failure")
 
 

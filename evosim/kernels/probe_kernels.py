@@ -356,7 +356,7 @@ def _fit_one(feat, dist, nopt, chosen, lo, hi, gammas, ridge, w_out):
             delta = new - obj
             w[:] = cand
             obj = new
-            if delta < 1e-12 and np.max(np.abs(t * step)) < 1e-9:
+            if delta < 1e-10 * (1.0 + abs(obj)) or np.max(np.abs(t * step)) < 1e-7:
                 break
         if obj > best_obj:
             best_obj = obj
