@@ -29,7 +29,7 @@ canonical JSON; a run whose manifest says ``complete`` and whose report finished
 sweep resumes where it stopped (a finished run whose report is missing gets only its report).
 
 Execution uses dask.distributed in both modes: ``--workers N`` starts a ``LocalCluster`` on
-loopback (one single-threaded process per worker, ``NUMBA_NUM_THREADS=1``), ``--scheduler
+loopback (one single-threaded process per worker, one numba thread per run), ``--scheduler
 ADDRESS`` connects to a running cluster (whose workers must see ``<out>`` at the same
 path); ``--workers 0`` runs every cell in this process. Each worker compiles (or loads from
 the numba cache) every kernel once when it starts (``WarmUp`` plugin) and reuses them for
@@ -393,9 +393,16 @@ def _one_line(e: BaseException) -> str:
     return msg if isinstance(e, UserError) else f"{type(e).__name__}: {msg}"
 
 
-def execute_run(spec: RunSpec) -> dict:
-    """Run (or finish) one (cell, seed) and return its sweep row and timing. Never raises for a run's own errors."""
+def execute_run(spec: RunSpec, threads: int | None = None) -> dict:
+    """Run (or finish) one (cell, seed) and return its sweep row and timing. Never raises for a run's own errors.
+
+    ``threads``: numba threads for this call (thread-local; Dask workers use 1); None leaves them.
+    """
     t0 = time.perf_counter()
+    if threads is not None:
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     timing = {"cell": spec.cell, "seed": spec.seed, "cell_hash": spec.cell_hash, "worker": socket.gethostname(),
               "pid": os.getpid(), "computed": False}
     if spec.config is None:
@@ -529,10 +536,15 @@ class WarmUp(WorkerPlugin):
 
 
 def _worker_env() -> dict:
-    env = {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        env["NUMBA_CACHE_DIR"] = os.environ["NUMBA_CACHE_DIR"]
-    return env
+    """Environment of local worker processes (they inherit the rest, NUMBA_CACHE_DIR included).
+
+    NUMBA_NUM_THREADS is deliberately not changed here: a spawned worker re-imports the
+    driver's ``__main__`` (the ``evosim`` script imports numba) before the Nanny applies
+    ``env``, and numba refuses a different NUMBA_NUM_THREADS once its threads run ("Cannot
+    set NUMBA_NUM_THREADS to a different value"). One thread per worker comes from
+    ``numba.set_num_threads(1)`` in every task instead (``execute_run(..., threads=1)``).
+    """
+    return {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 def _start_client(workers: int | None, scheduler: str | None, log):
@@ -739,7 +751,7 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0, write_
             try:
                 client.register_plugin(WarmUp(), name=WarmUp.name)
                 warm = client.run(lambda dask_worker: getattr(dask_worker, "evosim_warmup_s", None))
-                futures = {client.submit(execute_run, s, key=f"evosim-run-{s.cell_hash}", pure=False,
+                futures = {client.submit(execute_run, s, 1, key=f"evosim-run-{s.cell_hash}", pure=False,
                                          retries=RETRIES): s for s in todo}
                 for fut in as_completed(futures):
                     s = futures[fut]

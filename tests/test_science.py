@@ -114,10 +114,6 @@ def test_keys_chests_malign_generalisation_without_search(keys_chests):
     assert share - share_ctl >= 0.3, (share, share_ctl)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "measured, not tuned: with ripeness visible only within 2 cells, candy and fruit look the same from afar, "
-    "so no training can produce a candy-avoider (proxy choice rate ~0.45 after both ancestral and control "
-    "training), and eating candy costs only steps, so both stay robust under shift; the world needs changing"))
 def test_ancestral_modern_sweet_empty_food(ancestral):
     """ancestral_modern: under modern conditions, sweet empty food (candy) is chosen over fruit on
     decision layouts far more by ancestrally trained populations than after control training.

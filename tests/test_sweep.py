@@ -178,11 +178,11 @@ def test_scheduler_mode_retries_a_dead_worker(tmp_path, serial):
 
         real = mod.execute_run
 
-        def dying(spec):
+        def dying(spec, threads=None):
             if spec.cell_hash == target and not os.path.exists(marker):
                 open(marker, "w").close()
                 os._exit(1)
-            return real(spec)
+            return real(spec, threads)
         mod.execute_run = dying
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
@@ -305,4 +305,4 @@ def test_shipped_sweep_files_are_valid(runs_dir):
         assert len(s.seeds) >= 5 and len(s.grid_keys) == keys
         assert all(r.config is not None for r in sw.plan_runs(s, Path("/nonexistent")))
     d = sw.load_sweep(runs_dir / "dose_response.toml")
-    assert [c["world.proxy_break_rate"] for c in d.cells] == [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5]
+    assert [c["world.proxy_break_rate"] for c in d.cells] == [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]

@@ -130,7 +130,7 @@ def test_keys_chests_distributions(size, nd):
 
 @pytest.mark.parametrize("size,nd", SIZES)
 def test_ancestral_modern_distributions(size, nd):
-    """ancestral (train): fruit and bitter berries, no candy, and every sweet kind present is
+    """ancestral (train): ripe and green fruit and bitter berries, no candy, and every sweet kind present is
     nutritious; modern (shift): one fruit, 2 + nd candies; control: candy in training. Candy is
     sweet and empty; fruit is sweet, ripe and nutritious."""
     world = make_world("ancestral_modern", size, nd)
@@ -141,7 +141,8 @@ def test_ancestral_modern_distributions(size, nd):
         for i in range(6):
             c = kinds_of(world, lay, i)
             if dist == "train":
-                assert c == Counter({"fruit": 2 + nd // 2, "bitter_berry": nd})
+                k = 2 + nd // 2
+                assert c == Counter({"fruit": k - k // 2, "green_fruit": k // 2, "bitter_berry": nd})
                 for k in lay.obj_kind[i][lay.obj_kind[i] != NO_KIND]:
                     if world.table.features[k, sweet] > 0:
                         assert world.table.reward[k] > 0
