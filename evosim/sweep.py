@@ -547,7 +547,7 @@ def _worker_env() -> dict:
     return {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def _start_client(workers: int | None, scheduler: str | None, log):
+def _start_client(workers: int | None, scheduler: str | None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -686,7 +686,7 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, workers: int | None =
     workers=0 runs in this process; workers=N starts a loopback LocalCluster of N single-threaded
     worker processes; scheduler=ADDRESS uses an existing Dask cluster.
     """
-    from evosim.store import RunLock, atomic_write, write_bytes, write_parquet
+    from evosim.store import RunLock
 
     t0 = time.perf_counter()
     out = Path(out if out is not None else sweep.out).resolve()
@@ -702,13 +702,14 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, workers: int | None =
     lock = RunLock(out)
     lock.acquire()
     try:
-        return _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0,
-                           write_parquet, write_bytes, atomic_write)
+        return _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0)
     finally:
         lock.release()
 
 
-def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0, write_parquet, write_bytes, atomic_write):
+def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> SweepResult:
+    from evosim.store import git_commit, versions, write_bytes, write_parquet
+
     need_report = _report_fn() is not None
     results: dict[str, dict] = {}  # by cell_hash (identical configs run once)
     todo: list[RunSpec] = []
@@ -747,7 +748,7 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0, write_
         elif todo:
             from distributed import as_completed
 
-            client, cluster = _start_client(workers, scheduler, log)
+            client, cluster = _start_client(workers, scheduler)
             try:
                 client.register_plugin(WarmUp(), name=WarmUp.name)
                 warm = client.run(lambda dask_worker: getattr(dask_worker, "evosim_warmup_s", None))
@@ -785,7 +786,6 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0, write_
     summary = summarise(table, sweep.keys)
     write_parquet(out / "sweep.parquet", table)
     write_parquet(out / "summary.parquet", summary)
-    from evosim.store import git_commit, versions
 
     figs = []
     try:
@@ -795,7 +795,7 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0, write_
         log(f"warning: figures not written: {_one_line(e)}")
     n_failed = int((table["status"] != "complete").sum())
     n_computed = sum(1 for t in timings if t.get("computed"))
-    wall = time.perf_counter() - (t0 if t0 is not None else time.perf_counter())
+    wall = time.perf_counter() - t0
     manifest = {"sweep": sweep.name, "sweep_file": str(sweep.path),
                 "sweep_sha256": hashlib.sha256(sweep.raw).hexdigest(), "base": str(sweep.base_path),
                 "keys": list(sweep.keys), "n_cells": len(sweep.cells), "seeds": list(sweep.seeds),
