@@ -3,7 +3,7 @@
 ``oracle_returns(layouts, table, max_steps)`` gives, per layout, the best achievable base
 return and the best achievable proxy return within ``max_steps`` from the start, under the
 episode's real rules (objects interact when stepped on, keys open chests, doors end the
-episode, the episode stops when no base reward is left). The DP behind it is described in
+episode, the episode stops when no base reward is left or the organism is sated). The DP behind it is described in
 ``evosim.kernels.probe_kernels``; ``tests/test_oracle.py`` checks it against a brute-force
 search over the step dynamics.
 """
@@ -27,7 +27,7 @@ def best_value(layouts, kind_value, table, max_steps: int) -> np.ndarray:
     _oracle(np.ascontiguousarray(layouts.walls, dtype=np.uint8), np.ascontiguousarray(layouts.start, dtype=np.int64),
             np.ascontiguousarray(layouts.obj_pos, dtype=np.int64), obj_kind, kind_value,
             np.ascontiguousarray(table.reward, dtype=np.float64), np.ascontiguousarray(table.interaction, dtype=np.int64),
-            int(max_steps), out)
+            int(max_steps), int(getattr(table, "capacity", 0)), out)
     return out
 
 

@@ -16,13 +16,14 @@ MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
 MAX_PERCEIVED = 8
 
 
-def _status(mask, objs, kind_value, kind_reward, kind_inter):
-    value, inv, direct, chests, keys = 0.0, 0, 0, 0, 0
+def _status(mask, objs, kind_value, kind_reward, kind_inter, capacity=0):
+    value, inv, direct, chests, keys, eaten = 0.0, 0, 0, 0, 0, 0
     for j, (_, _, k) in enumerate(objs):
         it = kind_inter[k]
         if mask >> j & 1:
             value += kind_value[k]
             inv += 1 if it == I_PICKED else (-1 if it == I_OPENED else 0)
+            eaten += it == I_CONSUMED
         elif it == I_OPENED:
             chests += kind_reward[k] > 0
         elif it == I_PICKED:
@@ -30,10 +31,12 @@ def _status(mask, objs, kind_value, kind_reward, kind_inter):
         elif kind_reward[k] > 0:
             direct += 1
     no_reward_left = direct == 0 and (chests == 0 or (inv == 0 and keys == 0))
-    return value, inv, no_reward_left
+    sated = capacity > 0 and eaten >= capacity
+    return value, inv, no_reward_left or sated
 
 
-def brute_oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps) -> float:
+def brute_oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps,
+                 capacity=0) -> float:
     """Best value over all action sequences of at most ``max_steps`` moves (exhaustive over states)."""
     h, w = walls.shape
     objs = [(int(obj_pos[o, 0]), int(obj_pos[o, 1]), int(obj_kind[o])) for o in range(len(obj_kind)) if obj_kind[o] >= 0]
@@ -43,7 +46,7 @@ def brute_oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_
     for t in range(max_steps + 1):
         nxt = set()
         for (y, x, mask) in states:
-            value, inv, done = _status(mask, objs, kind_value, kind_reward, kind_inter)
+            value, inv, done = _status(mask, objs, kind_value, kind_reward, kind_inter, capacity)
             if done or t == max_steps:
                 best = max(best, value)
                 continue
@@ -60,7 +63,7 @@ def brute_oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_
                         m2 = mask | (1 << j)
                         ended = kind_inter[k] == I_ENDS
                 if ended:
-                    best = max(best, _status(m2, objs, kind_value, kind_reward, kind_inter)[0])
+                    best = max(best, _status(m2, objs, kind_value, kind_reward, kind_inter, capacity)[0])
                 else:
                     nxt.add((yy, xx, m2))
         states = nxt

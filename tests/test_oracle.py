@@ -17,7 +17,7 @@ def _world(name, **kw):
 
 def _brute(lay, i, values, table, max_steps):
     return brute_oracle(lay.walls[i], lay.start[i], lay.obj_pos[i], lay.obj_kind[i], values, table.reward,
-                        table.interaction, max_steps)
+                        table.interaction, max_steps, table.capacity)
 
 
 @pytest.mark.parametrize("name", ["red_door", "keys_chests", "ancestral_modern"])
@@ -93,3 +93,15 @@ def test_unreachable_and_empty():
     assert oracle_returns(lay, w.table, 30)[0][0] == 0.0
     lay = _layout(CORRIDOR, [], (1, 1))
     assert oracle_returns(lay, w.table, 30)[0][0] == 0.0
+
+
+def test_satiety_caps_what_can_be_eaten():
+    """ancestral_modern's satiety (3 items) bounds the oracle: with 5 fruit in an open row the best
+    return is 3, not 5. False if the oracle ignores the world's capacity."""
+    w = _world("ancestral_modern")
+    assert w.table.capacity == 3
+    fruit = w.kind_index("fruit")
+    lay = _layout(["#########", "#.......#", "#########"], [(1, c, fruit) for c in (3, 4, 5, 6, 7)], (1, 1))
+    true_best, proxy_best = oracle_returns(lay, w.table, 20)
+    assert true_best[0] == 3.0 and proxy_best[0] == 3.0
+    assert _brute(lay, 0, w.table.reward, w.table, 20) == 3.0

@@ -64,7 +64,7 @@ def _bfs_blocked(walls, sy, sx, blocked, out, queue):
 
 
 @njit(cache=True)
-def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps):
+def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps, capacity):
     h, w = walls.shape
     # live objects, compacted
     m = 0
@@ -92,6 +92,7 @@ def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_i
         direct = 0
         chests = 0
         keys = 0
+        eaten = 0
         ended = False
         for j in range(m):
             k = obj_kind[idx[j]]
@@ -104,6 +105,8 @@ def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_i
                     inv -= 1
                 elif it == I_ENDS:
                     ended = True
+                else:
+                    eaten += 1
             else:
                 if it == I_OPENED:
                     if kind_reward[k] > 0:
@@ -112,7 +115,8 @@ def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_i
                     keys += 1
                 elif kind_reward[k] > 0:
                     direct += 1
-        stop = ended or (direct == 0 and (chests == 0 or (inv == 0 and keys == 0)))
+        sated = capacity > 0 and eaten >= capacity
+        stop = ended or sated or (direct == 0 and (chests == 0 or (inv == 0 and keys == 0)))
         for last in range(m + 1):
             t = arrive[mask, last]
             if t > max_steps:
@@ -150,10 +154,10 @@ def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_i
 
 
 @njit(cache=True, parallel=True)
-def _oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps, out):
+def _oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps, capacity, out):
     for li in prange(walls.shape[0]):
         out[li] = _oracle_one(walls[li], start[li], obj_pos[li], obj_kind[li], kind_value, kind_reward, kind_inter,
-                              max_steps)
+                              max_steps, capacity)
 
 
 # -- choice events ---------------------------------------------------------------------------
