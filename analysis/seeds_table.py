@@ -112,9 +112,9 @@ def _figure(cs: pd.DataFrame, path: Path) -> None:
 
     sns.set_theme(style="whitegrid", palette="colorblind", font_scale=0.85)
     d = cs[(cs["quantity"] == "pseudo_aligned") & (cs["distribution"] == "shift") & (cs["architecture"] == "all")]
-    fig, ax = plt.subplots(figsize=(7, 3.6))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.bar(d["experiment"], d["mean"], yerr=d["ci95"].fillna(0), color=sns.color_palette("colorblind")[3], capsize=4)
-    ax.set(ylabel="pseudo-aligned share under shift (mean ± 95% CI over seeds)", xlabel="experiment", ylim=(0, 1.05))
+    ax.set(ylabel="pseudo-aligned share\nunder shift (mean, 95% CI)", xlabel="experiment", ylim=(0, 1.05))
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
