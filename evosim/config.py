@@ -350,18 +350,23 @@ def parse_config(raw: bytes | str, source: str = "<config>", overrides: dict | N
     return from_dict(data, source)
 
 
+def read_input(path: Path, error: type[Exception], expected: str, example: str) -> bytes:
+    """The bytes of an input file, or ``error`` saying why not (missing, a directory, unreadable)."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: no such file; expected {expected} such as {example}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, expected {expected}") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read: {e.strerror}") from None
+
+
 def load_config(path: str | Path, overrides: dict | None = None, overrides_source: str = "overrides") -> Config:
     """Read, validate and freeze a TOML experiment file. ``overrides`` are dotted keys ("evolution.population")."""
     path = Path(path)
     source = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file; expected a TOML experiment file such as runs/quickstart.toml") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{source}: is a directory, expected a TOML experiment file") from None
-    except OSError as e:
-        raise ConfigError(f"{source}: cannot read: {e.strerror}") from None
+    raw = read_input(path, ConfigError, "a TOML experiment file", "runs/quickstart.toml")
     if not raw.strip():
         raise ConfigError(f"{source}: is empty; expected a TOML experiment file (see runs/quickstart.toml)")
     return parse_config(raw, source, overrides, overrides_source)

@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evosim.config import SECTIONS, Config, ConfigError, from_dict, load_config, to_dict, validate_overrides
+from evosim.config import SECTIONS, Config, ConfigError, from_dict, load_config, read_input, to_dict, validate_overrides
 from evosim.errors import UserError
 
 #: how often dask re-runs a run whose worker died (a run's own exceptions are not retried)
@@ -192,14 +192,7 @@ def load_sweep(path: str | Path, out: str | Path | None = None) -> Sweep:
     """Read and strictly validate a sweep file (nothing is written). Raises ``SweepError``."""
     path = Path(path)
     src = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SweepError(f"{src}: no such file") from None
-    except IsADirectoryError:
-        raise SweepError(f"{src}: is a directory, expected a sweep TOML file") from None
-    except OSError as e:
-        raise SweepError(f"{src}: cannot read: {e.strerror}") from None
+    raw = read_input(path, SweepError, "a sweep TOML file", "runs/conditions.toml")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:

@@ -88,7 +88,13 @@ _DX = np.array([0, 1, 0, -1], dtype=np.int64)
 
 
 @njit(cache=True)
-def _bfs_into(walls, sy, sx, out, queue):
+def bfs_into(walls, sy, sx, blocked, out, queue):
+    """BFS distances from (sy, sx) over free cells into ``out`` (UNREACHABLE where cut off).
+
+    Cells with ``blocked`` set are reached but not expanded (objects that would stop a path:
+    the oracle uses this); pass an all-False ``blocked`` for plain distances. The start is always
+    expanded; a start on a wall reaches nothing. ``queue`` is scratch of at least H * W entries.
+    """
     h, w = walls.shape
     out[:, :] = UNREACHABLE
     if walls[sy, sx] != 0:
@@ -100,6 +106,8 @@ def _bfs_into(walls, sy, sx, out, queue):
         c = queue[head]
         head += 1
         y, x = c // w, c % w
+        if blocked[y, x] and not (y == sy and x == sx):
+            continue
         d = out[y, x] + 1
         for a in range(4):
             yy, xx = y + _DY[a], x + _DX[a]
@@ -119,4 +127,5 @@ def _distance_maps(walls, obj_pos, obj_kind, out):
             out[li, o, :, :] = UNREACHABLE
             continue
         queue = np.empty(h * w, dtype=np.int64)
-        _bfs_into(walls[li], obj_pos[li, o, 0], obj_pos[li, o, 1], out[li, o], queue)
+        no_block = np.zeros((h, w), dtype=np.bool_)
+        bfs_into(walls[li], obj_pos[li, o, 0], obj_pos[li, o, 1], no_block, out[li, o], queue)

@@ -28,9 +28,8 @@ import numpy as np
 from numba import njit, prange
 
 from evosim.constants import UNREACHABLE
+from evosim.kernels.bfs import bfs_into
 
-_DY = np.array([-1, 0, 1, 0], dtype=np.int64)
-_DX = np.array([0, 1, 0, -1], dtype=np.int64)
 
 I_CONSUMED, I_ENDS, I_PICKED, I_OPENED = 0, 1, 2, 3
 #: options per choice event (mirrors the planner's perception limit in kernels/rollout.py)
@@ -40,29 +39,6 @@ ORACLE_MAX_OBJECTS = 16
 
 
 # -- oracle ----------------------------------------------------------------------------------
-@njit(cache=True)
-def _bfs_blocked(walls, sy, sx, blocked, out, queue):
-    """BFS distances from (sy, sx); cells with ``blocked`` set are reached but not expanded."""
-    h, w = walls.shape
-    out[:, :] = UNREACHABLE
-    out[sy, sx] = 0
-    queue[0] = sy * w + sx
-    head, tail = 0, 1
-    while head < tail:
-        c = queue[head]
-        head += 1
-        y, x = c // w, c % w
-        if blocked[y, x] and not (y == sy and x == sx):
-            continue
-        d = out[y, x] + 1
-        for a in range(4):
-            yy, xx = y + _DY[a], x + _DX[a]
-            if 0 <= yy < h and 0 <= xx < w and walls[yy, xx] == 0 and out[yy, xx] == UNREACHABLE:
-                out[yy, xx] = d
-                queue[tail] = yy * w + xx
-                tail += 1
-
-
 @njit(cache=True)
 def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps, capacity):
     h, w = walls.shape
@@ -137,7 +113,7 @@ def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_i
                 if kind_inter[k] == I_OPENED and inv == 0:
                     continue  # a chest without a key in hand is walked over
                 blocked[obj_pos[idx[j], 0], obj_pos[idx[j], 1]] = True
-            _bfs_blocked(walls, sy, sx, blocked, dmap, queue)
+            bfs_into(walls, sy, sx, blocked, dmap, queue)
             for j in range(m):
                 if mask & (1 << j):
                     continue
