@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
-    for mod in ("evosim.report", "evosim.sweep", "evosim.bench"):
+    for mod in ("evosim.report", "evosim.sweep", "evosim.bench", "evosim.viewer.server"):
         try:
             m = __import__(mod, fromlist=["add_parser"])
         except ImportError:

@@ -134,6 +134,32 @@ def random_genomes(n: int) -> np.ndarray:
     return g
 
 
+def probe_layouts(cfg, world, distribution: str, episodes: int | None = None):
+    """The held-out layouts of one distribution (the same ones the probe plays)."""
+    episodes = cfg.probe.episodes if episodes is None else episodes
+    return world.sample(_layout_rng(cfg.seed, DISTRIBUTIONS.index(distribution), False), distribution, episodes)
+
+
+def probe_rollout(cfg, world, genomes, layouts, organism_ids, distribution: str, record: bool = True):
+    """Roll organisms out on a distribution's held-out layouts with the probe's random numbers:
+    episode ``e`` of organism ``i`` is the episode the probe plays (``record``: keep traces)."""
+    return _roll(cfg, world, np.asarray(genomes, dtype=np.float32), layouts, np.asarray(organism_ids, dtype=np.int64),
+                 distribution, record)
+
+
+def fit_pooled(events: dict[str, dict], n: int) -> tuple[np.ndarray, np.ndarray, dict[str, dict]]:
+    """The behavioural objective of ``n`` organisms from their choice events per distribution
+    (``choice_events``): one Boltzmann fit per organism on its events pooled over the
+    distributions, each capped at ``MAX_EVENTS / 3`` events (evenly spread).
+    Returns (utility [n, F], discount [n], the capped events per distribution)."""
+    cap = MAX_EVENTS // len(DISTRIBUTIONS)
+    kept = {d: _cap(events[d], n, cap) for d in DISTRIBUTIONS}
+    pooled = {k: np.concatenate([kept[d][k] for d in DISTRIBUTIONS]) for k in ("feat", "dist", "nopt", "chosen", "org")}
+    behav, gamma = fit_behavioural_batch(pooled["feat"], pooled["dist"], pooled["nopt"], pooled["chosen"],
+                                         pooled["org"], n)
+    return behav, gamma, kept
+
+
 def probe_sets(cfg, world, episodes: int | None = None, decision_episodes: int | None = None) -> dict[str, ProbeSet]:
     """The held-out layouts of every distribution, their oracle values and random baselines."""
     episodes = cfg.probe.episodes if episodes is None else episodes
@@ -143,7 +169,7 @@ def probe_sets(cfg, world, episodes: int | None = None, decision_episodes: int |
     r = cfg.probe.random_rollouts
     out = {}
     for d, dist in enumerate(DISTRIBUTIONS):
-        lay = world.sample(_layout_rng(cfg.seed, d, False), dist, episodes)
+        lay = probe_layouts(cfg, world, dist, episodes)
         ot, op = oracle_returns(lay, world.table, cfg.world.max_steps)
         rec = _roll(cfg, world, random_genomes(r), lay, np.arange(r) + 1000 * d, "random", record=False)
         counts = _feature_counts(rec.reach, lay.obj_kind, kind_feat)
@@ -292,11 +318,7 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         if progress is not None:
             progress(1)
     # Behavioural objective: one fit per organism on its choices pooled over the distributions
-    cap = MAX_EVENTS // len(DISTRIBUTIONS)
-    kept = {d: _cap(events[d], n, cap) for d in DISTRIBUTIONS}
-    pooled = {k: np.concatenate([kept[d][k] for d in DISTRIBUTIONS]) for k in ("feat", "dist", "nopt", "chosen", "org")}
-    behav, gamma = fit_behavioural_batch(pooled["feat"], pooled["dist"], pooled["nopt"], pooled["chosen"],
-                                         pooled["org"], n)
+    behav, gamma, kept = fit_pooled(events, n)
     fit, n_choices = {}, {}
     for d in DISTRIBUTIONS:
         ev = kept[d]

@@ -10,7 +10,9 @@ Twins:
     splitmix64, episode_key, uniform     evosim/kernels/rng.py
     bfs, distance_maps                   evosim/kernels/bfs.py (+ kernels.distance_maps)
     heuristic_action, explore,
-    planner_action, episode, rollout     evosim/kernels/rollout.py (+ kernels.rollout)
+    planner_action, planner_plan,
+    episode, rollout                     evosim/kernels/rollout.py (+ kernels.rollout; planner_plan is
+                                         the ``plan`` output of planner_action)
 """
 from __future__ import annotations
 
@@ -223,8 +225,10 @@ def perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_
     return [(o, d, u) for d, o, u in seen[:MAX_PERCEIVED]]
 
 
-def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inter):
-    """Every ordered visit to 1..depth distinct perceived objects, as (first candidate, value).
+def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inter, with_path=False):
+    """Every ordered visit to 1..depth distinct perceived objects, as (first candidate, value), or
+    with ``with_path`` as (first candidate, value, path): path lists the candidate slots visited,
+    in order (slot s is object cands[s][0]).
 
     World model: visiting object o at arrival time t pays utility(o) * gamma**t, except a chest
     (OPENED) pays only if a key is held then, and spends it; a key (PICKED) adds one to the
@@ -236,7 +240,7 @@ def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inte
 
     def extend(path, t, held, value):
         last = path[-1]
-        out.append((path[0], value))
+        out.append((path[0], value, list(path)) if with_path else (path[0], value))
         if len(path) >= depth or kind_inter[obj_kind[cands[last][0]]] == ENDS:
             return
         ly, lx = obj_pos[cands[last][0]]
@@ -270,28 +274,43 @@ def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inte
     return out
 
 
+def _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                    radius, n_feat, max_depth):
+    """The planner's search. Returns (candidates, every plan as (first, value, path), best path):
+    the best path is that of the first plan with the strictly highest positive value (None if no
+    plan is worth > 0), as candidate slots."""
+    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
+    depth = int(min(max(math.floor(g[G_DEPTH] + 0.5), 1), max_depth))
+    gamma = 0.5 + 0.49 / (1.0 + _exp(-g[G_DISCOUNT]))
+    cands = perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat)
+    plans = enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inter, with_path=True)
+    best_path, best_v = None, 0.0
+    for _first, value, path in plans:
+        if value > best_v:
+            best_path, best_v = path, value
+    return cands, plans, best_path
+
+
+def _closer_moves(walls, y, x, dist, o):
+    """The unblocked moves onto a cell strictly nearer (by BFS) to object ``o``."""
+    return [a for a in range(4)
+            if not _blocked(walls, y, x, a) and dist[o][y + MOVES[a][0]][x + MOVES[a][1]] < dist[o][y][x]]
+
+
 def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                    radius, n_feat, max_depth, key, step):
     """Returns (action, plans evaluated): the first move down a shortest path to the first object of
     the first plan with the strictly highest positive value; explore if none is worth > 0 or no
     neighbour is closer (a plan never starts on our own cell, so the distance-0 check is only a guard)."""
-    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
     walls, obj_pos, obj_kind, kind_inter = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(kind_inter)
     dist = _ints(dist)
     alive = [bool(v) for v in np.asarray(alive)]
-    depth = int(min(max(math.floor(g[G_DEPTH] + 0.5), 1), max_depth))
-    gamma = 0.5 + 0.49 / (1.0 + _exp(-g[G_DISCOUNT]))
-    cands = perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat)
-    plans = enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inter)
-    best_first, best_v = -1, 0.0
-    for first, value in plans:
-        if value > best_v:
-            best_first, best_v = first, value
-    if best_first < 0 or cands[best_first][1] == 0:
+    cands, plans, best = _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                         kind_inter, radius, n_feat, max_depth)
+    if best is None or cands[best[0]][1] == 0:
         return explore(walls, y, x, prev, key, step), len(plans)
-    o = cands[best_first][0]
-    closer = [a for a in range(4)
-              if not _blocked(walls, y, x, a) and dist[o][y + MOVES[a][0]][x + MOVES[a][1]] < dist[o][y][x]]
+    o = cands[best[0]][0]
+    closer = _closer_moves(walls, y, x, dist, o)
     if not closer:
         return explore(walls, y, x, prev, key, step), len(plans)
 
@@ -301,6 +320,24 @@ def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dis
 
     free = [a for a in closer if not occupied(a)]
     return (free[0] if free else closer[0]), len(plans)
+
+
+def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                 radius, n_feat, max_depth, key, step):
+    """The plan ``planner_action`` follows at this state: the object indices of the first plan with
+    the strictly highest positive value, in visiting order; [] whenever planner_action explores
+    instead (no plan worth > 0, first object on our own cell, no neighbour closer to it).
+    ``prev``, ``key`` and ``step`` only steer exploration; they are taken for symmetry."""
+    walls, obj_pos, obj_kind, kind_inter = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(kind_inter)
+    dist = _ints(dist)
+    alive = [bool(v) for v in np.asarray(alive)]
+    cands, _plans, best = _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                          kind_inter, radius, n_feat, max_depth)
+    if best is None or cands[best[0]][1] == 0:
+        return []
+    if not _closer_moves(walls, y, x, dist, cands[best[0]][0]):
+        return []
+    return [cands[slot][0] for slot in best]
 
 
 # -- episodes --------------------------------------------------------------------------------------

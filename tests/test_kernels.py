@@ -185,6 +185,7 @@ def test_decisions_equal_twin_at_random_states(name):
     nf = len(world.features)
     genomes = genomes_for(rng, 40, planner_share=1.0)
     cand, cand_d, util = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
+    plan = np.empty(MAX_DEPTH, np.int64)
     n_plans = 0
     for trial in range(300):
         li = trial % len(lay)
@@ -198,7 +199,7 @@ def test_decisions_equal_twin_at_random_states(name):
         for md in (1, 2, 3):
             got = planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
                                  lay.dist[li], feats, world.table.interaction, radius, nf, md, key, step,
-                                 cand, cand_d, util)
+                                 cand, cand_d, util, plan)
             want = naive.planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
                                         lay.dist[li], feats, world.table.interaction, radius, nf, md, int(key), step)
             assert tuple(got) == want, (trial, md)
@@ -210,6 +211,84 @@ def test_decisions_equal_twin_at_random_states(name):
         want = naive.explore(lay.walls[li], y, x, prev, int(key), step)
         assert _explore(lay.walls[li], y, x, prev, key, step) == want
     assert n_plans > 1000  # the search was actually exercised
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_planner_plan_equals_twin_at_random_states(name):
+    """The ``plan`` planner_action fills equals naive.planner_plan (object indices in visiting order,
+    padded with -1) at random cells, headings, inventories, alive masks and radii, max_depth 1-3;
+    whenever a plan is reported, the action is a move that strictly shortens the BFS distance to
+    its first object. The scratch starts filled with junk, so a kernel that skips writing fails."""
+    rng = np.random.default_rng([sum(map(ord, name)), 5])
+    world = make_world(name, size=9, n_distractors=6)
+    lay = world.sample(rng, "control", 6)
+    feats = world.table.features.astype(np.float64)
+    nf = len(world.features)
+    genomes = genomes_for(rng, 40, planner_share=1.0)
+    cand, cand_d, util = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
+    plan = np.empty(MAX_DEPTH, np.int64)
+    lengths = [0] * (MAX_DEPTH + 1)
+    for trial in range(300):
+        li = trial % len(lay)
+        free = np.argwhere(lay.walls[li] == 0)
+        y, x = (int(v) for v in free[rng.integers(len(free))])
+        prev, inv, step = int(rng.integers(-1, 4)), int(rng.integers(0, 3)), int(rng.integers(0, 50))
+        alive = (lay.obj_kind[li] >= 0) & (rng.random(lay.obj_kind.shape[1]) < 0.8)
+        radius = world.radius if trial % 3 else rng.integers(0, 7, 4)
+        g = genomes[trial % len(genomes)]
+        key = np.uint64(naive.episode_key(7, 1, 0, trial, 0))
+        dist = lay.dist[li]
+        for md in (1, 2, 3):
+            plan[:] = 12345
+            a, _ = planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                  dist, feats, world.table.interaction, radius, nf, md, key, step,
+                                  cand, cand_d, util, plan)
+            want = naive.planner_plan(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                      dist, feats, world.table.interaction, radius, nf, md, int(key), step)
+            assert len(want) <= md
+            assert plan.tolist() == want + [-1] * (MAX_DEPTH - len(want)), (trial, md)
+            lengths[len(want)] += 1
+            if want:
+                o = want[0]
+                dy, dx = naive.MOVES[a]
+                h, w = lay.walls[li].shape
+                assert 0 <= y + dy < h and 0 <= x + dx < w and lay.walls[li][y + dy, x + dx] == 0, (trial, md)
+                assert dist[o, y + dy, x + dx] < dist[o, y, x], (trial, md)
+                assert all(alive[q] for q in want) and len(set(want)) == len(want)
+    # plans of every length the world allows were reported (red_door: every object ends the episode)
+    assert lengths[0] > 0 and lengths[1] > 50
+    if name != "red_door":
+        assert lengths[2] > 50 and lengths[3] > 20, lengths
+
+
+def test_planner_plan_near_then_far():
+    """Open room, two fruit (listed far first, so object indices differ from candidate slots), the
+    planner two cells from the near one: it plans [near, far] at depth 2 and 3 ([far, near] is worth
+    less, every arrival being later), [near] at depth 1, and steps towards near; with no utility it
+    has no plan (all -1) and explores."""
+    world = make_world("ancestral_modern")
+    far, near = 0, 1
+    lay = hand_layout(OPEN, (2, 2), [(5, 5, 0), (1, 1, 0)])
+    g = np.zeros(N_GENES, np.float32)
+    g[ARCH], g[P_UTILITY.start] = 1.0, 1.0
+    scratch = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
+    plan = np.empty(MAX_DEPTH, np.int64)
+    args = (lay.walls[0], 2, 2, -1, 0, lay.obj_pos[0], lay.obj_kind[0], np.ones(2, bool), lay.dist[0],
+            world.table.features.astype(np.float64), world.table.interaction, np.array([20, 20, 0, 0]), 2, 3)
+    for depth, want in ((1, [near, -1, -1]), (2, [near, far, -1]), (3, [near, far, -1])):
+        g[P_DEPTH] = depth
+        for k in range(5):
+            plan[:] = 99
+            a, _ = planner_action(g, *args, np.uint64(k), 0, *scratch, plan)
+            assert plan.tolist() == want, (depth, k)
+            assert a in (0, 3), (depth, k)  # north or west: towards (1, 1)
+            assert naive.planner_plan(g, *args, k, 0) == [v for v in want if v >= 0]
+    g[P_UTILITY.start] = 0.0
+    g[P_DEPTH] = 2
+    plan[:] = 99
+    planner_action(g, *args, np.uint64(0), 0, *scratch, plan)
+    assert plan.tolist() == [-1, -1, -1]
+    assert naive.planner_plan(g, *args, 0, 0) == []
 
 
 def test_plan_count_matches_ordered_visits():
@@ -450,7 +529,8 @@ def test_planner_on_a_closed_chest_heads_for_the_key():
     lay = hand_layout(OPEN, (3, 3), [(3, 3, chest), (3, 5, key), (1, 5, chest)])
     g = np.zeros(N_GENES, np.float32)
     g[ARCH], g[P_UTILITY.start], g[P_UTILITY.start + 1] = 1.0, 1.0, 1.0
-    scratch = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
+    scratch = (np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED),
+               np.empty(MAX_DEPTH, np.int64))
     for depth in (1, 2, 3):
         g[P_DEPTH] = depth
         for k in range(20):

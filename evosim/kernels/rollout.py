@@ -253,13 +253,17 @@ def _explore(walls, y, x, prev, key, step):
 
 @njit(cache=True)
 def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                   radius, n_feat, max_depth, key, step, cand, cand_d, util):
-    """Returns (action, plans evaluated). ``cand``, ``cand_d``, ``util`` are scratch arrays."""
+                   radius, n_feat, max_depth, key, step, cand, cand_d, util, plan):
+    """Returns (action, plans evaluated). ``cand``, ``cand_d``, ``util`` are scratch arrays.
+
+    ``plan`` (int64, length MAX_DEPTH) receives the best plan: the object indices (into
+    ``obj_pos``/``obj_kind``) it visits in order, padded with -1; all -1 when the planner explores.
+    Its first object is the one the returned action heads for."""
     depth, gamma = _planner_genes(genome, max_depth)
     powtab = np.empty(_powtab_size(walls))
     powtab[:] = -1.0
     return _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                           radius, n_feat, key, step, cand, cand_d, util, depth, gamma, powtab)
+                           radius, n_feat, key, step, cand, cand_d, util, depth, gamma, powtab, plan)
 
 
 @njit(cache=True, inline="always")
@@ -292,9 +296,10 @@ def _discount(powtab, gamma, t):
 
 @njit(cache=True)
 def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                    radius, n_feat, key, step, cand, cand_d, util, depth, gamma, powtab):
+                    radius, n_feat, key, step, cand, cand_d, util, depth, gamma, powtab, plan):
     """``planner_action`` with the expressed genes passed in and ``powtab`` (gamma ** t by arrival
-    time t, -1 where not yet computed; valid for this ``gamma`` only) carried across steps."""
+    time t, -1 where not yet computed; valid for this ``gamma`` only) carried across steps.
+    Fills ``plan`` (see ``planner_action``) once, after the search."""
     max_r = 0
     for f in range(n_feat):
         if radius[f] > max_r:
@@ -334,7 +339,10 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     # Search: ordered visits to up to ``depth`` distinct perceived objects
     plans = 0
     best_v = 0.0
-    best_first = -1
+    # candidate slots of the best plan (the first plan with the strictly highest positive value)
+    best_i = -1
+    best_j = -1
+    best_m = -1
     for i in range(n_c):
         oi = cand[i]
         ti = cand_d[i]
@@ -354,7 +362,9 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
         plans += 1
         if vi > best_v:
             best_v = vi
-            best_first = i
+            best_i = i
+            best_j = -1
+            best_m = -1
         if depth < 2 or ki == I_ENDS:
             continue
         for j in range(n_c):
@@ -379,7 +389,9 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
             plans += 1
             if vj > best_v:
                 best_v = vj
-                best_first = i
+                best_i = i
+                best_j = j
+                best_m = -1
             if depth < 3 or kj == I_ENDS:
                 continue
             for m in range(n_c):
@@ -400,13 +412,22 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
                 plans += 1
                 if vm > best_v:
                     best_v = vm
-                    best_first = i
-    if best_first < 0 or cand_d[best_first] == 0:
+                    best_i = i
+                    best_j = j
+                    best_m = m
+    for t in range(MAX_DEPTH):
+        plan[t] = -1
+    if best_i < 0 or cand_d[best_i] == 0:
         return _explore(walls, y, x, prev, key, step), plans
+    plan[0] = cand[best_i]
+    if best_j >= 0:
+        plan[1] = cand[best_j]
+        if best_m >= 0:
+            plan[2] = cand[best_m]
     # Act: the first move along a shortest path to the first object of the best plan, preferring
     # a step onto a cell that holds no other live object (touching one would trigger it: a
     # trap ends the episode, food is eaten); if every shortest step is occupied, take the first
-    o = cand[best_first]
+    o = cand[best_i]
     here = dist[o, y, x]
     fallback = -1
     for a in range(4):
@@ -417,6 +438,9 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
                 fallback = a
     if fallback >= 0:
         return fallback, plans
+    # no neighbour is closer (only with inconsistent distance maps): explore, with no plan
+    for t in range(MAX_DEPTH):
+        plan[t] = -1
     return _explore(walls, y, x, prev, key, step), plans
 
 
@@ -442,18 +466,20 @@ def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_fea
     tab = np.empty((1, 1, 1, 1))
     powtab = np.empty(_powtab_size(walls))
     powtab[:] = -1.0
+    plan = np.empty(MAX_DEPTH, dtype=np.int64)
     return _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward,
                             kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace,
-                            record, cand, cand_d, util, sig, w_free, w_key, tab, False, powtab, capacity)
+                            record, cand, cand_d, util, plan, sig, w_free, w_key, tab, False, powtab, capacity)
 
 
 @njit(cache=True)
 def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy,
                      kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace, record,
-                     cand, cand_d, util, sig, w_free, w_key, tab, use_tab, powtab, capacity):
+                     cand, cand_d, util, plan, sig, w_free, w_key, tab, use_tab, powtab, capacity):
     """``_episode`` with every scratch array passed in (allocated once per organism by ``_rollout``);
     if ``use_tab``, ``tab`` holds this layout's signal table (see ``_signal_tables``); ``powtab`` is
-    the organism's discount table (see ``_discount``), -1 where not yet computed."""
+    the organism's discount table (see ``_discount``), -1 where not yet computed. ``plan``
+    (int64 [MAX_DEPTH]) holds a planner's latest plan after each decision (see ``planner_action``)."""
     h, w = walls.shape
     m = obj_kind.shape[0]
     y, x = start[0], start[1]
@@ -494,7 +520,8 @@ def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, 
             break
         if is_planner:
             a, p = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                                   kind_inter, radius, n_feat, key, steps, cand, cand_d, util, depth, gamma, powtab)
+                                   kind_inter, radius, n_feat, key, steps, cand, cand_d, util, depth, gamma, powtab,
+                                   plan)
             plans += p
         else:
             a = _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
@@ -564,6 +591,7 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
         cand = np.empty(MAX_PERCEIVED, dtype=np.int64)
         cand_d = np.empty(MAX_PERCEIVED, dtype=np.int64)
         util = np.empty(MAX_PERCEIVED, dtype=np.float64)
+        plan = np.empty(MAX_DEPTH, dtype=np.int64)
         sig = np.empty((MAX_FEATURES + 2, 4))
         w_free = np.empty(MAX_FEATURES)
         w_key = np.empty(MAX_FEATURES)
@@ -575,10 +603,13 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
             li = episode_layout[e]
             key = episode_key(seed, stream, generation, organism_ids[i], e)
             tr = trace[i, e] if record else trace[0, 0]
+            # no inline conditionals in the call: with over 30 arguments it compiles to CALL_FUNCTION_EX,
+            # which numba rejects when control flow sits inside the argument list
+            tb = tab[e] if use_tab else tab[0]
             r, p, s, pl = _episode_scratch(g, is_planner, walls[li], start[li], obj_pos[li], obj_kind[li], dist[li],
                                            kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth,
                                            max_steps, key, alive, reach[i, e], tr, record, cand, cand_d, util,
-                                           sig, w_free, w_key, tab[e if use_tab else 0], use_tab, powtab,
+                                           plan, sig, w_free, w_key, tb, use_tab, powtab,
                                            capacity)
             ret[i, e] = r
             proxy[i, e] = p

@@ -1,0 +1,241 @@
+"""``evosim view`` in a real browser: Debian's headless Chromium, driven by Selenium through
+chromedriver, against the viewer served on a free loopback port.
+
+Checks: the page loads; the grid shows the organism (its colour, where the replay says it is);
+Step moves it; switching the distribution to shift and pressing Reset changes the layout; the
+run directory is untouched; the server reached for nothing off this machine. A screenshot is
+saved as a test artefact (``$EVOSIM_TEST_ARTIFACTS``, default ``test-artifacts/``).
+
+Skipped only where Chromium is missing and ``EVOSIM_REQUIRE_BROWSER`` is unset; ``.ci/run``
+installs Chromium and sets it, so CI never skips this.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, RUNS
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ORGANISM_RGB = np.array([0xFF, 0x7F, 0x0E])  # evosim.viewer.panels.ORGANISM_COLOUR
+
+
+def _browser_or_skip():
+    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
+    if missing:
+        if os.environ.get("EVOSIM_REQUIRE_BROWSER"):
+            pytest.fail(f"EVOSIM_REQUIRE_BROWSER is set but {missing} are missing (apt-get install chromium chromium-driver)")
+        pytest.skip(f"no Chromium here ({missing}); apt-get install chromium chromium-driver")
+    pytest.importorskip("selenium")
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from evosim.config import load_config
+    from evosim.experiment import run_experiment
+    from evosim.report import report_run
+
+    cfg = load_config(RUNS / "quickstart.toml", {"evolution.population": 40, "evolution.generations": 6,
+                                                 "evolution.episodes": 4, "evolution.checkpoint_every": 3,
+                                                 "probe.episodes": 12, "probe.decision_episodes": 5,
+                                                 "probe.random_rollouts": 4})
+    d = tmp_path_factory.mktemp("view") / "red_door_tiny"
+    run_experiment(cfg, d, mode="new", progress=False)
+    report_run(d, figures=False)
+    return d
+
+
+def _digest(d: Path) -> dict:
+    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.fixture
+def server(run_dir, tmp_path):
+    """``evosim view RUN --port 0`` in a subprocess; yields (url, stderr path)."""
+    err = tmp_path / "server.err"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(err, "w") as errf:
+        proc = subprocess.Popen([sys.executable, "-m", "evosim.cli", "view", str(run_dir), "--port", "0",
+                                 "--architecture", "planner"], stdout=subprocess.PIPE, stderr=errf, text=True,
+                                env=env, cwd=ROOT)
+        try:
+            url, lines, t0 = None, [], time.time()
+            while url is None and time.time() - t0 < 180:
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                lines.append(line)
+                m = re.search(r"http://127\.0\.0\.1:\d+/", line)
+                url = m.group(0) if m else None
+            assert url, f"no URL printed: {lines!r}, stderr: {err.read_text()[-2000:]}"
+            yield url, err
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def browser():
+    _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+              "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--window-size=1400,1100"):
+        opts.add_argument(a)
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    drv.set_page_load_timeout(120)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def _wait(cond, timeout=90.0, what="condition"):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+_READ_FIGURES = """
+return Array.from(document.images).filter(i => i.complete && i.naturalWidth > 200).map(i => {
+  const c = document.createElement('canvas');
+  c.width = i.naturalWidth; c.height = i.naturalHeight;
+  c.getContext('2d').drawImage(i, 0, 0);
+  return c.toDataURL('image/png');
+});
+"""
+
+
+def _figures(drv) -> list[str]:
+    """The page's Matplotlib figures as PNG data URLs, in page order (read in one go: Solara
+    re-renders, and serves figures as blob URLs)."""
+    return drv.execute_script(_READ_FIGURES)
+
+
+def _pixels(src: str) -> np.ndarray:
+    from matplotlib.image import imread
+
+    return (imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), format="png")[..., :3] * 255).round()
+
+
+def _organism_centre(src: str) -> np.ndarray:
+    px = _pixels(src)
+    mask = (np.abs(px - ORGANISM_RGB) <= 6).all(axis=-1)
+    assert mask.sum() > 30, "the organism is not drawn on the grid"
+    return np.argwhere(mask).mean(axis=0)
+
+
+def _button(drv, label):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    def find():
+        try:
+            return next((b for b in drv.find_elements(By.TAG_NAME, "button") if b.text.strip().upper() == label), None)
+        except StaleElementReferenceException:
+            return None
+
+    return _wait(find, 30, f"the {label} button")
+
+
+def _click(drv, label):
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for _ in range(5):
+        try:
+            _button(drv, label).click()
+            return
+        except StaleElementReferenceException:
+            time.sleep(0.3)
+    raise AssertionError(f"could not click {label}")
+
+
+def _card_text(drv) -> str:
+    from selenium.webdriver.common.by import By
+
+    return drv.find_element(By.TAG_NAME, "body").text
+
+
+def _choose(drv, label, value):
+    """Pick ``value`` in the Vuetify select labelled ``label``."""
+    from selenium.webdriver.common.by import By
+
+    drv.find_element(By.XPATH, f"//label[normalize-space()='{label}']/parent::div[contains(@class,'v-select__slot')]").click()
+    item = _wait(lambda: next((i for i in drv.find_elements(By.CSS_SELECTOR, ".menuable__content__active .v-list-item")
+                               if i.text.strip() == value), None), 30, f"option {value!r} of {label!r}")
+    item.click()
+
+
+def test_viewer_in_chromium(run_dir, server, browser):
+    from evosim.viewer import EpisodeReplay
+
+    url, err = server
+    before = _digest(run_dir)
+    browser.get(url)
+    figs = _wait(lambda: (lambda f: f if len(f) >= 5 else None)(_figures(browser)), 180, "the page's five figures")
+    text = _card_text(browser)
+    assert "Episode: train layout 0" in text, text[:2000]
+    oid = int(re.search(r"Organism (\d+)", text).group(1))
+    expect = EpisodeReplay(run_dir=str(run_dir), architecture="planner")
+    assert oid == int(expect.organism["organism_id"])
+    assert expect.replay.steps >= 2, "the fixture episode should last a few steps"
+
+    # The grid shows the organism, at its start cell
+    grid0 = figs[0]
+    c0 = _organism_centre(grid0)
+
+    # Step moves it by one cell (in the direction the replay says)
+    _click(browser, "STEP")
+    grid1 = _wait(lambda: (lambda f: f[0] if f and f[0] != grid0 else None)(_figures(browser)), 60, "a redrawn grid")
+    c1 = _organism_centre(grid1)
+    (y0, x0), (y1, x1) = expect.replay.cells[0], expect.replay.cells[1]
+    move = c1 - c0
+    assert np.linalg.norm(move) > 5, "Step did not move the organism"
+    if (y1, x1) != (y0, x0):
+        assert np.sign(np.round(move / np.abs(move).max())).tolist() == [np.sign(y1 - y0), np.sign(x1 - x0)]
+
+    # Switching to the shift distribution (and Reset) replays a shift layout
+    walls_train = (_pixels(grid1).mean(axis=-1) < 90)
+    _choose(browser, "Layout distribution", "shift")
+    _click(browser, "RESET")
+    _wait(lambda: "Episode: shift layout 0" in _card_text(browser), 90, "the shift episode")
+    grid2 = _wait(lambda: (lambda f: f[0] if f and f[0] not in (grid0, grid1) else None)(_figures(browser)), 60,
+                  "the shift grid")
+    walls_shift = (_pixels(grid2).mean(axis=-1) < 90)
+    assert (walls_train != walls_shift).mean() > 0.01, "the layout did not change"
+    _organism_centre(grid2)
+
+    out = Path(os.environ.get("EVOSIM_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+    out.mkdir(parents=True, exist_ok=True)
+    shot = out / "viewer_chromium.png"
+    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 10_000
+
+    assert _digest(run_dir) == before, "the viewer wrote into the run directory"
+    log = err.read_text()
+    assert "Could not load URL" not in log, "the server reached for an asset off this machine"
+    assert "Traceback" not in log, log[-3000:]
