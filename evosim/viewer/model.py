@@ -17,8 +17,9 @@ class EpisodeReplay(mesa.Model):
     """One organism's episode from a run directory, one step per ``step()``.
 
     Attributes for the page: ``data`` (the run), ``organism`` (its row, or None if no organism
-    matches the filters), ``replay`` (the episode), ``t`` (steps shown), ``matching`` (how many
-    organisms match the filters), ``message`` (why nothing is shown, if so).
+    matches the filters), ``replay`` (the episode), ``t`` (steps shown), ``matches`` (the
+    organisms matching the filters, best first) and ``matching`` (how many), ``message`` (why
+    nothing is shown, if so).
     """
 
     def __init__(self, run_dir: str = "", generation: int | None = None, architecture: str = "any",
@@ -35,6 +36,7 @@ class EpisodeReplay(mesa.Model):
         self.organism: pd.Series | None = None
         self.message = ""
         self.running = True
+        self.matches = pd.DataFrame()
         text = str(organism_id).strip()
         if text:
             try:
@@ -48,6 +50,7 @@ class EpisodeReplay(mesa.Model):
                 self.message = f"organism {oid} is not in generation {self.generation}"
         else:
             rows = d.select(self.generation, architecture, outcome)
+            self.matches = rows
             self.matching = len(rows)
             if rows.empty:
                 why = " (no report: run `evosim report` for outcome classes)" if outcome != "any" and not d.has_report else ""

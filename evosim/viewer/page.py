@@ -71,8 +71,17 @@ def organism_card(model: EpisodeReplay):
         if model.plan:
             names = model.data.kind_names
             lines.append("Plan now: " + " → ".join(f"{names[int(rp.obj_kind[p])]}" for p in model.plan))
-    lines.append(f"\n{model.matching} organisms match the filters.")
-    return solara.Markdown("\n\n".join(lines))
+    lines.append(f"{model.matching} organisms match the filters" + (", best first:" if len(model.matches) else "."))
+    text = "\n\n".join(lines)
+    if len(model.matches):
+        rows = ["| rank | organism | architecture | fitness | class (train / shift) |", "|---:|---:|---|---:|---|"]
+        shown = None if o is None else int(o["organism_id"])
+        for i, r in enumerate(model.matches.head(5).itertuples(index=False), start=1):
+            cls = " / ".join(v if isinstance(v := getattr(r, f"class_{d}", None), str) else "–" for d in ("train", "shift"))
+            mark = "**" if int(r.organism_id) == shown else ""
+            rows.append(f"| {i} | {mark}{int(r.organism_id)}{mark} | {r.architecture} | {float(r.fitness):+.3f} | {cls} |")
+        text += "\n\n" + "\n".join(rows)
+    return solara.Markdown(text)
 
 
 def _figure(draw):

@@ -31,7 +31,7 @@ def _empty(fig: Figure, text: str) -> Figure:
 
 def grid_figure(model) -> Figure:
     """The layout with walls, objects by kind, the path so far, the organism and (planners) its plan."""
-    fig = Figure(figsize=(6.4, 6.4), layout="constrained")
+    fig = Figure(figsize=(6.4, 3.9), layout="constrained")  # SolaraViz's grid cells are about 400 px tall
     rp = model.replay
     if rp is None:
         return _empty(fig, model.message or "nothing to show")
@@ -72,8 +72,8 @@ def grid_figure(model) -> Figure:
     org = model.organism
     ax.set_title(f"gen {rp.generation} · organism {rp.organism_id} ({rp.architecture}) · {rp.distribution} layout "
                  f"{rp.episode}\nstep {model.t}/{rp.steps} · return {base:+.2f} · proxy {proxy:+.2f} · "
-                 f"fitness {float(org['fitness']):+.3f}", fontsize=10)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=8, frameon=False, markerscale=0.6)
+                 f"fitness {float(org['fitness']):+.3f}", fontsize=9)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, markerscale=0.6)
     return fig
 
 
@@ -81,7 +81,7 @@ def objectives_figure(model) -> Figure:
     """Base reward and proxy per kind beside the organism's utilities: for planners the evolved
     (mesa) utility read from the genome, for every organism the behavioural utility fitted to
     its choices (both as unit vectors: only their direction is identified)."""
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    fig = Figure(figsize=(6.4, 3.8), layout="constrained")
     if model.organism is None:
         return _empty(fig, model.message or "no organism")
     d, oid, g = model.data, int(model.organism["organism_id"]), model.generation
