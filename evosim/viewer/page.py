@@ -84,9 +84,16 @@ def organism_card(model: EpisodeReplay):
     return solara.Markdown(text)
 
 
-def _figure(draw):
+def _figure(draw, per_step: bool = False):
+    """A panel as a component. Panels that do not change as the episode plays are drawn once
+    per model (Reset makes a new one) and their PNG is reused while stepping."""
     def component(model):
-        return solara.FigureMatplotlib(draw(model), format="png")
+        if per_step:
+            return solara.FigureMatplotlib(draw(model), format="png")
+        cache = model.__dict__.setdefault("_panel_cache", {})
+        if draw.__name__ not in cache:
+            cache[draw.__name__] = draw(model)
+        return solara.FigureMatplotlib(cache[draw.__name__], dependencies=[model], format="png")  # the memo holds the model: no id reuse
 
     component.__name__ = draw.__name__
     return component
@@ -95,7 +102,7 @@ def _figure(draw):
 def make_page(run_dir: str, initial: dict | None = None):
     """The SolaraViz element for a run directory (build it inside a Solara component)."""
     params, model = solara.use_memo(lambda: _params_and_model(run_dir, initial), [run_dir])
-    components = [_figure(grid_figure), organism_card, _figure(objectives_figure), _figure(history_figure),
+    components = [_figure(grid_figure, per_step=True), organism_card, _figure(objectives_figure), _figure(history_figure),
                   _figure(classes_figure), _figure(lineage_figure)]
     name = f"evosim · {model.data.path.name} · {model.data.cfg.world.name}"
     return SolaraViz(model, components=components, model_params=params, name=name, play_interval=150)
