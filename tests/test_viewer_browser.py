@@ -12,6 +12,7 @@ installs Chromium and sets it, so CI never skips this.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import os
@@ -62,15 +63,13 @@ def _digest(d: Path) -> dict:
             if p.is_file()}
 
 
-@pytest.fixture
-def server(run_dir, tmp_path):
-    """``evosim view RUN --port 0`` in a subprocess; yields (url, stderr path)."""
-    err = tmp_path / "server.err"
+@contextlib.contextmanager
+def _serving(run_dir: Path, err: Path, *args: str):
+    """``evosim view RUN --port 0 ARGS`` in a subprocess; yields the URL it prints."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(err, "w") as errf:
-        proc = subprocess.Popen([sys.executable, "-m", "evosim.cli", "view", str(run_dir), "--port", "0",
-                                 "--architecture", "planner"], stdout=subprocess.PIPE, stderr=errf, text=True,
-                                env=env, cwd=ROOT)
+        proc = subprocess.Popen([sys.executable, "-m", "evosim.cli", "view", str(run_dir), "--port", "0", *args],
+                                stdout=subprocess.PIPE, stderr=errf, text=True, env=env, cwd=ROOT)
         try:
             url, lines, t0 = None, [], time.time()
             while url is None and time.time() - t0 < 180:
@@ -81,7 +80,7 @@ def server(run_dir, tmp_path):
                 m = re.search(r"http://127\.0\.0\.1:\d+/", line)
                 url = m.group(0) if m else None
             assert url, f"no URL printed: {lines!r}, stderr: {err.read_text()[-2000:]}"
-            yield url, err
+            yield url
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -92,11 +91,20 @@ def server(run_dir, tmp_path):
 
 
 @pytest.fixture
+def server(run_dir, tmp_path):
+    """The viewer on the reported run, planners first; yields (url, stderr path)."""
+    err = tmp_path / "server.err"
+    with _serving(run_dir, err, "--architecture", "planner") as url:
+        yield url, err
+
+
+@pytest.fixture
 def browser():
     _browser_or_skip()
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    os.environ.setdefault("SE_AVOID_STATS", "true")  # Selenium Manager sends no usage statistics
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
@@ -135,6 +143,17 @@ def _figures(drv) -> list[str]:
     """The page's Matplotlib figures as PNG data URLs, in page order (read in one go: Solara
     re-renders, and serves figures as blob URLs)."""
     return drv.execute_script(_READ_FIGURES)
+
+
+def _settled(drv, current: str, quiet: float = 1.0) -> str:
+    """The grid figure once it has stopped changing for ``quiet`` seconds."""
+    t0 = time.time()
+    while time.time() - t0 < quiet:
+        f = _figures(drv)
+        if f and f[0] != current:
+            current, t0 = f[0], time.time()
+        time.sleep(0.1)
+    return current
 
 
 def _pixels(src: str) -> np.ndarray:
@@ -206,18 +225,22 @@ def test_viewer_in_chromium(run_dir, server, browser):
     assert expect.replay.steps >= 2, "the fixture episode should last a few steps"
 
     # The grid shows the organism, at its start cell
-    grid0 = figs[0]
+    grid0 = _settled(browser, figs[0])
+    assert "Step: 0" in _card_text(browser)
     c0 = _organism_centre(grid0)
 
-    # Step moves it by one cell (in the direction the replay says)
+    # Step moves it the way the replay says (the page's step counter says how far it went)
     _click(browser, "STEP")
+    _wait(lambda: re.search(r"Step: [1-9]", _card_text(browser)), 60, "the step counter")
     grid1 = _wait(lambda: (lambda f: f[0] if f and f[0] != grid0 else None)(_figures(browser)), 60, "a redrawn grid")
+    grid1 = _settled(browser, grid1)
+    t = int(re.search(r"Step: (\d+)", _card_text(browser)).group(1))
     c1 = _organism_centre(grid1)
-    (y0, x0), (y1, x1) = expect.replay.cells[0], expect.replay.cells[1]
+    (y0, x0), (y1, x1) = expect.replay.cells[0], expect.replay.cells[t]
     move = c1 - c0
     assert np.linalg.norm(move) > 5, "Step did not move the organism"
-    if (y1, x1) != (y0, x0):
-        assert np.sign(np.round(move / np.abs(move).max())).tolist() == [np.sign(y1 - y0), np.sign(x1 - x0)]
+    cell = np.abs(move).max() / max(abs(int(y1 - y0)), abs(int(x1 - x0)), 1)  # pixels per cell
+    assert np.round(move / cell).astype(int).tolist() == [int(y1 - y0), int(x1 - x0)], (t, move, cell)
 
     # Switching to the shift distribution (and Reset) replays a shift layout
     walls_train = (_pixels(grid1).mean(axis=-1) < 90)
@@ -239,3 +262,23 @@ def test_viewer_in_chromium(run_dir, server, browser):
     log = err.read_text()
     assert "Could not load URL" not in log, "the server reached for an asset off this machine"
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_viewer_opens_a_run_without_a_report(run_dir, tmp_path, browser):
+    """No probe.parquet: the page still opens, replays, and says where outcome classes come from."""
+    bare = tmp_path / "bare"
+    shutil.copytree(run_dir, bare)
+    for name in ("probe.parquet", "interventions.parquet"):
+        (bare / name).unlink()
+    before = _digest(bare)
+    err = tmp_path / "server.err"
+    with _serving(bare, err, "--distribution", "control", "--episode", "2") as url:
+        browser.get(url)
+        figs = _wait(lambda: (lambda f: f if len(f) >= 5 else None)(_figures(browser)), 180, "the page's figures")
+        text = _card_text(browser)
+        assert "Outcome class (run `evosim report`)" in text
+        assert "Outcome classes: run evosim report for them" in text.replace("`", "")  # Markdown code
+        assert "Episode: control layout 2" in text
+        _organism_centre(figs[0])
+    assert _digest(bare) == before
+    assert "Traceback" not in err.read_text()
