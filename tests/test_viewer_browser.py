@@ -88,6 +88,7 @@ def _serving(run_dir: Path, err: Path, *args: str):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        assert proc.returncode == 0, f"Ctrl-C should stop the viewer cleanly: exit {proc.returncode}"
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import sys
+import warnings
 
 from evosim.errors import UserError
 
@@ -82,10 +83,16 @@ def serve(run_dir, host: str = "127.0.0.1", port: int = DEFAULT_PORT, initial: d
     report = " (no report yet: run `evosim report` for outcome classes)" if not data.has_report else ""
     print(f"evosim view: {data.path}{report}\n  http://{shown}:{bound}/   (Ctrl-C stops the server)", file=out,
           flush=True)
+    # Solara's advice for https deployments and its hook linter on Mesa's own code: noise here
+    warnings.filterwarnings("ignore", message=r"Cookies with samesite=none", category=UserWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"solara\.validate_hooks")
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a viewer is stopped
     finally:
         sock.close()
+    print("evosim view: stopped", file=out, flush=True)
     return 0
 
 
