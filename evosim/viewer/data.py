@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from evosim.store import load_run
 #: outcome-class filter values: ``any`` or ``<class> (<distribution>)``
 CLASSES = ("robust", "pseudo_aligned", "capability_failure")
 ARCH_FILTERS = ("any", "planner", "heuristic")
+#: replayed (organism, distribution) episode sets kept in memory per run (each is small)
+ROLLOUT_CACHE = 64
 
 
 class ViewerError(UserError, ValueError):
@@ -111,7 +114,7 @@ class ViewerData:
         self.generations_saved = sorted(int(g) for g in self.run.genomes_all["generation"].unique())
         self._lock = threading.Lock()
         self._layouts: dict[str, object] = {}
-        self._rollouts: dict[tuple, object] = {}
+        self._rollouts: OrderedDict[tuple, object] = OrderedDict()  # least recently used first
         self._behaviour: dict[tuple, tuple] = {}
 
     def _read_probe(self) -> pd.DataFrame | None:
@@ -194,12 +197,18 @@ class ViewerData:
             return self._layouts[distribution]
 
     def _rollout(self, generation: int, organism_id: int, distribution: str):
+        """All probe episodes of one organism on one distribution (the kernels key their random
+        numbers by episode index, so episode ``e`` is replayed as part of the whole set)."""
         key = (generation, organism_id, distribution)
         lay = self.layouts(distribution)
         with self._lock:
-            if key not in self._rollouts:
+            if key in self._rollouts:
+                self._rollouts.move_to_end(key)
+            else:
                 g = self.genome(generation, organism_id)
                 self._rollouts[key] = probe_rollout(self.cfg, self.world, g[None], lay, [organism_id], distribution)
+                while len(self._rollouts) > ROLLOUT_CACHE:
+                    self._rollouts.popitem(last=False)
             return self._rollouts[key]
 
     def replay(self, generation: int, organism_id: int, distribution: str, episode: int) -> Replay:
