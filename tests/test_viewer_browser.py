@@ -217,7 +217,7 @@ def test_viewer_in_chromium(run_dir, server, browser):
     url, err = server
     before = _digest(run_dir)
     browser.get(url)
-    figs = _wait(lambda: (lambda f: f if len(f) >= 5 else None)(_figures(browser)), 180, "the page's five figures")
+    figs = _wait(lambda: (lambda f: f if len(f) >= 6 else None)(_figures(browser)), 180, "the page's six figures")
     text = _card_text(browser)
     assert "Episode: train layout 0" in text, text[:2000]
     oid = int(re.search(r"Organism (\d+)", text).group(1))
@@ -227,15 +227,15 @@ def test_viewer_in_chromium(run_dir, server, browser):
 
     # The grid shows the organism, at its start cell
     grid0 = _settled(browser, figs[0])
-    assert "Step: 0" in _card_text(browser)
+    assert "Replay step: 0 of" in _card_text(browser)
     c0 = _organism_centre(grid0)
 
     # Step moves it the way the replay says (the page's step counter says how far it went)
     _click(browser, "STEP")
-    _wait(lambda: re.search(r"Step: [1-9]", _card_text(browser)), 60, "the step counter")
+    _wait(lambda: re.search(r"Replay step: [1-9]", _card_text(browser)), 60, "the step counter")
     grid1 = _wait(lambda: (lambda f: f[0] if f and f[0] != grid0 else None)(_figures(browser)), 60, "a redrawn grid")
     grid1 = _settled(browser, grid1)
-    t = int(re.search(r"Step: (\d+)", _card_text(browser)).group(1))
+    t = int(re.search(r"Replay step: (\d+)", _card_text(browser)).group(1))
     c1 = _organism_centre(grid1)
     (y0, x0), (y1, x1) = expect.replay.cells[0], expect.replay.cells[t]
     move = c1 - c0

@@ -20,7 +20,7 @@ from evosim.probe import DISTRIBUTIONS  # noqa: E402
 from evosim.viewer.data import ARCH_FILTERS, CLASSES, open_run  # noqa: E402
 from evosim.viewer.model import EpisodeReplay  # noqa: E402
 from evosim.viewer.panels import (  # noqa: E402
-    classes_figure, grid_figure, history_figure, lineage_figure, objectives_figure,
+    classes_figure, contrast_figure, grid_figure, history_figure, lineage_figure, objectives_figure,
 )
 
 
@@ -68,6 +68,7 @@ def organism_card(model: EpisodeReplay):
         lines.append(f"Outcome classes: {cls}" if cls else "Outcome classes: run `evosim report` for them")
         lines.append(f"Episode: {rp.distribution} layout {rp.episode}, {rp.steps} steps, return {rp.ret:+.2f}, "
                      f"proxy {rp.proxy:+.2f}")
+        lines.append(f"Replay step: {model.t} of {rp.steps}")
         if model.plan:
             names = model.data.kind_names
             lines.append("Plan now: " + " → ".join(f"{names[int(rp.obj_kind[p])]}" for p in model.plan))
@@ -102,8 +103,8 @@ def _figure(draw, per_step: bool = False):
 def make_page(run_dir: str, initial: dict | None = None):
     """The SolaraViz element for a run directory (build it inside a Solara component)."""
     params, model = solara.use_memo(lambda: _params_and_model(run_dir, initial), [run_dir])
-    components = [_figure(grid_figure, per_step=True), organism_card, _figure(objectives_figure), _figure(history_figure),
-                  _figure(classes_figure), _figure(lineage_figure)]
+    components = [_figure(grid_figure, per_step=True), organism_card, _figure(contrast_figure),
+                  _figure(objectives_figure), _figure(history_figure), _figure(classes_figure), _figure(lineage_figure)]
     name = f"evosim · {model.data.path.name} · {model.data.cfg.world.name}"
     return SolaraViz(model, components=components, model_params=params, name=name, play_interval=150)
 

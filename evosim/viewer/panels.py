@@ -29,18 +29,14 @@ def _empty(fig: Figure, text: str) -> Figure:
     return fig
 
 
-def grid_figure(model) -> Figure:
-    """The layout with walls, objects by kind, the path so far, the organism and (planners) its plan."""
-    fig = Figure(figsize=(6.4, 3.9), layout="constrained")  # SolaraViz's grid cells are about 400 px tall
-    rp = model.replay
-    if rp is None:
-        return _empty(fig, model.message or "nothing to show")
-    ax = fig.subplots()
+def _draw_episode(ax, rp, t: int, names, plan: bool = True, size: float = 1.0, whole: bool = False) -> None:
+    """One replayed episode at step ``t`` on ``ax``: walls, objects by kind (faded once reached),
+    the path so far, the organism and, if ``plan``, the route of the plan it follows. ``whole``:
+    the finished episode, every object as at the start and the organism as a ring where it ended."""
     h, w = rp.walls.shape
     ax.imshow(np.where(rp.walls > 0, 0.25, 0.97), cmap="gray", vmin=0, vmax=1, origin="upper",
               extent=(-0.5, w - 0.5, h - 0.5, -0.5))
-    alive = rp.alive_at(model.t)
-    names = model.data.kind_names
+    alive = rp.alive_at(0 if whole else t)
     shown = set()
     for o in np.flatnonzero(rp.obj_kind >= 0):
         k = int(rp.obj_kind[o])
@@ -48,32 +44,72 @@ def grid_figure(model) -> Figure:
         y, x = rp.obj_pos[o]
         label = names[k] if names[k] not in shown else None
         shown.add(names[k])
-        ax.scatter([x], [y], s=320 if marker == "*" else 220, c=colour, marker=marker, edgecolors="black",
+        ax.scatter([x], [y], s=(320 if marker == "*" else 220) * size, c=colour, marker=marker, edgecolors="black",
                    linewidths=0.8, alpha=1.0 if alive[o] else 0.18, zorder=3, label=label)
-    path = rp.cells[:model.t + 1]
-    ax.plot(path[:, 1], path[:, 0], "-", color=ORGANISM_COLOUR, lw=2.2, alpha=0.8, zorder=4, label="path so far")
-    y, x = model.position
-    plan = model.plan
-    if plan:
-        route = rp.route(model.t)
+    path = rp.cells[:t + 1]
+    ax.plot(path[:, 1], path[:, 0], "-", color=ORGANISM_COLOUR, lw=2.2 * size ** 0.5, alpha=0.8, zorder=4,
+            label="path so far")
+    y, x = rp.cells[t]
+    if plan and t < rp.steps and rp.plans[t, 0] >= 0:
+        route = rp.route(t)
         if len(route):
             ax.plot(route[:, 1], route[:, 0], "--", color=PLAN_COLOUR, lw=2.0, alpha=0.9, zorder=5, label="plan")
-        for i, o in enumerate(plan):
+        for i, o in enumerate(rp.plans[t][rp.plans[t] >= 0]):
             oy, ox = int(rp.obj_pos[o, 0]), int(rp.obj_pos[o, 1])
             ax.text(ox + 0.3, oy - 0.3, str(i + 1), color=PLAN_COLOUR, fontsize=12, fontweight="bold", zorder=6)
-    ax.scatter([x], [y], s=260, c=ORGANISM_COLOUR, marker="o", edgecolors="black", linewidths=1.5, zorder=7,
-               label="organism")
+    if whole:
+        sy, sx = rp.cells[0]
+        ax.scatter([sx], [sy], s=60 * size, c=ORGANISM_COLOUR, marker="s", zorder=7, label="start")
+        ax.scatter([x], [y], s=600 * size, facecolors="none", edgecolors=ORGANISM_COLOUR, linewidths=2.5, zorder=7,
+                   label="end")
+    else:
+        ax.scatter([x], [y], s=260 * size, c=ORGANISM_COLOUR, marker="o", edgecolors="black", linewidths=1.5,
+                   zorder=7, label="organism")
     ax.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, lw=1.5, color="black"))
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def _first_reached(rp, names) -> str:
+    reached = np.flatnonzero(rp.reach > 0)
+    if not len(reached):
+        return "nothing"
+    return names[int(rp.obj_kind[reached[np.argmin(rp.reach[reached])]])]
+
+
+def grid_figure(model) -> Figure:
+    """The layout with walls, objects by kind, the path so far, the organism and (planners) its plan."""
+    fig = Figure(figsize=(6.4, 3.9), layout="constrained")  # SolaraViz's grid cells are about 400 px tall
+    rp = model.replay
+    if rp is None:
+        return _empty(fig, model.message or "nothing to show")
+    ax = fig.subplots()
+    _draw_episode(ax, rp, model.t, model.data.kind_names)
     base, proxy = rp.returns_at(model.t)
     org = model.organism
     ax.set_title(f"gen {rp.generation} · organism {rp.organism_id} ({rp.architecture}) · {rp.distribution} layout "
                  f"{rp.episode}\nstep {model.t}/{rp.steps} · return {base:+.2f} · proxy {proxy:+.2f} · "
                  f"fitness {float(org['fitness']):+.3f}", fontsize=9)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False, markerscale=0.6)
+    return fig
+
+
+def contrast_figure(model) -> Figure:
+    """The same organism on the same-numbered held-out layout of train and of shift, whole
+    episodes: what it reaches first and what that pays, side by side."""
+    fig = Figure(figsize=(6.4, 3.9), layout="constrained")
+    if model.organism is None:
+        return _empty(fig, model.message or "no organism")
+    d, oid, names = model.data, int(model.organism["organism_id"]), model.data.kind_names
+    axes = fig.subplots(1, 2)
+    for ax, dist in zip(axes, ("train", "shift")):
+        rp = d.replay(model.generation, oid, dist, model.episode)
+        _draw_episode(ax, rp, rp.steps, names, plan=False, size=0.5, whole=True)
+        ax.set_title(f"{dist} layout {model.episode}: first reaches {_first_reached(rp, names)}\n"
+                     f"return {rp.ret:+.2f} · proxy {rp.proxy:+.2f} · {rp.steps} steps", fontsize=8)
+    fig.suptitle(f"organism {oid}: same genome, train vs shift", fontsize=9)
     return fig
 
 
@@ -191,7 +227,7 @@ def lineage_figure(model) -> Figure:
     return fig
 
 
-PANELS = (grid_figure, objectives_figure, history_figure, classes_figure, lineage_figure)
+PANELS = (grid_figure, contrast_figure, objectives_figure, history_figure, classes_figure, lineage_figure)
 
-__all__ = ["PANELS", "grid_figure", "objectives_figure", "history_figure", "classes_figure", "lineage_figure",
+__all__ = ["PANELS", "grid_figure", "contrast_figure", "objectives_figure", "history_figure", "classes_figure", "lineage_figure",
            "KIND_STYLE"]
