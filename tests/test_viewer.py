@@ -98,6 +98,38 @@ def test_planner_plans_agree_with_the_moves(runs):
     assert (r.plans == -1).all()
 
 
+@pytest.mark.parametrize("world", ["keys_chests", "ancestral_modern"])
+def test_plans_and_inventory_in_the_other_worlds(world, tmp_path):
+    """Keys held (which decide whether a chest can be opened) and satiety enter the planner's
+    search: replayed plans agree with the moves there too, and the inventory never goes negative."""
+    from evosim.config import load_config
+
+    from conftest import RUNS
+
+    cfg = load_config(RUNS / "quickstart.toml", {"world.name": world, "evolution.population": 30,
+                                                 "evolution.generations": 3, "evolution.episodes": 4,
+                                                 "organisms.initial_planner_share": 1.0, "probe.episodes": 8})
+    run_experiment(cfg, tmp_path / world, mode="new", progress=False)
+    d = ViewerData(tmp_path / world)
+    gen = d.generations_saved[-1]
+    followed = held = 0
+    for oid in d.select(gen, "planner")["organism_id"].head(4):
+        for dist in DISTRIBUTIONS:
+            for e in range(d.episodes):
+                r = d.replay(gen, int(oid), dist, e)
+                for t in range(r.steps):
+                    assert r.inventory_at(t) >= 0
+                    held += r.inventory_at(t) > 0
+                    plan = r.plans[t]
+                    if plan[0] >= 0:
+                        followed += 1
+                        (y0, x0), (y1, x1) = r.cells[t], r.cells[t + 1]
+                        assert r.dist[plan[0], y1, x1] == r.dist[plan[0], y0, x0] - 1
+    assert followed > 20
+    if world == "keys_chests":
+        assert held > 0, "no planner ever held a key: the inventory was not exercised"
+
+
 def test_behavioural_utility_without_a_report_equals_the_probes(runs):
     """The viewer fits an unprobed organism exactly as the report does (same episodes, same model)."""
     with_report, bare = ViewerData(runs["reported"]), ViewerData(runs["bare"])

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import solara  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 
+from evosim.constants import Interaction  # noqa: E402
 from evosim.probe import DISTRIBUTIONS  # noqa: E402
 from evosim.viewer.data import ARCH_FILTERS, CLASSES, open_run  # noqa: E402
 from evosim.viewer.model import EpisodeReplay  # noqa: E402
@@ -68,7 +69,8 @@ def organism_card(model: EpisodeReplay):
         lines.append(f"Outcome classes: {cls}" if cls else "Outcome classes: run `evosim report` for them")
         lines.append(f"Episode: {rp.distribution} layout {rp.episode}, {rp.steps} steps, return {rp.ret:+.2f}, "
                      f"proxy {rp.proxy:+.2f}")
-        lines.append(f"Replay step: {model.t} of {rp.steps}")
+        held = f" · keys held: {rp.inventory_at(model.t)}" if (rp.kind_inter == Interaction.PICKED_UP).any() else ""
+        lines.append(f"Replay step: {model.t} of {rp.steps}{held}")
         if model.plan:
             names = model.data.kind_names
             lines.append("Plan now: " + " → ".join(f"{names[int(rp.obj_kind[p])]}" for p in model.plan))

@@ -57,7 +57,11 @@ def _draw_episode(ax, rp, t: int, names, plan: bool = True, size: float = 1.0, w
         for i, o in enumerate(rp.plans[t][rp.plans[t] >= 0]):
             oy, ox = int(rp.obj_pos[o, 0]), int(rp.obj_pos[o, 1])
             ax.text(ox + 0.3, oy - 0.3, str(i + 1), color=PLAN_COLOUR, fontsize=12, fontweight="bold", zorder=6)
-    if whole:
+    if whole:  # the order in which objects were reached
+        reached = np.flatnonzero((rp.reach > 0) & (rp.reach <= t))
+        for i, o in enumerate(reached[np.argsort(rp.reach[reached], kind="stable")]):
+            oy, ox = int(rp.obj_pos[o, 0]), int(rp.obj_pos[o, 1])
+            ax.text(ox + 0.35, oy - 0.35, str(i + 1), color=ORGANISM_COLOUR, fontsize=9, fontweight="bold", zorder=8)
         sy, sx = rp.cells[0]
         ax.scatter([sx], [sy], s=60 * size, c=ORGANISM_COLOUR, marker="s", zorder=7, label="start")
         ax.scatter([x], [y], s=600 * size, facecolors="none", edgecolors=ORGANISM_COLOUR, linewidths=2.5, zorder=7,
@@ -98,7 +102,7 @@ def grid_figure(model) -> Figure:
 
 def contrast_figure(model) -> Figure:
     """The same organism on the same-numbered held-out layout of train and of shift, whole
-    episodes: what it reaches first and what that pays, side by side."""
+    episodes: what it reaches (numbered in order), first, and what that pays, side by side."""
     fig = Figure(figsize=(6.4, 3.9), layout="constrained")
     if model.organism is None:
         return _empty(fig, model.message or "no organism")
