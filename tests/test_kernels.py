@@ -173,29 +173,43 @@ def test_bfs_equals_twin_on_random_walls(data, h, w, density):
 
 
 # -- decisions at random states --------------------------------------------------------------------
-@pytest.mark.parametrize("name", sorted(WORLDS))
-def test_decisions_equal_twin_at_random_states(name):
-    """planner_action, heuristic_action and _explore at random cells, headings, inventories (0-2)
-    and alive masks, so states rollouts rarely reach (keys held beside chests, many objects
-    eaten) are covered; radii random in 0..6 per channel."""
-    rng = np.random.default_rng(sum(map(ord, name)))
+def _random_states(name, seed, trials=300):
+    """(world, layouts, state) for ``trials`` random decision states of world ``name``: a random
+    free cell, heading, inventory (0-2), step, alive mask (80% of objects), radii (shipped, or
+    random 0..6 every third trial) and planner genome; ``state`` holds li, y, x, prev, inv, step,
+    alive, radius, g, key, trial. The draws come from ``default_rng(seed)`` in a fixed order."""
+    rng = np.random.default_rng(seed)
     world = make_world(name, size=9, n_distractors=6)
     lay = world.sample(rng, "control", 6)
-    feats = world.table.features.astype(np.float64)
-    nf = len(world.features)
     genomes = genomes_for(rng, 40, planner_share=1.0)
-    cand, cand_d, util = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
-    plan = np.empty(MAX_DEPTH, np.int64)
-    n_plans = 0
-    for trial in range(300):
+    states = []
+    for trial in range(trials):
         li = trial % len(lay)
         free = np.argwhere(lay.walls[li] == 0)
         y, x = (int(v) for v in free[rng.integers(len(free))])
         prev, inv, step = int(rng.integers(-1, 4)), int(rng.integers(0, 3)), int(rng.integers(0, 50))
         alive = (lay.obj_kind[li] >= 0) & (rng.random(lay.obj_kind.shape[1]) < 0.8)
         radius = world.radius if trial % 3 else rng.integers(0, 7, 4)
-        g = genomes[trial % len(genomes)]
-        key = np.uint64(naive.episode_key(7, 1, 0, trial, 0))
+        states.append(dict(li=li, y=y, x=x, prev=prev, inv=inv, step=step, alive=alive, radius=radius,
+                           g=genomes[trial % len(genomes)], key=np.uint64(naive.episode_key(7, 1, 0, trial, 0)),
+                           trial=trial))
+    return world, lay, states
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_decisions_equal_twin_at_random_states(name):
+    """planner_action, heuristic_action and _explore at random cells, headings, inventories (0-2)
+    and alive masks, so states rollouts rarely reach (keys held beside chests, many objects
+    eaten) are covered; radii random in 0..6 per channel."""
+    world, lay, states = _random_states(name, sum(map(ord, name)))
+    feats = world.table.features.astype(np.float64)
+    nf = len(world.features)
+    cand, cand_d, util = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
+    plan = np.empty(MAX_DEPTH, np.int64)
+    n_plans = 0
+    for st_ in states:
+        li, y, x, prev, inv, step = st_["li"], st_["y"], st_["x"], st_["prev"], st_["inv"], st_["step"]
+        alive, radius, g, key, trial = st_["alive"], st_["radius"], st_["g"], st_["key"], st_["trial"]
         for md in (1, 2, 3):
             got = planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
                                  lay.dist[li], feats, world.table.interaction, radius, nf, md, key, step,
@@ -219,24 +233,15 @@ def test_planner_plan_equals_twin_at_random_states(name):
     padded with -1) at random cells, headings, inventories, alive masks and radii, max_depth 1-3;
     whenever a plan is reported, the action is a move that strictly shortens the BFS distance to
     its first object. The scratch starts filled with junk, so a kernel that skips writing fails."""
-    rng = np.random.default_rng([sum(map(ord, name)), 5])
-    world = make_world(name, size=9, n_distractors=6)
-    lay = world.sample(rng, "control", 6)
+    world, lay, states = _random_states(name, [sum(map(ord, name)), 5])
     feats = world.table.features.astype(np.float64)
     nf = len(world.features)
-    genomes = genomes_for(rng, 40, planner_share=1.0)
     cand, cand_d, util = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
     plan = np.empty(MAX_DEPTH, np.int64)
     lengths = [0] * (MAX_DEPTH + 1)
-    for trial in range(300):
-        li = trial % len(lay)
-        free = np.argwhere(lay.walls[li] == 0)
-        y, x = (int(v) for v in free[rng.integers(len(free))])
-        prev, inv, step = int(rng.integers(-1, 4)), int(rng.integers(0, 3)), int(rng.integers(0, 50))
-        alive = (lay.obj_kind[li] >= 0) & (rng.random(lay.obj_kind.shape[1]) < 0.8)
-        radius = world.radius if trial % 3 else rng.integers(0, 7, 4)
-        g = genomes[trial % len(genomes)]
-        key = np.uint64(naive.episode_key(7, 1, 0, trial, 0))
+    for st_ in states:
+        li, y, x, prev, inv, step = st_["li"], st_["y"], st_["x"], st_["prev"], st_["inv"], st_["step"]
+        alive, radius, g, key, trial = st_["alive"], st_["radius"], st_["g"], st_["key"], st_["trial"]
         dist = lay.dist[li]
         for md in (1, 2, 3):
             plan[:] = 12345

@@ -19,17 +19,10 @@ from evosim.viewer import EpisodeReplay, ViewerData, ViewerError
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A small mixed run (planners and heuristics) with a report, and a copy of it without one."""
-    from evosim.config import load_config
+    from conftest import small_mixed_run
 
-    from conftest import RUNS
-
-    cfg = load_config(RUNS / "quickstart.toml", {"evolution.population": 40, "evolution.generations": 6,
-                                                 "evolution.episodes": 4, "evolution.checkpoint_every": 3,
-                                                 "probe.episodes": 12, "probe.decision_episodes": 5,
-                                                 "probe.random_rollouts": 4})
     root = tmp_path_factory.mktemp("viewer")
-    bare = root / "bare"
-    run_experiment(cfg, bare, mode="new", progress=False)
+    bare = small_mixed_run(root / "bare", report=False)
     reported = root / "reported"
     shutil.copytree(bare, reported)
     report_run(reported, figures=False)

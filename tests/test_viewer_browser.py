@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, RUNS
+from conftest import ROOT, small_mixed_run
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ORGANISM_RGB = np.array([0xFF, 0x7F, 0x0E])  # evosim.viewer.panels.ORGANISM_COLOUR
@@ -44,18 +44,7 @@ def _browser_or_skip():
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from evosim.config import load_config
-    from evosim.experiment import run_experiment
-    from evosim.report import report_run
-
-    cfg = load_config(RUNS / "quickstart.toml", {"evolution.population": 40, "evolution.generations": 6,
-                                                 "evolution.episodes": 4, "evolution.checkpoint_every": 3,
-                                                 "probe.episodes": 12, "probe.decision_episodes": 5,
-                                                 "probe.random_rollouts": 4})
-    d = tmp_path_factory.mktemp("view") / "red_door_tiny"
-    run_experiment(cfg, d, mode="new", progress=False)
-    report_run(d, figures=False)
-    return d
+    return small_mixed_run(tmp_path_factory.mktemp("view") / "red_door_tiny")
 
 
 def _digest(d: Path) -> dict:
