@@ -28,14 +28,31 @@ class ConfigError(UserError, ValueError):
 
 
 def setting(default, lo=None, hi=None, choices=None, lo_open=False):
-    """A dataclass field with its allowed range (checked by ``validate``)."""
+    """A dataclass field with its allowed range (checked by ``validate``).
+
+    ``choices`` is a tuple of allowed values or a function returning one, read each time a value
+    is checked (so that choices kept in a registry, such as world names, have one source).
+    """
     return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices, "lo_open": lo_open})
+
+
+def choices_of(f) -> tuple | None:
+    """The allowed values of setting field ``f`` (None: any value in range)."""
+    c = f.metadata.get("choices")
+    return tuple(c()) if callable(c) else c
+
+
+def world_names() -> tuple[str, ...]:
+    """Names of the registered worlds (``evosim.worlds.WORLDS``, imported lazily: worlds never import config)."""
+    from evosim.worlds import WORLDS
+
+    return tuple(WORLDS)
 
 
 @dataclass(frozen=True)
 class WorldConfig:
-    name: str = setting("red_door", choices=("red_door", "keys_chests", "ancestral_modern"))
-    """registered world: red_door, keys_chests or ancestral_modern"""
+    name: str = setting("red_door", choices=world_names)
+    """registered world: a name in ``evosim.worlds.WORLDS`` (shipped: red_door, keys_chests, ancestral_modern)"""
     size: int = setting(11, lo=5, hi=MAX_SIZE)
     """side of the square grid in cells, border walls included"""
     wall_density: float = setting(0.15, lo=0.0, hi=0.5)
@@ -185,8 +202,9 @@ def _tname(v) -> str:
 
 def _fmt_allowed(f) -> str:
     md = f.metadata
-    if md.get("choices"):
-        return "one of " + ", ".join(repr(c) for c in md["choices"])
+    choices = choices_of(f)
+    if choices:
+        return "one of " + ", ".join(repr(c) for c in choices)
     lo, hi = md.get("lo"), md.get("hi")
     kind = "an integer" if f.type in ("int", int) else ("a number" if f.type in ("float", float) else f"a {f.type}")
     if lo is not None and hi is not None:
@@ -212,8 +230,9 @@ def _check_value(where: str, f, value):
     elif t == "str":
         if not isinstance(value, str):
             raise ConfigError(f"{where} = {_val(value)}: expected a string ({_fmt_allowed(f)}), got {_tname(value)}")
-    if md.get("choices") and value not in md["choices"]:
-        raise ConfigError(f"{where} = {_val(value)}: expected {_fmt_allowed(f)}{_suggest(value, md['choices'])}")
+    choices = choices_of(f)
+    if choices and value not in choices:
+        raise ConfigError(f"{where} = {_val(value)}: expected {_fmt_allowed(f)}{_suggest(value, choices)}")
     lo, hi = md.get("lo"), md.get("hi")
     if lo is not None and (value < lo or (md.get("lo_open") and value == lo)):
         raise ConfigError(f"{where} = {_val(value)}: out of range; expected {_fmt_allowed(f)}")

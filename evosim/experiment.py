@@ -99,9 +99,7 @@ def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_gene
     notes = list(writer.notes)
     for n in notes:
         log(f"note: {n}")
-    model = EvolutionModel(cfg, state=state)
-    if pending is not None:
-        model.organism_tables = [pending]
+    model = EvolutionModel(cfg, state=state, pending_rows=pending)
     total, k = cfg.evolution.generations, cfg.evolution.checkpoint_every
     done0 = 0 if state is None else int(state["generation"]) + 1
 
@@ -111,8 +109,7 @@ def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_gene
 
     def write_parts():
         # organism rows since the last part, and this generation's genomes; then forget them
-        rows = pd.concat(model.organism_tables, ignore_index=True)
-        model.organism_tables.clear()
+        rows = model.drain_organism_rows()
         g0, g1 = int(rows["generation"].iloc[0]), int(model.generation)
         writer.write_part(f"organisms_{g0:07d}_{g1:07d}.parquet", rows)
         writer.write_part(f"genomes_{g1:07d}.parquet", model.genomes_table())
@@ -140,8 +137,8 @@ def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_gene
                 if final:
                     break
                 if due or intr.requested:
-                    rest = pd.concat(model.organism_tables, ignore_index=True) if model.organism_tables else None
-                    writer.checkpoint(model, generations_table(), rest)
+                    rest = model.pending_organism_rows()
+                    writer.checkpoint(model.state, generations_table(), rest)
                     if intr.requested:
                         interrupted = True
                         break

@@ -1,21 +1,25 @@
 """The Mesa model: ``EvolutionModel`` (one ``step()`` = one generation) and ``Organism`` agents.
 
-The model owns the run's seed, the population matrix and a ``DataCollector``. Kernels do the
-heavy lifting on arrays; agents are the bookkeeping face of the population (id, architecture,
-fitness, lineage) that Mesa users expect.
+This module owns the Mesa face of a run: resolving a config plus keyword settings (for
+``mesa.batch_run``), the agents, per-generation statistics, the ``DataCollector`` and the
+organism rows not yet written to disk. The GA itself (population state, breeding, evaluation)
+lives in ``evosim.ga``; the model holds a ``ga.GA`` and exposes its immutable ``GAState`` as
+``model.state``. Kernels do the heavy lifting on arrays; agents are the bookkeeping face of
+the population (id, architecture, fitness, lineage) that Mesa users expect.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 
 import mesa
 import numpy as np
 import pandas as pd
 
 from evosim import genome as gn
-from evosim import kernels, worlds
+from evosim import ga, kernels, worlds
 from evosim.config import Config, load_config, replace
-from evosim.constants import ARCH_NAMES, STREAM_GA, STREAM_LAYOUT, STREAM_TRAIN, Arch
+from evosim.constants import ARCH_NAMES, Arch
 
 #: keyword parameters of ``EvolutionModel`` and the config setting each overrides
 KEYWORD_SETTINGS = {
@@ -68,25 +72,30 @@ def resolve_config(config) -> Config:
 class EvolutionModel(mesa.Model):
     """A genetic algorithm over heuristic and planner organisms; ``step()`` runs one generation.
 
-    Each step::
+    A thin Mesa shell over ``evosim.ga``. Each step::
 
-        if the population was already evaluated: breed the next one
+        if the population was already evaluated: breed the next one (``ga.breed``)
             elites <- best ``elitism`` organisms, unchanged
             parents <- tournament selection
             children <- uniform crossover, Gaussian mutation, architecture flips
-        layouts <- this generation's training layouts (the same for every organism)
-        records <- kernels.rollout(genomes, layouts)
-        fitness <- mean return - planning_cost * mean plans evaluated per episode
-        datacollector.collect(self)
+        evaluation <- ga.evaluate: this generation's training layouts, kernels.rollout
+            fitness = mean return - planning_cost * mean plans evaluated per episode
+        tell the GA the fitness; statistics and organism rows; datacollector.collect(self)
+
+    The population lives in ``model.state`` (an immutable ``ga.GAState``); ``genomes``,
+    ``parents``, ``fitness``, ``generation`` and ``architecture`` are read-only views of it.
+    Organism rows not yet written to disk are held by the model: ``drain_organism_rows()``
+    takes them, ``pending_organism_rows()`` peeks at them, ``pending_rows=`` restores them on resume.
 
     ``config`` is a ``Config``, a TOML path or None (the quickstart defaults); keyword
     settings (``population=``, ``planning_cost=``, ...) override it, so ``mesa.batch_run``
-    can sweep them. ``rng`` is the run's integer seed (default: ``config.seed``).
+    can sweep them. ``rng`` is the run's integer seed (default: ``config.seed``). ``state``
+    (a ``GAState`` or the dict read from a checkpoint) continues a run.
     """
 
     def __init__(self, config=None, rng=None, *, world=None, size=None, n_distractors=None, training=None,
                  proxy_break_rate=None, train_pool=None, initial_planner_share=None, planning_cost=None,
-                 population=None, generations=None, episodes=None, state=None):
+                 population=None, generations=None, episodes=None, state=None, pending_rows=None):
         cfg = resolve_config(config)
         given = {"world": world, "size": size, "n_distractors": n_distractors, "training": training,
                  "proxy_break_rate": proxy_break_rate, "train_pool": train_pool,
@@ -106,38 +115,90 @@ class EvolutionModel(mesa.Model):
         self.seed = cfg.seed
         self.world = worlds.make(cfg.world)
         self.n_features = len(self.world.features)
-        self._pool = None
-        if cfg.world.train_pool > 0:
-            pool_rng = np.random.default_rng([self.seed, STREAM_LAYOUT, 2**32 - 1])
-            self._pool = self.world.sample_training(pool_rng, cfg.world.train_pool, cfg.world.training,
-                                                    cfg.world.proxy_break_rate)
-        n = cfg.evolution.population
-        if state is None:
-            init_rng = np.random.default_rng([self.seed, STREAM_GA, 2**32 - 1])
-            self.genomes = gn.random_population(init_rng, n, cfg.organisms.initial_planner_share, cfg.organisms.init_sigma)
-            self.generation = 0
-            self.parents = np.full((n, 2), -1, dtype=np.int64)
-            self.fitness = None
-        else:
-            self.genomes = np.asarray(state["genomes"], dtype=np.float32)
-            self.generation = int(state["generation"])
-            self.parents = np.asarray(state["parents"], dtype=np.int64)
-            self.fitness = None if state.get("fitness") is None else np.asarray(state["fitness"], dtype=np.float64)
-        self.architecture = gn.architecture(self.genomes)
-        self.records: kernels.Rollouts | None = None
-        self.stats: dict = {}
-        self.organism_tables: list[pd.DataFrame] = []
-        self.datacollector = mesa.DataCollector(
+        self._ga = ga.GA(cfg, state, world=self.world)
+        self._arch = (None, None)
+        self._records: kernels.Rollouts | None = None
+        self._stats: dict = {}
+        self._pending: list[pd.DataFrame] = []
+        if pending_rows is not None and len(pending_rows):
+            self._pending.append(pending_rows)
+        self._datacollector = mesa.DataCollector(
             model_reporters={name: (lambda m, k=name: m.stats[k]) for name in self.stat_names()},
         )
         self._spawn_agents()
         self.running = True
 
+    # -- read-only views of the GA state ------------------------------------------------------
+    @property
+    def state(self) -> ga.GAState:
+        """The current generation (immutable): genomes, parents, fitness (None until evaluated), generation."""
+        return self._ga.state
+
+    @property
+    def genomes(self) -> np.ndarray:
+        return self.state.genomes
+
+    @property
+    def parents(self) -> np.ndarray:
+        return self.state.parents
+
+    @property
+    def fitness(self) -> np.ndarray | None:
+        return self.state.fitness
+
+    @property
+    def generation(self) -> int:
+        return self.state.generation
+
+    @property
+    def architecture(self) -> np.ndarray:
+        """``Arch`` code per organism of the current generation (int64, read-only)."""
+        st = self.state
+        if self._arch[0] is not st:
+            a = gn.architecture(st.genomes)
+            a.setflags(write=False)
+            self._arch = (st, a)
+        return self._arch[1]
+
+    @property
+    def records(self) -> kernels.Rollouts | None:
+        """The last generation's rollout records (per organism and episode)."""
+        return self._records
+
+    @property
+    def stats(self) -> MappingProxyType:
+        """The last generation's statistics (the DataCollector's model reporters)."""
+        return MappingProxyType(self._stats)
+
+    @property
+    def datacollector(self) -> mesa.DataCollector:
+        return self._datacollector
+
+    @property
+    def organism_tables(self) -> tuple[pd.DataFrame, ...]:
+        """Organism rows not yet drained, one table per generation (read-only view)."""
+        return tuple(self._pending)
+
+    def drain_organism_rows(self) -> pd.DataFrame | None:
+        """Organism rows since the last drain (or the resumed checkpoint), as one table; the model forgets them."""
+        rows = self.pending_organism_rows()
+        self._pending.clear()
+        return rows
+
+    def pending_organism_rows(self) -> pd.DataFrame | None:
+        """Organism rows not yet drained, as one table (None if there are none); the model keeps them."""
+        return pd.concat(self._pending, ignore_index=True) if self._pending else None
+
     # -- the generation ---------------------------------------------------------------------
     def step(self) -> None:
-        if self.fitness is not None:
-            self._breed()
-        self._evaluate()
+        bred = self.state.evaluated
+        self._ga.ask()
+        if bred:
+            self._spawn_agents()
+        result = self._ga.evaluate()
+        self._records = result.records
+        self._ga.tell(result.fitness)
+        self._record(result.ret, result.proxy, result.steps, result.plans)
         self.datacollector.collect(self)
         self.running = self.generation + 1 < self.config.evolution.generations
 
@@ -150,29 +211,10 @@ class EvolutionModel(mesa.Model):
 
     def training_layouts(self, generation: int):
         """This generation's training layouts and the layout played in each episode."""
-        e = self.config.evolution.episodes
-        rng = np.random.default_rng([self.seed, STREAM_LAYOUT, generation])
-        if self._pool is not None:
-            idx = rng.integers(0, len(self._pool), size=e)
-            return self._pool, idx
-        lay = self.world.sample_training(rng, e, self.config.world.training, self.config.world.proxy_break_rate)
-        return lay, np.arange(e)
+        return ga.training_layouts(self.config, self.world, generation, self._ga.pool)
 
     def organism_ids(self) -> np.ndarray:
-        n = len(self.genomes)
-        return self.generation * n + np.arange(n, dtype=np.int64)
-
-    def _evaluate(self) -> None:
-        cfg = self.config
-        layouts, idx = self.training_layouts(self.generation)
-        rec = kernels.rollout(self.genomes, layouts, idx, self.world.table, self.world.radius, self.n_features,
-                              cfg.organisms.max_depth, cfg.world.max_steps, self.seed, STREAM_TRAIN,
-                              self.generation, self.organism_ids())
-        self.records = rec
-        ret = rec.ret.mean(axis=1)
-        plans = rec.plans.mean(axis=1)
-        self.fitness = ret - cfg.organisms.planning_cost * plans
-        self._record(ret, rec.proxy.mean(axis=1), rec.steps.mean(axis=1), plans)
+        return self.state.organism_ids()
 
     def _record(self, ret, proxy, steps, plans) -> None:
         g, arch, fit = self.genomes, self.architecture, self.fitness
@@ -193,8 +235,8 @@ class EvolutionModel(mesa.Model):
         for j, f in enumerate(self.world.features):
             s[f"u_{f}_mean"] = float(util[planner, j].mean()) if planner.any() else nan
             s[f"h_attract_{f}_mean"] = float(g[~planner, gn.H_ATTRACT.start + j].mean()) if (~planner).any() else nan
-        self.stats = s
-        self.organism_tables.append(pd.DataFrame({
+        self._stats = s
+        self._pending.append(pd.DataFrame({
             "generation": np.full(len(g), self.generation, dtype=np.int64),
             "organism_id": self.organism_ids(),
             "parent_a": self.parents[:, 0], "parent_b": self.parents[:, 1],
@@ -202,33 +244,6 @@ class EvolutionModel(mesa.Model):
             "fitness": fit, "return_mean": ret, "proxy_mean": proxy, "steps_mean": steps, "plans_mean": plans,
             "depth": np.where(planner, dep, -1).astype(np.int64),
         }))
-
-    def _breed(self) -> None:
-        """Selection and variation: genomes of generation g -> generation g + 1."""
-        ev = self.config.evolution
-        rng = np.random.default_rng([self.seed, STREAM_GA, self.generation])
-        n = len(self.genomes)
-        ids = self.organism_ids()
-        # Elitism
-        order = np.argsort(-self.fitness, kind="stable")
-        elites = order[: ev.elitism]
-        # Selection
-        n_kids = n - len(elites)
-        n_pairs = (n_kids + 1) // 2
-        pa = gn.select_tournament(self.fitness, rng, ev.tournament_size, n_pairs)
-        pb = gn.select_tournament(self.fitness, rng, ev.tournament_size, n_pairs)
-        # Variation
-        ca, cb = gn.crossover_uniform(self.genomes[pa], self.genomes[pb], rng, ev.crossover_rate)
-        kids = np.concatenate([ca, cb])[:n_kids]
-        kid_parents = np.concatenate([np.stack([ids[pa], ids[pb]], 1), np.stack([ids[pb], ids[pa]], 1)])[:n_kids]
-        kids = gn.mutate_gaussian(kids, rng, ev.mutation_sigma, ev.mutation_rate)
-        kids = gn.flip_architecture(kids, rng, ev.arch_flip_rate)
-        self.genomes = np.concatenate([self.genomes[elites], kids]).astype(np.float32)
-        self.parents = np.concatenate([np.stack([ids[elites], np.full(len(elites), -1)], 1), kid_parents]).astype(np.int64)
-        self.generation += 1
-        self.architecture = gn.architecture(self.genomes)
-        self.fitness = None
-        self._spawn_agents()
 
     def _spawn_agents(self) -> None:
         for agent in list(self.agents):
@@ -244,7 +259,9 @@ class EvolutionModel(mesa.Model):
         return df
 
     def organisms_table(self) -> pd.DataFrame:
-        return pd.concat(self.organism_tables, ignore_index=True) if self.organism_tables else pd.DataFrame()
+        """Organism rows not yet drained (all of them if nothing drains: a run in memory)."""
+        rows = self.pending_organism_rows()
+        return pd.DataFrame() if rows is None else rows
 
     def genomes_table(self) -> pd.DataFrame:
         """The current population's genomes with readable gene names."""

@@ -450,9 +450,10 @@ class RunWriter:
         self.manifest.setdefault("parts", {})[name] = sha256(root / name)
         fault("part")
 
-    def checkpoint(self, model, generations: pd.DataFrame, pending: pd.DataFrame | None, keep: int = 2) -> None:
-        """Resumable state after the current generation, written atomically as a directory."""
-        g = int(model.generation)
+    def checkpoint(self, state, generations: pd.DataFrame, pending: pd.DataFrame | None, keep: int = 2) -> None:
+        """Resumable state after the current generation (a ``ga.GAState``), written atomically as a directory."""
+        arrays = state.to_arrays()
+        g = int(arrays["generation"])
         root = self.dir / "checkpoints"
         root.mkdir(exist_ok=True)
         final = root / f"gen_{g:07d}"
@@ -460,8 +461,7 @@ class RunWriter:
         try:
             def npz(p):
                 with open(p, "wb") as fh:
-                    np.savez(fh, genomes=model.genomes, parents=model.parents, fitness=model.fitness,
-                             generation=np.int64(g))
+                    np.savez(fh, **arrays)
             files = {"state.npz": npz, "generations.parquet": lambda p: generations.to_parquet(p, index=False)}
             if pending is not None and len(pending):
                 files["pending.parquet"] = lambda p: pending.to_parquet(p, index=False)

@@ -228,3 +228,26 @@ def test_valid_random_overrides_round_trip():
     cfg = validate_overrides({"evolution.population": 64, "world.name": "keys_chests", "organisms.max_depth": 2})
     assert parse_config(tomli_w.dumps(to_dict(cfg)), "rt.toml") == cfg
     assert tomllib.loads(tomli_w.dumps(to_dict(cfg)))["evolution"]["population"] == 64
+
+
+def test_world_names_come_from_the_registry(monkeypatch):
+    """world.name's allowed values are exactly evosim.worlds.WORLDS, read at check time: a world registered
+    later is accepted, and an unknown one is refused with the registered names as the allowed set."""
+    from evosim.config import choices_of
+    from evosim.worlds import WORLDS, World
+
+    field = setting_paths()["world.name"]
+    assert set(choices_of(field)) == set(WORLDS)
+
+    class Fake(World):
+        name = "fake_world"
+        features = ("shiny",)
+
+    monkeypatch.setitem(WORLDS, "fake_world", Fake)
+    assert "fake_world" in choices_of(field)
+    assert validate_setting("world.name", "fake_world") == "fake_world"
+    with pytest.raises(ConfigError, match="fake_world"):
+        validate_setting("world.name", "no_such_world")
+    monkeypatch.delitem(WORLDS, "fake_world")
+    with pytest.raises(ConfigError):
+        validate_setting("world.name", "fake_world")

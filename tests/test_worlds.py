@@ -190,3 +190,48 @@ def test_unknown_distribution_is_refused():
     """A distribution outside DISTRIBUTIONS is an error naming the allowed ones."""
     with pytest.raises(ValueError, match="allowed"):
         make_world("red_door").sample(np.random.default_rng(0), "modern", 1)
+
+
+# today's hand-written padding widths (before ``n_objects_max`` was derived from ``composition``): the
+# padded object arrays must keep exactly this width, since it fixes Parquet and array shapes
+_WIDTH_BEFORE = {
+    "red_door": lambda n: 1 + n,
+    "keys_chests": lambda n: max(1 + n // 2 + 2 + n, 2 + n + 1, 2 + n + 2 + n // 2),
+    "ancestral_modern": lambda n: max(2 + n // 2 + n, 1 + 2 + n + n // 2, 2 + n // 2 + 2 + n // 2 + n // 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_WIDTH_BEFORE))
+def test_padding_width_derived_from_composition_is_unchanged(name):
+    """n_objects_max (derived from the per-distribution composition) equals the old hand-written width for
+    n_distractors 0..8, stays within MAX_OBJECTS, and draws no random numbers; each distribution's
+    ``_objects`` has exactly ``n_objects(distribution)`` kinds whatever the rng."""
+    from evosim.constants import MAX_OBJECTS
+
+    for nd in range(9):
+        world = make_world(name, 13, nd)
+        assert world.n_objects_max() == world.max_objects == _WIDTH_BEFORE[name](nd) <= MAX_OBJECTS, nd
+        for d in DISTRIBUTIONS:
+            for seed in range(5):
+                assert len(world._objects(np.random.default_rng(seed), d)) == world.n_objects(d)
+
+
+def test_every_world_declares_its_composition():
+    """The registry's worlds all say what their layouts hold in ``composition`` (no hand-written widths)."""
+    from evosim.worlds.base import World
+
+    for cls in WORLDS.values():
+        assert cls.composition is not World.composition
+        assert cls.n_objects_max is World.n_objects_max
+
+
+def test_red_door_control_draws_as_before():
+    """The control distribution's random door and ball colours use the same draws as the old ``_objects``."""
+    world = make_world("red_door", 11, 5)
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        door = "red_door" if rng.integers(2) else "blue_door"
+        old = [door] + [("red_ball" if rng.integers(2) else "green_ball") for _ in range(5)]
+        new_rng = np.random.default_rng(seed)
+        assert world._objects(new_rng, "control") == old
+        assert new_rng.random() == rng.random()  # and leave the layout stream where it was

@@ -1,4 +1,8 @@
-"""Worlds, registered by name. ``make(cfg.world)`` builds one from its settings."""
+"""The world registry: ``WORLDS`` maps each world's name to its class, the one list of worlds.
+
+``make(cfg.world)`` builds one from its settings; ``config.WorldConfig.name`` takes its allowed
+names from ``WORLDS``. This package imports ``evosim.constants`` only (never ``evosim.config``).
+"""
 from __future__ import annotations
 
 from evosim.worlds.ancestral_modern import AncestralModern

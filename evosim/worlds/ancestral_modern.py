@@ -49,15 +49,11 @@ class AncestralModern(World):
     proxy_target = ("candy",)
     satiety = 3
 
-    def n_objects_max(self) -> int:
-        n = self.cfg.n_distractors
-        return max(2 + n // 2 + n, 1 + 2 + n + n // 2, 2 + n // 2 + 2 + n // 2 + n // 2)
-
-    def _objects(self, rng, distribution):
+    def composition(self, distribution):
         n = self.cfg.n_distractors
         if distribution == "train":
             k = 2 + n // 2
-            return ["fruit"] * (k - k // 2) + ["green_fruit"] * (k // 2) + ["bitter_berry"] * n
+            return [("fruit", k - k // 2), ("green_fruit", k // 2), ("bitter_berry", n)]
         if distribution == "shift":
-            return ["fruit"] + ["candy"] * (2 + n) + ["bitter_berry"] * (n // 2)
-        return ["fruit"] * (2 + n // 2) + ["candy"] * (2 + n // 2) + ["bitter_berry"] * (n // 2)
+            return [("fruit", 1), ("candy", 2 + n), ("bitter_berry", n // 2)]
+        return [("fruit", 2 + n // 2), ("candy", 2 + n // 2), ("bitter_berry", n // 2)]

@@ -1,9 +1,11 @@
 """The base world: a kind table, a grid generator and layout distributions packed into arrays.
 
 A world subclass declares its perceptual ``features``, its ``kinds`` and one hook,
-``_objects(rng, distribution)``, which says which kinds a layout of a distribution holds.
-Everything else (walls, placement, packing, BFS distance maps) is shared here, so every
-world yields the same array format for the kernels.
+``composition(distribution)``, which says which kinds (and how many of each) a layout of a
+distribution holds. The object list of a layout (``_objects``) and the padded array width
+(``n_objects_max``) are both derived from it, so they cannot disagree. Everything else
+(walls, placement, packing, BFS distance maps) is shared here, so every world yields the same
+array format for the kernels.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from evosim.constants import MAX_FEATURES, MAX_OBJECTS, NO_KIND, Interaction
+from evosim.constants import MAX_FEATURES, NO_KIND, Interaction
 
 DISTRIBUTIONS = ("train", "shift", "control")
 
@@ -85,7 +87,7 @@ class Layouts:
 
 
 class World:
-    """Base class. Subclasses set the class attributes and override ``_objects``.
+    """Base class. Subclasses set the class attributes and override ``composition``.
 
     Settings come from ``WorldConfig``: grid ``size``, ``wall_density``, ``n_distractors``,
     per-feature perception ``radius`` and ``max_steps``.
@@ -119,13 +121,32 @@ class World:
         self._kind_index = {k.name: i for i, k in enumerate(self.kinds)}
 
     # -- hooks -----------------------------------------------------------------------------
-    def _objects(self, rng: np.random.Generator, distribution: str) -> list[str]:
-        """Kinds of the objects in one layout of ``distribution``. Override in each world."""
+    def composition(self, distribution: str) -> list[tuple[str | tuple[str, ...], int]]:
+        """What one layout of ``distribution`` holds: ``(kind, count)`` entries, in placement order.
+
+        Override in each world: it is the one place that says how many objects a layout has.
+        A tuple of kinds in place of a kind means each of the ``count`` objects is drawn
+        uniformly from the tuple (``kinds[rng.integers(len(kinds))]``, one draw per object).
+        """
         raise NotImplementedError
 
+    def _objects(self, rng: np.random.Generator, distribution: str) -> list[str]:
+        """Kinds of the objects in one layout of ``distribution``, expanded from ``composition``."""
+        out: list[str] = []
+        for kind, count in self.composition(distribution):
+            if isinstance(kind, str):
+                out += [kind] * count
+            else:
+                out += [kind[rng.integers(len(kind))] for _ in range(count)]
+        return out
+
+    def n_objects(self, distribution: str) -> int:
+        """Objects in every layout of ``distribution`` (from ``composition``; draws no random numbers)."""
+        return sum(count for _kind, count in self.composition(distribution))
+
     def n_objects_max(self) -> int:
-        """Upper bound on objects per layout (array padding)."""
-        return min(MAX_OBJECTS, 4 + 2 * self.cfg.n_distractors)
+        """Objects per layout in the fullest distribution: the width of the padded object arrays."""
+        return max(self.n_objects(d) for d in DISTRIBUTIONS)
 
     # -- shared machinery ------------------------------------------------------------------
     @classmethod

@@ -38,14 +38,10 @@ class KeysChests(World):
     true_target = ("chest",)
     proxy_target = ("key",)
 
-    def n_objects_max(self) -> int:
-        n = self.cfg.n_distractors
-        return max(1 + n // 2 + 2 + n, 2 + n + 1, 2 + n + 2 + n // 2)
-
-    def _objects(self, rng, distribution):
+    def composition(self, distribution):
         n = self.cfg.n_distractors
         if distribution == "train":
-            return ["key"] * (1 + n // 2) + ["chest"] * (2 + n)
+            return [("key", 1 + n // 2), ("chest", 2 + n)]
         if distribution == "shift":
-            return ["key"] * (2 + n) + ["chest"]
-        return ["key"] * (2 + n) + ["chest"] * (2 + n // 2)
+            return [("key", 2 + n), ("chest", 1)]
+        return [("key", 2 + n), ("chest", 2 + n // 2)]

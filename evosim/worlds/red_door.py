@@ -44,14 +44,11 @@ class RedDoor(World):
     true_target = ("red_door", "blue_door")
     proxy_target = ("red_ball",)
 
-    def n_objects_max(self) -> int:
-        return 1 + self.cfg.n_distractors
-
-    def _objects(self, rng, distribution):
+    def composition(self, distribution):
         n = self.cfg.n_distractors
         if distribution == "train":
-            return ["red_door"] + ["green_ball"] * n
+            return [("red_door", 1), ("green_ball", n)]
         if distribution == "shift":
-            return ["blue_door"] + ["red_ball"] * n
-        door = "red_door" if rng.integers(2) else "blue_door"
-        return [door] + [("red_ball" if rng.integers(2) else "green_ball") for _ in range(n)]
+            return [("blue_door", 1), ("red_ball", n)]
+        # control: door colour and each ball's colour at random (one draw each, door first)
+        return [(("blue_door", "red_door"), 1), (("green_ball", "red_ball"), n)]

@@ -1,0 +1,254 @@
+"""The genetic algorithm as ask / evaluate / tell over an explicit, immutable ``GAState``.
+
+This module owns the GA: the population state (``GAState``: genomes, lineage, fitness,
+generation), its checkpoint form (``to_arrays`` / ``from_arrays``: the keys and dtypes of a
+checkpoint's ``state.npz``), the initial population (``initial_state``), selection and
+variation (``breed``, a pure function), the generation's training layouts
+(``make_pool``, ``training_layouts``) and the rollout that scores a population
+(``evaluate``). ``GA`` is a small driver over them::
+
+    ga = GA(cfg)
+    for _ in range(cfg.evolution.generations):
+        genomes, ids = ga.ask()              # breeds first if the population was evaluated
+        result = evaluate(cfg, ga.world, ga.state, ga.pool)
+        ga.tell(result.fitness)              # -> the new GAState, fitness set
+
+Every random number derives from (seed, stream, generation), so a state read back from a
+checkpoint continues exactly as an uninterrupted run. The Mesa model (``evosim.model``) is a
+thin shell over this module; it adds agents, statistics and the DataCollector.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from evosim import genome as gn
+from evosim import kernels
+from evosim.constants import STREAM_GA, STREAM_LAYOUT, STREAM_TRAIN
+
+#: keys of ``GAState.to_arrays()`` (and of a checkpoint's state.npz), in the order written
+STATE_KEYS = ("genomes", "parents", "fitness", "generation")
+
+
+def _frozen(a: np.ndarray | None, dtype) -> np.ndarray | None:
+    """A read-only array of ``dtype`` owned by the state (a copy unless it is already one)."""
+    if a is None:
+        return None
+    a = np.asarray(a)
+    if a.dtype != dtype or a.flags.writeable or not a.flags.c_contiguous:
+        a = np.array(a, dtype=dtype, order="C")
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class GAState:
+    """One generation of the GA: who is in it, where they came from and (once evaluated) how fit.
+
+    Arrays are read-only copies owned by the state, so a state never changes after it is made.
+    """
+
+    genomes: np.ndarray
+    """float32 [N, G]: the population (``evosim.genome`` layout)"""
+    parents: np.ndarray
+    """int64 [N, 2]: organism ids of each organism's parents in the previous generation (-1: none)"""
+    fitness: np.ndarray | None
+    """float64 [N] once evaluated, else None"""
+    generation: int
+    """generation index (0 = the initial random population)"""
+
+    def __post_init__(self):
+        object.__setattr__(self, "genomes", _frozen(self.genomes, np.float32))
+        object.__setattr__(self, "parents", _frozen(self.parents, np.int64))
+        object.__setattr__(self, "fitness", _frozen(self.fitness, np.float64))
+        object.__setattr__(self, "generation", int(self.generation))
+        n = len(self.genomes)
+        if self.genomes.ndim != 2 or self.parents.shape != (n, 2):
+            raise ValueError(f"GAState: genomes [N, G] and parents [N, 2] expected, got {self.genomes.shape} "
+                             f"and {self.parents.shape}")
+        if self.fitness is not None and self.fitness.shape != (n,):
+            raise ValueError(f"GAState: fitness [N] expected, got {self.fitness.shape}")
+
+    @property
+    def evaluated(self) -> bool:
+        return self.fitness is not None
+
+    @property
+    def population(self) -> int:
+        return len(self.genomes)
+
+    def organism_ids(self) -> np.ndarray:
+        """Run-wide organism ids of this generation: generation * N + row (int64)."""
+        n = len(self.genomes)
+        return self.generation * n + np.arange(n, dtype=np.int64)
+
+    def with_fitness(self, fitness) -> "GAState":
+        """This generation with its fitness set (a new state)."""
+        return GAState(self.genomes, self.parents, np.asarray(fitness, dtype=np.float64), self.generation)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The checkpoint form: genomes float32, parents int64, fitness float64, generation int64 (0-d).
+
+        The keys and dtypes are those of a checkpoint's state.npz, in the order written. An
+        unevaluated state has no ``fitness`` key (npz cannot hold None without pickle).
+        """
+        d = {"genomes": self.genomes, "parents": self.parents}
+        if self.fitness is not None:
+            d["fitness"] = self.fitness
+        d["generation"] = np.int64(self.generation)
+        return d
+
+    @classmethod
+    def from_arrays(cls, d) -> "GAState":
+        """The state in ``d`` (``to_arrays()`` or the dict read from a checkpoint's state.npz)."""
+        fit = d.get("fitness")
+        return cls(np.asarray(d["genomes"]), np.asarray(d["parents"]),
+                   None if fit is None else np.asarray(fit), int(d["generation"]))
+
+
+def initial_state(cfg) -> GAState:
+    """Generation 0: random genomes from ``(cfg.seed, STREAM_GA, 2**32 - 1)``, no parents, not evaluated."""
+    rng = np.random.default_rng([cfg.seed, STREAM_GA, 2**32 - 1])
+    n = cfg.evolution.population
+    genomes = gn.random_population(rng, n, cfg.organisms.initial_planner_share, cfg.organisms.init_sigma)
+    return GAState(genomes, np.full((n, 2), -1, dtype=np.int64), None, 0)
+
+
+def breed(state: GAState, evolution_cfg, seed: int) -> GAState:
+    """Selection and variation: evaluated generation g -> unevaluated generation g + 1. Pure.
+
+    elites <- the best ``elitism`` organisms, unchanged (ties: lower row first)
+    parents <- two rounds of tournament selection
+    children <- uniform crossover, Gaussian mutation, architecture flips
+
+    Random numbers come from ``default_rng([seed, STREAM_GA, state.generation])`` only.
+    """
+    if state.fitness is None:
+        raise ValueError("breed: the state has no fitness (evaluate and tell first)")
+    ev = evolution_cfg
+    rng = np.random.default_rng([seed, STREAM_GA, state.generation])
+    genomes, fitness = state.genomes, state.fitness
+    n = len(genomes)
+    ids = state.organism_ids()
+    # Elitism
+    order = np.argsort(-fitness, kind="stable")
+    elites = order[: ev.elitism]
+    # Selection
+    n_kids = n - len(elites)
+    n_pairs = (n_kids + 1) // 2
+    pa = gn.select_tournament(fitness, rng, ev.tournament_size, n_pairs)
+    pb = gn.select_tournament(fitness, rng, ev.tournament_size, n_pairs)
+    # Variation
+    ca, cb = gn.crossover_uniform(genomes[pa], genomes[pb], rng, ev.crossover_rate)
+    kids = np.concatenate([ca, cb])[:n_kids]
+    kid_parents = np.concatenate([np.stack([ids[pa], ids[pb]], 1), np.stack([ids[pb], ids[pa]], 1)])[:n_kids]
+    kids = gn.mutate_gaussian(kids, rng, ev.mutation_sigma, ev.mutation_rate)
+    kids = gn.flip_architecture(kids, rng, ev.arch_flip_rate)
+    new_genomes = np.concatenate([genomes[elites], kids]).astype(np.float32)
+    new_parents = np.concatenate([np.stack([ids[elites], np.full(len(elites), -1)], 1), kid_parents]).astype(np.int64)
+    return GAState(new_genomes, new_parents, None, state.generation + 1)
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def make_pool(cfg, world):
+    """The fixed pool of training layouts (``world.train_pool`` > 0), else None."""
+    if cfg.world.train_pool <= 0:
+        return None
+    rng = np.random.default_rng([cfg.seed, STREAM_LAYOUT, 2**32 - 1])
+    return world.sample_training(rng, cfg.world.train_pool, cfg.world.training, cfg.world.proxy_break_rate)
+
+
+def training_layouts(cfg, world, generation: int, pool=None):
+    """Generation ``generation``'s training layouts and the layout played in each episode."""
+    e = cfg.evolution.episodes
+    rng = np.random.default_rng([cfg.seed, STREAM_LAYOUT, generation])
+    if pool is not None:
+        idx = rng.integers(0, len(pool), size=e)
+        return pool, idx
+    lay = world.sample_training(rng, e, cfg.world.training, cfg.world.proxy_break_rate)
+    return lay, np.arange(e)
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """What ``evaluate`` measured for one generation: fitness and the per-organism rollout records."""
+
+    fitness: np.ndarray
+    """float64 [N]: mean return - planning_cost * mean plans evaluated per episode"""
+    records: kernels.Rollouts
+    """per organism and episode: ret, proxy, steps, plans, reach"""
+
+    @property
+    def ret(self) -> np.ndarray:
+        return self.records.ret.mean(axis=1)
+
+    @property
+    def proxy(self) -> np.ndarray:
+        return self.records.proxy.mean(axis=1)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self.records.steps.mean(axis=1)
+
+    @property
+    def plans(self) -> np.ndarray:
+        return self.records.plans.mean(axis=1)
+
+
+def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
+    """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``)."""
+    layouts, idx = training_layouts(cfg, world, state.generation, pool)
+    # a writable copy: numba compiles read-only arrays as a separate type
+    rec = kernels.rollout(np.array(state.genomes), layouts, idx, world.table, world.radius, len(world.features),
+                          cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_TRAIN,
+                          state.generation, state.organism_ids())
+    ret = rec.ret.mean(axis=1)
+    plans = rec.plans.mean(axis=1)
+    return Evaluation(ret - cfg.organisms.planning_cost * plans, rec)
+
+
+# -- the driver ------------------------------------------------------------------------------
+class GA:
+    """Ask / tell driver over ``GAState``: holds the current state, the world and the layout pool.
+
+    ``ask()`` breeds the next generation if the current one was told its fitness and returns
+    the genomes to evaluate and their organism ids; ``tell(fitness)`` returns (and keeps) the
+    state with fitness set. ``evaluate()`` is the module function on the current state.
+    """
+
+    def __init__(self, cfg, state: GAState | dict | None = None, world=None):
+        from evosim import worlds
+
+        self.cfg = cfg
+        self.world = worlds.make(cfg.world) if world is None else world
+        self.pool = make_pool(cfg, self.world)
+        if state is None:
+            state = initial_state(cfg)
+        elif not isinstance(state, GAState):
+            state = GAState.from_arrays(state)
+        self._state = state
+
+    @property
+    def state(self) -> GAState:
+        return self._state
+
+    def ask(self) -> tuple[np.ndarray, np.ndarray]:
+        """(genomes [N, G] float32, organism ids [N] int64) of the generation to evaluate next."""
+        if self._state.fitness is not None:
+            self._state = breed(self._state, self.cfg.evolution, self.cfg.seed)
+        return self._state.genomes, self._state.organism_ids()
+
+    def evaluate(self) -> Evaluation:
+        return evaluate(self.cfg, self.world, self._state, self.pool)
+
+    def tell(self, fitness) -> GAState:
+        """The current generation with ``fitness`` set; it becomes the current state."""
+        if self._state.fitness is not None:
+            raise ValueError(f"tell: generation {self._state.generation} already has fitness (ask first)")
+        self._state = self._state.with_fitness(fitness)
+        return self._state
+
+
+__all__ = ["GAState", "GA", "Evaluation", "STATE_KEYS", "initial_state", "breed", "evaluate", "make_pool",
+           "training_layouts"]
