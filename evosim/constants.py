@@ -39,6 +39,13 @@ class Interaction(IntEnum):
     OPENED_WITH_KEY = 3  # if inventory > 0: one key spent, reward given, object removed; else nothing
 
 
+#: ``Interaction`` codes as plain ints, for the kernels (numba freezes module-level ints as constants)
+I_CONSUMED = int(Interaction.CONSUMED)
+I_ENDS = int(Interaction.ENDS_EPISODE)
+I_PICKED = int(Interaction.PICKED_UP)
+I_OPENED = int(Interaction.OPENED_WITH_KEY)
+
+
 class Arch(IntEnum):
     """Organism architectures."""
 
@@ -52,6 +59,8 @@ ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner"}
 MAX_FEATURES = 4
 #: the planner enumerates ordered visits to at most this many objects
 MAX_DEPTH = 3
+#: the planner considers, and a choice event offers, at most this many perceived objects (nearest first)
+MAX_PERCEIVED = 8
 #: objects per layout are padded to at most this many
 MAX_OBJECTS = 16
 #: kind code of an empty object slot
@@ -68,3 +77,19 @@ STREAM_TRAIN = 1
 STREAM_LAYOUT = 2
 STREAM_PROBE = 3
 STREAM_GA = 4
+
+
+class Purpose(IntEnum):
+    """What a probe rollout is for: its ``generation`` argument of the counter-based RNG under
+    ``STREAM_PROBE`` (so train, shift, control, decision and random-baseline episodes of the same
+    organism never share random numbers)."""
+
+    TRAIN = 0
+    SHIFT = 1
+    CONTROL = 2
+    DECISION = 3
+    RANDOM = 8
+
+
+#: probe purpose name -> ``generation`` argument under STREAM_PROBE (plain ints)
+PROBE_PURPOSE = {p.name.lower(): int(p) for p in Purpose}

@@ -52,25 +52,19 @@ def _objective(w_ev, x, mask, target):
 
 
 def fit_behavioural_batch(feat, dist, nopt, chosen, org, n_org, gammas=GAMMAS, ridge=RIDGE):
-    """Fit the choice model for many organisms at once (numba: ``kernels.probe_kernels._fit_choices``).
+    """Fit the choice model for many organisms at once (numba, behind ``evosim.kernels.fit_choices``).
 
     ``feat[n, K, F]`` visible features of the options, ``dist[n, K]`` path distances,
     ``nopt[n]`` options per event, ``chosen[n]`` the option slot picked or -1 (none),
     ``org[n]`` the organism (0..n_org-1) of each event. Returns (w[n_org, F], gamma[n_org]);
     NaN rows for organisms without events.
     """
-    from evosim.kernels.probe_kernels import _fit_choices
+    from evosim.kernels import fit_choices
 
     org = np.asarray(org, dtype=np.int64)
     order = np.argsort(org, kind="stable")
     start = np.searchsorted(org[order], np.arange(n_org + 1)).astype(np.int64)
-    f = feat.shape[2]
-    w = np.zeros((n_org, f))
-    g = np.zeros(n_org)
-    obj = np.zeros(n_org)
-    _fit_choices(np.ascontiguousarray(feat[order], dtype=np.float64), np.ascontiguousarray(dist[order], dtype=np.int64),
-                 np.ascontiguousarray(nopt[order], dtype=np.int64), np.ascontiguousarray(chosen[order], dtype=np.int64),
-                 start, np.asarray(gammas, dtype=np.float64), float(ridge), w, g, obj)
+    w, g, _ = fit_choices(feat[order], dist[order], nopt[order], chosen[order], start, gammas, ridge)
     return w, g
 
 

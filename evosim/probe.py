@@ -21,8 +21,7 @@ import pandas as pd
 
 from evosim import genome as gn
 from evosim import kernels
-from evosim.constants import ARCH_NAMES, STREAM_PROBE, Arch
-from evosim.kernels.probe_kernels import MAX_PERCEIVED, _count_choices, _fill_choices
+from evosim.constants import ARCH_NAMES, PROBE_PURPOSE, STREAM_PROBE, Arch
 from evosim.objectives import (
     MAX_EVENTS, agreement, choice_loglik_batch, classify, cosine, fit_behavioural_batch, power_bits, pseudo_r2,
 )
@@ -30,7 +29,7 @@ from evosim.oracle import oracle_returns
 
 DISTRIBUTIONS = ("train", "shift", "control")
 #: ``generation`` argument of the kernels' counter-based RNG under STREAM_PROBE, per purpose
-_PURPOSE = {"train": 0, "shift": 1, "control": 2, "decision": 3, "random": 8}
+_PURPOSE = PROBE_PURPOSE  # alias: constants.PROBE_PURPOSE / constants.Purpose
 #: the random baseline policy: a heuristic whose only expressed term is heavy Gumbel noise
 RANDOM_LOGTEMP = 3.0
 
@@ -210,20 +209,9 @@ def choice_events(rec, lay, world) -> dict:
     kind_feat = np.ascontiguousarray(world.table.features[:, :nf], dtype=np.float64)
     trace, reach = rec.trace, np.ascontiguousarray(rec.reach)
     n, e = reach.shape[0], reach.shape[1]
-    width = lay.walls.shape[2]
-    ep = np.arange(e, dtype=np.int64)
-    counts = np.zeros((n, e), dtype=np.int64)
-    args = (trace, reach, ep, np.ascontiguousarray(lay.obj_pos), np.ascontiguousarray(lay.obj_kind), lay.dist,
-            kind_feat, np.ascontiguousarray(world.radius, dtype=np.int64), nf, width)
-    _count_choices(*args, counts)
-    flat = counts.reshape(-1)
-    offsets = np.concatenate([[0], np.cumsum(flat)[:-1]]).astype(np.int64)
-    total = int(flat.sum())
-    feat = np.zeros((total, MAX_PERCEIVED, nf))
-    dist = np.zeros((total, MAX_PERCEIVED), dtype=np.int64)
-    nopt = np.zeros(total, dtype=np.int64)
-    chosen = np.zeros(total, dtype=np.int64)
-    _fill_choices(*args, offsets, feat, dist, nopt, chosen)
+    ev = kernels.choice_events(trace, reach, np.arange(e, dtype=np.int64), lay.obj_pos, lay.obj_kind, lay.dist,
+                               kind_feat, world.radius, nf)
+    counts, feat, dist, nopt, chosen = ev.counts, ev.feat, ev.dist, ev.nopt, ev.chosen
     org = np.repeat(np.arange(n), counts.sum(axis=1))
     return {"feat": feat, "dist": dist, "nopt": nopt, "chosen": chosen, "org": org}
 

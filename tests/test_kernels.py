@@ -21,9 +21,12 @@ from hypothesis import strategies as st
 from evosim.config import WorldConfig
 from evosim.constants import MAX_DEPTH, NO_KIND, UNREACHABLE
 from evosim.genome import ARCH, N_GENES, P_DEPTH, P_UTILITY, random_population
-from evosim.kernels import distance_maps, rollout
-from evosim.kernels.rng import episode_key, splitmix64, uniform
-from evosim.kernels.rollout import MAX_PERCEIVED, _explore, heuristic_action, planner_action
+from evosim.constants import MAX_PERCEIVED
+from evosim.kernels import distance_maps, episode_keys, heuristic_action, planner_plan, rollout
+from evosim.kernels.rng import _episode_key as episode_key
+from evosim.kernels.rng import _splitmix64 as splitmix64
+from evosim.kernels.rng import _uniform as uniform
+from evosim.kernels.rollout import _explore
 from evosim.worlds import DISTRIBUTIONS, WORLDS, Layouts
 
 FIELDS = ("ret", "proxy", "steps", "plans", "reach", "trace")
@@ -204,16 +207,13 @@ def test_decisions_equal_twin_at_random_states(name):
     world, lay, states = _random_states(name, sum(map(ord, name)))
     feats = world.table.features.astype(np.float64)
     nf = len(world.features)
-    cand, cand_d, util = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
-    plan = np.empty(MAX_DEPTH, np.int64)
     n_plans = 0
     for st_ in states:
         li, y, x, prev, inv, step = st_["li"], st_["y"], st_["x"], st_["prev"], st_["inv"], st_["step"]
         alive, radius, g, key, trial = st_["alive"], st_["radius"], st_["g"], st_["key"], st_["trial"]
         for md in (1, 2, 3):
-            got = planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
-                                 lay.dist[li], feats, world.table.interaction, radius, nf, md, key, step,
-                                 cand, cand_d, util, plan)
+            got = planner_plan(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                               lay.dist[li], feats, world.table.interaction, radius, nf, md, key, step)[:2]
             want = naive.planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
                                         lay.dist[li], feats, world.table.interaction, radius, nf, md, int(key), step)
             assert tuple(got) == want, (trial, md)
@@ -232,22 +232,18 @@ def test_planner_plan_equals_twin_at_random_states(name):
     """The ``plan`` planner_action fills equals naive.planner_plan (object indices in visiting order,
     padded with -1) at random cells, headings, inventories, alive masks and radii, max_depth 1-3;
     whenever a plan is reported, the action is a move that strictly shortens the BFS distance to
-    its first object. The scratch starts filled with junk, so a kernel that skips writing fails."""
+    its first object."""
     world, lay, states = _random_states(name, [sum(map(ord, name)), 5])
     feats = world.table.features.astype(np.float64)
     nf = len(world.features)
-    cand, cand_d, util = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
-    plan = np.empty(MAX_DEPTH, np.int64)
     lengths = [0] * (MAX_DEPTH + 1)
     for st_ in states:
         li, y, x, prev, inv, step = st_["li"], st_["y"], st_["x"], st_["prev"], st_["inv"], st_["step"]
         alive, radius, g, key, trial = st_["alive"], st_["radius"], st_["g"], st_["key"], st_["trial"]
         dist = lay.dist[li]
         for md in (1, 2, 3):
-            plan[:] = 12345
-            a, _ = planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
-                                  dist, feats, world.table.interaction, radius, nf, md, key, step,
-                                  cand, cand_d, util, plan)
+            a, _, plan = planner_plan(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                      dist, feats, world.table.interaction, radius, nf, md, key, step)
             want = naive.planner_plan(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
                                       dist, feats, world.table.interaction, radius, nf, md, int(key), step)
             assert len(want) <= md
@@ -276,22 +272,18 @@ def test_planner_plan_near_then_far():
     lay = hand_layout(OPEN, (2, 2), [(5, 5, 0), (1, 1, 0)])
     g = np.zeros(N_GENES, np.float32)
     g[ARCH], g[P_UTILITY.start] = 1.0, 1.0
-    scratch = np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED)
-    plan = np.empty(MAX_DEPTH, np.int64)
     args = (lay.walls[0], 2, 2, -1, 0, lay.obj_pos[0], lay.obj_kind[0], np.ones(2, bool), lay.dist[0],
             world.table.features.astype(np.float64), world.table.interaction, np.array([20, 20, 0, 0]), 2, 3)
     for depth, want in ((1, [near, -1, -1]), (2, [near, far, -1]), (3, [near, far, -1])):
         g[P_DEPTH] = depth
         for k in range(5):
-            plan[:] = 99
-            a, _ = planner_action(g, *args, np.uint64(k), 0, *scratch, plan)
+            a, _, plan = planner_plan(g, *args, np.uint64(k), 0)
             assert plan.tolist() == want, (depth, k)
             assert a in (0, 3), (depth, k)  # north or west: towards (1, 1)
             assert naive.planner_plan(g, *args, k, 0) == [v for v in want if v >= 0]
     g[P_UTILITY.start] = 0.0
     g[P_DEPTH] = 2
-    plan[:] = 99
-    planner_action(g, *args, np.uint64(0), 0, *scratch, plan)
+    _, _, plan = planner_plan(g, *args, np.uint64(0), 0)
     assert plan.tolist() == [-1, -1, -1]
     assert naive.planner_plan(g, *args, 0, 0) == []
 
@@ -311,10 +303,10 @@ def test_plan_count_matches_ordered_visits():
         for depth in (1, 2, 3):
             g[P_DEPTH] = depth
             want = sum(math.perm(k, r) for r in range(1, depth + 1))
-            got = naive.planner_action(g, lay.walls[0], 4, 4, -1, 0, lay.obj_pos[0], lay.obj_kind[0],
-                                       lay.obj_kind[0] >= 0, lay.dist[0], world.table.features, world.table.interaction,
-                                       np.array([20, 20, 0, 0]), 2, 3, 1, 0)[1]
-            assert got == want, (n, depth)
+            args = (lay.walls[0], 4, 4, -1, 0, lay.obj_pos[0], lay.obj_kind[0], lay.obj_kind[0] >= 0, lay.dist[0],
+                    world.table.features, world.table.interaction, np.array([20, 20, 0, 0]), 2, 3, 1, 0)
+            assert naive.planner_action(g, *args)[1] == want, (n, depth)
+            assert planner_plan(g, *args)[1] == want, (n, depth)
 
 
 # -- whole rollouts --------------------------------------------------------------------------------
@@ -534,14 +526,12 @@ def test_planner_on_a_closed_chest_heads_for_the_key():
     lay = hand_layout(OPEN, (3, 3), [(3, 3, chest), (3, 5, key), (1, 5, chest)])
     g = np.zeros(N_GENES, np.float32)
     g[ARCH], g[P_UTILITY.start], g[P_UTILITY.start + 1] = 1.0, 1.0, 1.0
-    scratch = (np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED, np.int64), np.empty(MAX_PERCEIVED),
-               np.empty(MAX_DEPTH, np.int64))
     for depth in (1, 2, 3):
         g[P_DEPTH] = depth
         for k in range(20):
-            a, _ = planner_action(g, lay.walls[0], 3, 3, -1, 0, lay.obj_pos[0], lay.obj_kind[0], np.ones(3, bool),
-                                  lay.dist[0], world.table.features.astype(np.float64), world.table.interaction,
-                                  world.radius, 2, 3, np.uint64(k), 0, *scratch)
+            a, _, _ = planner_plan(g, lay.walls[0], 3, 3, -1, 0, lay.obj_pos[0], lay.obj_kind[0], np.ones(3, bool),
+                                   lay.dist[0], world.table.features.astype(np.float64), world.table.interaction,
+                                   world.radius, 2, 3, np.uint64(k), 0)
             assert a == 1, (depth, k)
 
 
@@ -556,3 +546,160 @@ def test_twin_genome_layout_matches_genome_module():
     from evosim.kernels.rollout import EXPLORE_KEEP
 
     assert (naive.MAX_PERCEIVED, naive.EXPLORE_KEEP, naive.UNREACHABLE) == (MAX_PERCEIVED, EXPLORE_KEEP, UNREACHABLE)
+
+
+# -- the loop-based search at every depth ----------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_planner_search_equals_twin_per_depth(name):
+    """The iterative search (``rollout._search``) at random states with the genome's own depth 1, 2
+    and 3 (max_depth 3, so the depth gene decides): same move, plan count and plan as the twin's
+    explicit enumeration, and the count is never above the number of ordered visits."""
+    world, lay, states = _random_states(name, [sum(map(ord, name)), 17], trials=150)
+    feats = world.table.features.astype(np.float64)
+    nf = len(world.features)
+    for st_ in states:
+        li = st_["li"]
+        g = st_["g"].copy()
+        args = (lay.walls[li], st_["y"], st_["x"], st_["prev"], st_["inv"], lay.obj_pos[li], lay.obj_kind[li],
+                st_["alive"], lay.dist[li], feats, world.table.interaction, st_["radius"], nf, MAX_DEPTH)
+        for depth in (1, 2, 3):
+            g[P_DEPTH] = depth
+            a, p, plan = planner_plan(g, *args, st_["key"], st_["step"])
+            want = naive.planner_action(g, *args, int(st_["key"]), st_["step"])
+            want_plan = naive.planner_plan(g, *args, int(st_["key"]), st_["step"])
+            assert (a, p) == want, (st_["trial"], depth)
+            assert plan.tolist() == want_plan + [-1] * (MAX_DEPTH - len(want_plan)), (st_["trial"], depth)
+            assert p <= sum(math.perm(MAX_PERCEIVED, r) for r in range(1, depth + 1))
+
+
+# -- public wrappers reject bad input --------------------------------------------------------------
+def _decision_args():
+    world = make_world("keys_chests")
+    lay = hand_layout(OPEN, (3, 3), [(3, 5, world.kind_index("key")), (1, 5, world.kind_index("chest"))])
+    g = np.zeros(N_GENES, np.float32)
+    g[ARCH] = 1.0
+    return dict(genome=g, walls=lay.walls[0], y=3, x=3, prev=-1, inv=0, obj_pos=lay.obj_pos[0],
+                obj_kind=lay.obj_kind[0], alive=lay.obj_kind[0] >= 0, dist=lay.dist[0],
+                kind_feat=world.table.features.astype(np.float64), kind_inter=world.table.interaction,
+                radius=world.radius, n_feat=2, max_depth=3, key=np.uint64(1), step=0)
+
+
+def _heuristic_args():
+    d = _decision_args()
+    for k in ("dist", "kind_inter", "max_depth"):
+        d.pop(k)
+    return d
+
+
+@pytest.mark.parametrize("fn", ["planner_plan", "planner_action", "heuristic_action"])
+@pytest.mark.parametrize("field, bad, match", [
+    ("genome", np.zeros(3, np.float32), "genome"),
+    ("genome", np.full(N_GENES, np.nan, np.float32), "NaN"),
+    ("walls", np.zeros(5, np.uint8), "walls"),
+    ("y", 99, "y"),
+    ("x", -1, "x"),
+    ("prev", 4, "prev"),
+    ("inv", -1, "inv"),
+    ("obj_pos", np.zeros((5, 2), np.int64), "obj_pos"),
+    ("alive", np.ones(7, bool), "alive"),
+    ("n_feat", 0, "n_feat"),
+    ("radius", np.array([1]), "radius"),
+    ("step", -3, "step"),
+    ("key", 1.5, "key"),
+    ("max_depth", 4, "max_depth"),
+    ("dist", np.zeros((2, 3, 3), np.int16), "dist"),
+    ("kind_inter", np.array([0, 9, 0, 0, 0][:1]), "kind_inter"),
+])
+def test_decision_wrappers_reject_bad_input(fn, field, bad, match):
+    import evosim.kernels as K
+
+    args = _decision_args() if fn != "heuristic_action" else _heuristic_args()
+    if field not in args:
+        pytest.skip(f"{fn} has no {field}")
+    getattr(K, fn)(**args)  # the good arguments pass
+    args[field] = bad
+    with pytest.raises(ValueError, match=match):
+        getattr(K, fn)(**args)
+
+
+def test_episode_keys_equal_the_rollout_keys_and_reject_bad_input():
+    keys = episode_keys(7, 3, 1, [0, 5], np.arange(3))
+    assert keys.dtype == np.uint64 and keys.shape == (2, 3)
+    assert [[int(k) for k in row] for row in keys] == [[naive.episode_key(7, 3, 1, o, e) for e in range(3)] for o in (0, 5)]
+    assert episode_keys(2**64 - 1, 0, 0, 1, 1)[0, 0] == np.uint64(naive.episode_key(2**64 - 1, 0, 0, 1, 1))
+    for bad, match in (((-1, 1, 0, [0], [0]), "seed"), ((1, 1, 0, [-2], [0]), "non-negative"),
+                       ((1, 1.5, 0, [0], [0]), "stream"), ((1, 1, 0, [[0]], [0]), "organisms")):
+        with pytest.raises(ValueError, match=match):
+            episode_keys(*bad)
+
+
+def test_oracle_values_rejects_bad_input():
+    from evosim.kernels import oracle_values
+
+    world = make_world("keys_chests")
+    lay = hand_layout(OPEN, (3, 3), [(3, 5, world.kind_index("key")), (1, 5, world.kind_index("chest"))])
+    t = world.table
+    good = dict(walls=lay.walls, start=lay.start, obj_pos=lay.obj_pos, obj_kind=lay.obj_kind, kind_value=t.reward,
+                kind_reward=t.reward, kind_inter=t.interaction, max_steps=30, capacity=0)
+    assert oracle_values(**good).shape == (1,)
+    for field, bad, match in (("walls", lay.walls[0], "walls"), ("start", np.array([[99, 0]]), "start"),
+                              ("kind_value", np.ones(1), "one value per kind"), ("max_steps", -1, "max_steps"),
+                              ("obj_kind", np.full((1, 20), 0), "obj_pos"),
+                              ("obj_kind", np.array([[0, 99] + [-1] * (lay.obj_kind.shape[1] - 2)]), "kind index"),
+                              ("kind_inter", np.full(len(t.reward), 7), "Interaction"),
+                              ("capacity", -2, "capacity")):
+        with pytest.raises(ValueError, match=match):
+            oracle_values(**dict(good, **{field: bad}))
+    many = np.zeros((1, 17), np.int64)
+    with pytest.raises(ValueError, match="at most 16"):
+        oracle_values(**dict(good, obj_kind=many, obj_pos=np.zeros((1, 17, 2), np.int64)))
+
+
+def test_choice_events_and_fit_choices_reject_bad_input():
+    from evosim.kernels import choice_events, fit_choices
+
+    world = make_world("ancestral_modern")
+    lay = hand_layout(OPEN, (2, 2), [(5, 5, 0), (1, 1, 0)])
+    g = np.zeros((1, N_GENES), np.float32)
+    g[0, ARCH], g[0, P_UTILITY.start], g[0, P_DEPTH] = 1.0, 1.0, 1
+    rec = rollout(g, lay, np.zeros(2, np.int64), world.table, world.radius, 2, 3, 20, 1, 1, 0, [0], record=True)
+    good = dict(trace=rec.trace, reach=rec.reach, episode_layout=np.zeros(2, np.int64), obj_pos=lay.obj_pos,
+                obj_kind=lay.obj_kind, dist=lay.dist, kind_feat=world.table.features, radius=world.radius, n_feat=2)
+    ev = choice_events(**good)
+    assert ev.counts.shape == (1, 2) and len(ev.nopt) == ev.counts.sum() > 0
+    assert ev.feat.shape == (len(ev.nopt), MAX_PERCEIVED, 2)
+    for field, bad, match in (("trace", rec.trace[0], "trace"), ("reach", rec.reach[:, :1], "reach"),
+                              ("episode_layout", np.array([0, 3]), "episode_layout"),
+                              ("dist", lay.dist.astype(np.float32), "dist"), ("n_feat", 9, "n_feat"),
+                              ("trace", np.full_like(rec.trace, 10**6), "cell indices")):
+        with pytest.raises(ValueError, match=match):
+            choice_events(**dict(good, **{field: bad}))
+    n = len(ev.nopt)
+    fit = dict(feat=ev.feat, dist=ev.dist, nopt=ev.nopt, chosen=ev.chosen, org_start=np.array([0, n]),
+               gammas=[0.9], ridge=0.5)
+    w, gam, obj = fit_choices(**fit)
+    assert w.shape == (1, 2) and gam[0] == 0.9 and np.isfinite(obj[0])
+    for field, bad, match in (("org_start", np.array([0, n + 1]), "org_start"), ("gammas", [], "gammas"),
+                              ("gammas", [1.5], "gammas"), ("ridge", 0.0, "ridge"),
+                              ("chosen", np.full(n, 99), "chosen"), ("dist", ev.dist[:, :2], "dist"),
+                              ("feat", np.full_like(ev.feat, np.nan), "NaN")):
+        with pytest.raises(ValueError, match=match):
+            fit_choices(**dict(fit, **{field: bad}))
+
+
+def test_kernel_constants_come_from_constants_py():
+    """One definition of each kernel constant: the kernel modules hold the very objects of constants.py."""
+    import importlib
+
+    from evosim import constants as C
+
+    bfs, probe_kernels, R = (importlib.import_module(f"evosim.kernels.{m}") for m in ("bfs", "probe_kernels", "rollout"))
+
+    assert R.DY is C.DY and R.DX is C.DX and R.OPPOSITE is C.OPPOSITE and bfs.DY is C.DY
+    assert R.MAX_PERCEIVED == probe_kernels.MAX_PERCEIVED == C.MAX_PERCEIVED
+    assert (C.I_CONSUMED, C.I_ENDS, C.I_PICKED, C.I_OPENED) == tuple(int(i) for i in C.Interaction)
+    assert R.I_OPENED is C.I_OPENED and probe_kernels.I_OPENED is C.I_OPENED
+    assert C.PROBE_PURPOSE == {"train": 0, "shift": 1, "control": 2, "decision": 3, "random": 8}
+    for mod in (bfs, probe_kernels, R):
+        for name in ("_DY", "_DX", "_OPP"):
+            assert not hasattr(mod, name)

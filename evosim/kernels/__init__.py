@@ -1,7 +1,20 @@
 """Numba kernels behind small public wrappers that check their inputs and allocate outputs.
 
-Kernels see arrays and scalars only. Each has a slow, obviously-correct twin in
-``tests/naive.py``; the tests compare them trajectory by trajectory.
+Kernels see arrays and scalars only; every numba function is private (leading underscore) and
+the rest of evosim calls only these wrappers, which raise ``ValueError`` on a bad shape, dtype
+or range:
+
+    distance_maps(walls, obj_pos, obj_kind)                     BFS maps          kernels/bfs.py
+    rollout(genomes, layouts, episode_layout, table, ...)       whole episodes    kernels/rollout.py
+    heuristic_action(genome, walls, y, x, ...)                  one decision      kernels/rollout.py
+    planner_action(genome, walls, y, x, ...) / planner_plan     one decision      kernels/rollout.py
+    episode_keys(seed, stream, generation, organisms, episodes) random keys       kernels/rng.py
+    oracle_values(walls, start, obj_pos, obj_kind, ...)         best value        kernels/probe_kernels.py
+    choice_events(trace, reach, episode_layout, ...)            choice events     kernels/probe_kernels.py
+    fit_choices(feat, dist, nopt, chosen, org_start, ...)       choice-model fit  kernels/probe_kernels.py
+
+Each kernel has a slow, obviously-correct twin in ``tests/naive.py`` / ``tests/naive_probe.py``;
+the tests compare them trajectory by trajectory.
 """
 from __future__ import annotations
 
@@ -9,10 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evosim.constants import MAX_DEPTH, MAX_FEATURES
+from evosim.constants import MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, N_ACTIONS
 from evosim.genome import N_GENES
 from evosim.kernels.bfs import _distance_maps
-from evosim.kernels.rollout import _rollout
+from evosim.kernels.probe_kernels import ORACLE_MAX_OBJECTS, _count_choices, _fill_choices, _fit_choices, _oracle
+from evosim.kernels.rng import _episode_keys
+from evosim.kernels.rollout import _heuristic_action, _planner_action, _rollout
 
 
 def distance_maps(walls: np.ndarray, obj_pos: np.ndarray, obj_kind: np.ndarray) -> np.ndarray:
@@ -91,4 +106,287 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
     return Rollouts(ret, proxy, steps, plans, reach, trace if record else None)
 
 
-__all__ = ["distance_maps", "rollout", "Rollouts"]
+# -- helpers of the wrappers -------------------------------------------------------------------
+def _arr(name: str, a, dtype, ndim: int) -> np.ndarray:
+    """``a`` as a C-contiguous array of ``dtype`` with ``ndim`` dimensions, else ValueError."""
+    try:
+        out = np.ascontiguousarray(a, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: cannot be read as {np.dtype(dtype).name}: {exc}") from None
+    if out.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {out.shape}")
+    return out
+
+
+def _shape(name: str, a: np.ndarray, shape: tuple) -> None:
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {a.shape}")
+
+
+def _finite(name: str, a: np.ndarray) -> None:
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+
+
+def _int(name: str, v, lo: int | None = None, hi: int | None = None) -> int:
+    """``v`` as a Python int in lo..hi (inclusive), else ValueError."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise ValueError(f"{name}: expected an integer, got {v!r}")
+    v = int(v)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise ValueError(f"{name}: {v} is outside {lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}")
+    return v
+
+
+def _kinds(fn: str, obj_kind: np.ndarray, n_kinds: int) -> None:
+    if obj_kind.size and (obj_kind.min() < -1 or obj_kind.max() >= n_kinds):
+        raise ValueError(f"{fn}: obj_kind must be -1 (empty slot) or a kind index below {n_kinds}")
+
+
+def _inside(fn: str, obj_pos: np.ndarray, obj_kind: np.ndarray, h: int, w: int) -> None:
+    live = obj_kind >= 0
+    if live.any():
+        ys, xs = obj_pos[..., 0][live], obj_pos[..., 1][live]
+        if ys.min() < 0 or xs.min() < 0 or ys.max() >= h or xs.max() >= w:
+            raise ValueError(f"{fn}: an object lies outside the grid")
+
+
+# -- one decision state ---------------------------------------------------------------------------
+def _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
+                     step):
+    genome = _arr(f"{fn}: genome", genome, np.float32, 1)
+    _shape(f"{fn}: genome", genome, (N_GENES,))
+    _finite(f"{fn}: genome", genome)
+    walls = _arr(f"{fn}: walls", walls, np.uint8, 2)
+    h, w = walls.shape
+    y, x = _int(f"{fn}: y", y, 0, h - 1), _int(f"{fn}: x", x, 0, w - 1)
+    prev = _int(f"{fn}: prev", prev, -1, N_ACTIONS - 1)
+    inv = _int(f"{fn}: inv", inv, 0)
+    obj_kind = _arr(f"{fn}: obj_kind", obj_kind, np.int64, 1)
+    m = len(obj_kind)
+    obj_pos = _arr(f"{fn}: obj_pos", obj_pos, np.int64, 2)
+    _shape(f"{fn}: obj_pos", obj_pos, (m, 2))
+    alive = _arr(f"{fn}: alive", alive, np.bool_, 1)
+    _shape(f"{fn}: alive", alive, (m,))
+    if (alive & (obj_kind < 0)).any():
+        raise ValueError(f"{fn}: an empty slot (obj_kind -1) is marked alive")
+    kind_feat = _arr(f"{fn}: kind_feat", kind_feat, np.float64, 2)
+    _finite(f"{fn}: kind_feat", kind_feat)
+    _kinds(fn, obj_kind, kind_feat.shape[0])
+    _inside(fn, obj_pos, obj_kind, h, w)
+    n_feat = _int(f"{fn}: n_feat", n_feat, 1, min(MAX_FEATURES, kind_feat.shape[1]))
+    radius = _arr(f"{fn}: radius", radius, np.int64, 1)
+    if len(radius) < n_feat:
+        raise ValueError(f"{fn}: radius needs one entry per feature channel ({n_feat}), got {len(radius)}")
+    key = _int(f"{fn}: key", key, 0, 2**64 - 1)
+    step = _int(f"{fn}: step", step, 0)
+    return genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, np.uint64(key), step
+
+
+def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat: int,
+                     key, step: int) -> int:
+    """The move (``Action``) a heuristic genome takes at one state: standing on (y, x) of
+    ``walls[H, W]`` after move ``prev`` (-1: none yet) holding ``inv`` keys, with objects
+    ``obj_pos[M, 2]`` / ``obj_kind[M]`` of which ``alive[M]`` are still there, at step ``step``
+    of the episode with random key ``key`` (see ``episode_keys``)."""
+    args = _decision_inputs("heuristic_action", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat,
+                            radius, n_feat, key, step)
+    return int(_heuristic_action(*args))
+
+
+def _planner_call(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
+                  n_feat, max_depth, key, step):
+    (genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
+     step) = _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat,
+                              key, step)
+    dist = np.ascontiguousarray(dist)
+    if dist.dtype not in (np.int16, np.int32, np.int64):
+        raise ValueError(f"{fn}: dist must be an integer array (int16 from distance_maps), got {dist.dtype}")
+    _shape(f"{fn}: dist", dist, (len(obj_kind),) + walls.shape)
+    kind_inter = _arr(f"{fn}: kind_inter", kind_inter, np.int64, 1)
+    _shape(f"{fn}: kind_inter", kind_inter, (kind_feat.shape[0],))
+    if kind_inter.size and (kind_inter.min() < 0 or kind_inter.max() > 3):
+        raise ValueError(f"{fn}: kind_inter must hold Interaction codes 0..3")
+    max_depth = _int(f"{fn}: max_depth", max_depth, 1, MAX_DEPTH)
+    plan = np.full(MAX_DEPTH, -1, dtype=np.int64)
+    a, p = _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                           radius, n_feat, max_depth, key, step, plan)
+    return int(a), int(p), plan
+
+
+def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
+                   n_feat: int, max_depth: int, key, step: int) -> tuple[int, int]:
+    """(move, plans evaluated) of a planner genome at one state (arguments as in
+    ``heuristic_action``, plus the layout's ``dist[M, H, W]`` from ``distance_maps``, the kinds'
+    ``kind_inter`` codes and the depth cap ``max_depth``)."""
+    a, p, _ = _planner_call("planner_action", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist,
+                            kind_feat, kind_inter, radius, n_feat, max_depth, key, step)
+    return a, p
+
+
+def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
+                 n_feat: int, max_depth: int, key, step: int) -> tuple[int, int, np.ndarray]:
+    """``planner_action`` with the plan it follows: (move, plans evaluated, plan), ``plan``
+    int64 [MAX_DEPTH] the object indices of the best plan in visiting order, padded with -1
+    (all -1 when the planner explores); the move heads for ``plan[0]``."""
+    return _planner_call("planner_plan", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                         kind_inter, radius, n_feat, max_depth, key, step)
+
+
+def episode_keys(seed, stream, generation, organisms, episodes) -> np.ndarray:
+    """Random key (uint64 [len(organisms), len(episodes)]) of each episode of each organism: the
+    key ``rollout`` gives episode ``e`` of organism ``organisms[i]`` when called with the same
+    (seed, stream, generation)."""
+    fn = "episode_keys"
+    seed = _int(f"{fn}: seed", seed, 0, 2**64 - 1)
+    stream = _int(f"{fn}: stream", stream, 0, 2**64 - 1)
+    generation = _int(f"{fn}: generation", generation, 0, 2**64 - 1)
+    organisms = _arr(f"{fn}: organisms", np.atleast_1d(organisms), np.int64, 1)
+    episodes = _arr(f"{fn}: episodes", np.atleast_1d(episodes), np.int64, 1)
+    if (organisms < 0).any() or (episodes < 0).any():
+        raise ValueError(f"{fn}: organisms and episodes must be non-negative")
+    out = np.empty((len(organisms), len(episodes)), dtype=np.uint64)
+    _episode_keys(np.uint64(seed), np.uint64(stream), np.uint64(generation), organisms, episodes, out)
+    return out
+
+
+# -- probe kernels ---------------------------------------------------------------------------------
+def oracle_values(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps: int,
+                  capacity: int = 0) -> np.ndarray:
+    """Best achievable sum of ``kind_value`` over interacted objects within ``max_steps`` from the
+    start, per layout (float64 [L]): ``walls[L, H, W]``, ``start[L, 2]``, ``obj_pos[L, M, 2]``,
+    ``obj_kind[L, M]`` (at most ORACLE_MAX_OBJECTS live per layout), per kind ``kind_value``,
+    ``kind_reward`` (what ends the episode when none is left) and ``kind_inter``; ``capacity`` > 0
+    ends an episode after that many CONSUMED objects."""
+    fn = "oracle_values"
+    walls = _arr(f"{fn}: walls", walls, np.uint8, 3)
+    n, h, w = walls.shape
+    start = _arr(f"{fn}: start", start, np.int64, 2)
+    _shape(f"{fn}: start", start, (n, 2))
+    if n and (start[:, 0].min() < 0 or start[:, 1].min() < 0 or start[:, 0].max() >= h or start[:, 1].max() >= w):
+        raise ValueError(f"{fn}: a start lies outside the grid")
+    obj_kind = _arr(f"{fn}: obj_kind", obj_kind, np.int64, 2)
+    if obj_kind.shape[0] != n:
+        raise ValueError(f"{fn}: obj_kind must be [{n}, M], got {obj_kind.shape}")
+    obj_pos = _arr(f"{fn}: obj_pos", obj_pos, np.int64, 3)
+    _shape(f"{fn}: obj_pos", obj_pos, obj_kind.shape + (2,))
+    live = (obj_kind >= 0).sum(axis=1)
+    if len(live) and live.max() > ORACLE_MAX_OBJECTS:
+        raise ValueError(f"{fn}: at most {ORACLE_MAX_OBJECTS} objects per layout, got {int(live.max())}")
+    kind_reward = _arr(f"{fn}: kind_reward", kind_reward, np.float64, 1)
+    k = len(kind_reward)
+    kind_value = _arr(f"{fn}: kind_value", kind_value, np.float64, 1)
+    if kind_value.shape != (k,):
+        raise ValueError(f"{fn}: one value per kind ({k}), got {kind_value.shape}")
+    kind_inter = _arr(f"{fn}: kind_inter", kind_inter, np.int64, 1)
+    _shape(f"{fn}: kind_inter", kind_inter, (k,))
+    if k and (kind_inter.min() < 0 or kind_inter.max() > 3):
+        raise ValueError(f"{fn}: kind_inter must hold Interaction codes 0..3")
+    _finite(f"{fn}: kind_value", kind_value)
+    _finite(f"{fn}: kind_reward", kind_reward)
+    _kinds(fn, obj_kind, k)
+    _inside(fn, obj_pos, obj_kind, h, w)
+    max_steps = _int(f"{fn}: max_steps", max_steps, 0)
+    capacity = _int(f"{fn}: capacity", capacity, 0)
+    out = np.zeros(n)
+    _oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps, capacity, out)
+    return out
+
+
+@dataclass
+class ChoiceEvents:
+    """Choice events, grouped by organism then episode (see kernels/probe_kernels.py)."""
+
+    counts: np.ndarray  # int64 [N, E]: events per episode
+    feat: np.ndarray  # float64 [n, MAX_PERCEIVED, F]: what is visible of each option (0 past nopt)
+    dist: np.ndarray  # int64 [n, MAX_PERCEIVED]: path distance of each option
+    nopt: np.ndarray  # int64 [n]: options per event
+    chosen: np.ndarray  # int64 [n]: option slot chosen, -1 for none
+
+
+def choice_events(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat: int) -> ChoiceEvents:
+    """The choice events of every episode of a recorded rollout: ``trace[N, E, T+1]`` and
+    ``reach[N, E, M]`` from ``rollout(..., record=True)``, episode ``e`` played on layout
+    ``episode_layout[e]`` of ``obj_pos[L, M, 2]`` / ``obj_kind[L, M]`` / ``dist[L, M, H, W]``;
+    ``kind_feat[K, >= n_feat]`` and ``radius[>= n_feat]`` as in the rollout."""
+    fn = "choice_events"
+    trace = _arr(f"{fn}: trace", trace, np.int64, 3)
+    reach = _arr(f"{fn}: reach", reach, np.int64, 3)
+    n, e = trace.shape[:2]
+    obj_kind = _arr(f"{fn}: obj_kind", obj_kind, np.int64, 2)
+    n_lay, m = obj_kind.shape
+    _shape(f"{fn}: reach", reach, (n, e, m))
+    obj_pos = _arr(f"{fn}: obj_pos", obj_pos, np.int64, 3)
+    _shape(f"{fn}: obj_pos", obj_pos, (n_lay, m, 2))
+    dist = np.ascontiguousarray(dist)
+    if dist.dtype not in (np.int16, np.int32, np.int64) or dist.ndim != 4 or dist.shape[:2] != (n_lay, m):
+        raise ValueError(f"{fn}: dist must be an integer array [{n_lay}, {m}, H, W], got {dist.dtype} {dist.shape}")
+    h, w = dist.shape[2:]
+    episode_layout = _arr(f"{fn}: episode_layout", episode_layout, np.int64, 1)
+    _shape(f"{fn}: episode_layout", episode_layout, (e,))
+    if e and (episode_layout.min() < 0 or episode_layout.max() >= n_lay):
+        raise ValueError(f"{fn}: episode_layout must index the {n_lay} layouts")
+    if trace.size and (trace.min() < -1 or trace.max() >= h * w):
+        raise ValueError(f"{fn}: trace holds cell indices 0..{h * w - 1} (or -1 after the end)")
+    kind_feat = _arr(f"{fn}: kind_feat", kind_feat, np.float64, 2)
+    n_feat = _int(f"{fn}: n_feat", n_feat, 1, min(MAX_FEATURES, kind_feat.shape[1]))
+    kind_feat = np.ascontiguousarray(kind_feat[:, :n_feat])
+    _kinds(fn, obj_kind, kind_feat.shape[0])
+    _inside(fn, obj_pos, obj_kind, h, w)
+    radius = _arr(f"{fn}: radius", radius, np.int64, 1)
+    if len(radius) < n_feat:
+        raise ValueError(f"{fn}: radius needs one entry per feature channel ({n_feat}), got {len(radius)}")
+    counts = np.zeros((n, e), dtype=np.int64)
+    args = (trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, w)
+    _count_choices(*args, counts)
+    flat = counts.reshape(-1)
+    offsets = np.concatenate([[0], np.cumsum(flat)[:-1]]).astype(np.int64)
+    total = int(flat.sum())
+    feat = np.zeros((total, MAX_PERCEIVED, n_feat))
+    ev_dist = np.zeros((total, MAX_PERCEIVED), dtype=np.int64)
+    nopt = np.zeros(total, dtype=np.int64)
+    chosen = np.zeros(total, dtype=np.int64)
+    _fill_choices(*args, offsets, feat, ev_dist, nopt, chosen)
+    return ChoiceEvents(counts, feat, ev_dist, nopt, chosen)
+
+
+def fit_choices(feat, dist, nopt, chosen, org_start, gammas, ridge: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Penalised maximum-likelihood fit of the choice model per organism: events
+    ``org_start[i]..org_start[i+1]-1`` (sorted by organism) belong to organism i; the best of
+    ``gammas`` is kept. Returns (w float64 [n_org, F], gamma [n_org], objective [n_org]); NaN rows
+    for organisms without events."""
+    fn = "fit_choices"
+    feat = _arr(f"{fn}: feat", feat, np.float64, 3)
+    n, k, f = feat.shape
+    _finite(f"{fn}: feat", feat)
+    dist = _arr(f"{fn}: dist", dist, np.int64, 2)
+    _shape(f"{fn}: dist", dist, (n, k))
+    nopt = _arr(f"{fn}: nopt", nopt, np.int64, 1)
+    _shape(f"{fn}: nopt", nopt, (n,))
+    chosen = _arr(f"{fn}: chosen", chosen, np.int64, 1)
+    _shape(f"{fn}: chosen", chosen, (n,))
+    if n and (nopt.min() < 0 or nopt.max() > k):
+        raise ValueError(f"{fn}: nopt must be in 0..{k}")
+    if n and ((chosen < -1).any() or (chosen >= nopt).any()):
+        raise ValueError(f"{fn}: chosen must be -1 (none) or an option slot below nopt")
+    org_start = _arr(f"{fn}: org_start", org_start, np.int64, 1)
+    if len(org_start) < 1 or org_start[0] != 0 or org_start[-1] != n or (np.diff(org_start) < 0).any():
+        raise ValueError(f"{fn}: org_start must rise from 0 to the number of events ({n})")
+    gammas = _arr(f"{fn}: gammas", gammas, np.float64, 1)
+    if len(gammas) == 0 or not ((gammas > 0) & (gammas <= 1)).all():
+        raise ValueError(f"{fn}: gammas must be a non-empty list of discounts in (0, 1]")
+    ridge = float(ridge)
+    if not (np.isfinite(ridge) and ridge > 0):
+        raise ValueError(f"{fn}: ridge must be positive (it keeps the Newton steps well posed), got {ridge}")
+    n_org = len(org_start) - 1
+    w = np.zeros((n_org, f))
+    g = np.zeros(n_org)
+    obj = np.zeros(n_org)
+    _fit_choices(feat, dist, nopt, chosen, org_start, gammas, ridge, w, g, obj)
+    return w, g, obj
+
+
+__all__ = [
+    "ChoiceEvents", "Rollouts", "choice_events", "distance_maps", "episode_keys", "fit_choices", "heuristic_action",
+    "oracle_values", "planner_action", "planner_plan", "rollout",
+]

@@ -1,5 +1,9 @@
 """Shortest-path distance maps (BFS over walls), computed once per layout.
 
+Owns ``_bfs_into`` (one BFS, optionally treating some cells as reached-but-not-expanded; the
+oracle uses that) and ``_distance_maps`` (every object of every layout, in parallel), behind
+``evosim.kernels.distance_maps``.
+
 This is the first kernel module ``evosim.kernels`` imports, so it also installs the guard that
 keeps numba's on-disk cache of every kernel module honest (``_guard_numba_cache``).
 """
@@ -12,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
-from evosim.constants import UNREACHABLE
+from evosim.constants import DX, DY, UNREACHABLE
 
 
 def _kernel_sources_digest() -> str:
@@ -83,12 +87,8 @@ def _guard_numba_cache() -> None:
 
 _guard_numba_cache()
 
-_DY = np.array([-1, 0, 1, 0], dtype=np.int64)
-_DX = np.array([0, 1, 0, -1], dtype=np.int64)
-
-
 @njit(cache=True)
-def bfs_into(walls, sy, sx, blocked, out, queue):
+def _bfs_into(walls, sy, sx, blocked, out, queue):
     """BFS distances from (sy, sx) over free cells into ``out`` (UNREACHABLE where cut off).
 
     Cells with ``blocked`` set are reached but not expanded (objects that would stop a path:
@@ -110,7 +110,7 @@ def bfs_into(walls, sy, sx, blocked, out, queue):
             continue
         d = out[y, x] + 1
         for a in range(4):
-            yy, xx = y + _DY[a], x + _DX[a]
+            yy, xx = y + DY[a], x + DX[a]
             if 0 <= yy < h and 0 <= xx < w and walls[yy, xx] == 0 and out[yy, xx] == UNREACHABLE:
                 out[yy, xx] = d
                 queue[tail] = yy * w + xx
@@ -128,4 +128,4 @@ def _distance_maps(walls, obj_pos, obj_kind, out):
             continue
         queue = np.empty(h * w, dtype=np.int64)
         no_block = np.zeros((h, w), dtype=np.bool_)
-        bfs_into(walls[li], obj_pos[li, o, 0], obj_pos[li, o, 1], no_block, out[li, o], queue)
+        _bfs_into(walls[li], obj_pos[li, o, 0], obj_pos[li, o, 1], no_block, out[li, o], queue)

@@ -1,6 +1,9 @@
-"""Numba kernels of the probe: the exact oracle and the extraction of choice events.
+"""Numba kernels of the probe: the exact oracle, the extraction of choice events and the fit of
+the behavioural objective (the choice model) to them.
 
-Arrays and scalars only. Slow twins live in ``tests/naive_probe.py`` (a brute-force search
+Owns ``_oracle`` (behind ``evosim.kernels.oracle_values``), ``_count_choices`` and
+``_fill_choices`` (behind ``evosim.kernels.choice_events``) and ``_fit_choices`` (behind
+``evosim.kernels.fit_choices``). Arrays and scalars only. Slow twins live in ``tests/naive_probe.py`` (a brute-force search
 over the true step dynamics for the oracle, a plain-Python re-implementation for the choice
 extraction); ``tests/test_oracle.py`` and ``tests/test_probe.py`` compare them.
 
@@ -27,13 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from evosim.constants import UNREACHABLE
-from evosim.kernels.bfs import bfs_into
+from evosim.constants import I_ENDS, I_OPENED, I_PICKED, MAX_PERCEIVED, UNREACHABLE
+from evosim.kernels.bfs import _bfs_into
 
-
-I_CONSUMED, I_ENDS, I_PICKED, I_OPENED = 0, 1, 2, 3
-#: options per choice event (mirrors the planner's perception limit in kernels/rollout.py)
-MAX_PERCEIVED = 8
 #: the oracle handles at most this many objects per layout (2^m DP states)
 ORACLE_MAX_OBJECTS = 16
 
@@ -113,7 +112,7 @@ def _oracle_one(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_i
                 if kind_inter[k] == I_OPENED and inv == 0:
                     continue  # a chest without a key in hand is walked over
                 blocked[obj_pos[idx[j], 0], obj_pos[idx[j], 1]] = True
-            bfs_into(walls, sy, sx, blocked, dmap, queue)
+            _bfs_into(walls, sy, sx, blocked, dmap, queue)
             for j in range(m):
                 if mask & (1 << j):
                     continue

@@ -1,7 +1,9 @@
 """Counter-based random numbers: splitmix64 hashes of (seed, stream, generation, organism, episode, step).
 
-No generator state is shared between threads, so results do not depend on the thread
-count or on the order in which prange visits organisms.
+Owns the hash (``_splitmix64``), the per-episode key (``_episode_key``, vectorised as
+``_episode_keys`` behind ``evosim.kernels.episode_keys``) and the per-step uniform draw
+(``_uniform``). No generator state is shared between threads, so results do not depend on the
+thread count or on the order in which prange visits organisms.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ _BELOW_ONE = 1.0 - _INV53
 
 
 @njit(cache=True, inline="always")
-def splitmix64(x):
+def _splitmix64(x):
     z = np.uint64(x) + _GOLDEN
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
@@ -29,18 +31,26 @@ def splitmix64(x):
 
 
 @njit(cache=True)
-def episode_key(seed, stream, generation, organism, episode):
+def _episode_key(seed, stream, generation, organism, episode):
     """A 64-bit key for one episode of one organism."""
-    k = splitmix64(np.uint64(seed))
-    k = splitmix64(k ^ np.uint64(stream))
-    k = splitmix64(k ^ np.uint64(generation))
-    k = splitmix64(k ^ np.uint64(organism))
-    k = splitmix64(k ^ np.uint64(episode))
+    k = _splitmix64(np.uint64(seed))
+    k = _splitmix64(k ^ np.uint64(stream))
+    k = _splitmix64(k ^ np.uint64(generation))
+    k = _splitmix64(k ^ np.uint64(organism))
+    k = _splitmix64(k ^ np.uint64(episode))
     return k
 
 
 @njit(cache=True, inline="always")
-def uniform(key, step, j):
+def _uniform(key, step, j):
     """A float64 in (0, 1) for draw ``j`` of step ``step`` of the episode with ``key``."""
-    b = splitmix64(key ^ splitmix64(np.uint64(step) * np.uint64(8) + np.uint64(j)))
+    b = _splitmix64(key ^ _splitmix64(np.uint64(step) * np.uint64(8) + np.uint64(j)))
     return min((np.float64(b >> _S11) + 0.5) * _INV53, _BELOW_ONE)
+
+
+@njit(cache=True)
+def _episode_keys(seed, stream, generation, organisms, episodes, out):
+    """``out[i, e] = _episode_key(seed, stream, generation, organisms[i], episodes[e])``."""
+    for i in range(organisms.shape[0]):
+        for e in range(episodes.shape[0]):
+            out[i, e] = _episode_key(seed, stream, generation, organisms[i], episodes[e])

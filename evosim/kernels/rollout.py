@@ -11,33 +11,36 @@ Per step an organism observes, decides, moves and interacts:
               and take the first step of the best plan; with no plan worth > 0, explore
     move      into a wall or off the grid: stay put
     interact  with the object on the new cell (consume, end, pick up, open with key)
+
+Owns the decisions (``_heuristic_decide``, ``_planner_decide`` and their one-state entry points
+``_heuristic_action`` / ``_planner_action``, behind ``evosim.kernels.heuristic_action`` /
+``planner_action`` / ``planner_plan``), the episode loop (``_episode``) and the parallel rollout
+of a population (``_rollout``, behind ``evosim.kernels.rollout``). The per-episode inputs travel
+as small namedtuples: ``EpisodeLayout`` (one layout), ``Rules`` (kind table, radii and limits,
+constant over a rollout) and ``Scratch`` (one organism's work arrays, allocated once).
 """
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
 
-from evosim.constants import MAX_DEPTH, MAX_FEATURES, MAX_STEPS_LIMIT, UNREACHABLE
+from evosim.constants import (
+    DX, DY, I_CONSUMED, I_ENDS, I_OPENED, I_PICKED, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, OPPOSITE,
+    UNREACHABLE,
+)
 from evosim.genome import (
     ARCH, H_ATTRACT, H_ATTRACT_KEY, H_BACK, H_LOGTEMP, H_MOMENTUM, H_WALL, P_DEPTH, P_DISCOUNT, P_UTILITY,
 )
 from evosim.kernels import rng as _rng
-from evosim.kernels.rng import episode_key, splitmix64, uniform
-
-_DY = np.array([-1, 0, 1, 0], dtype=np.int64)
-_DX = np.array([0, 1, 0, -1], dtype=np.int64)
-_OPP = np.array([2, 3, 0, 1], dtype=np.int64)
+from evosim.kernels.rng import _episode_key, _splitmix64, _uniform
 
 H_ATT0 = H_ATTRACT.start
 H_KEY0 = H_ATTRACT_KEY.start
 P_U0 = P_UTILITY.start
 
-#: interaction codes (mirrors constants.Interaction, as plain ints for numba)
-I_CONSUMED, I_ENDS, I_PICKED, I_OPENED = 0, 1, 2, 3
-#: the planner considers at most this many perceived objects (nearest first)
-MAX_PERCEIVED = 8
 #: exploring planners keep their heading with this probability unless blocked
 EXPLORE_KEEP = 0.75
 
@@ -79,7 +82,7 @@ _STEP_MIX = _step_mix(MAX_STEPS_LIMIT + 1)
 @njit(cache=True, inline="always")
 def _move_uniform(key, step, a):
     """``rng.uniform(key, step, a)`` for a < 4, with the inner hash read from ``_STEP_MIX``."""
-    b = splitmix64(key ^ _STEP_MIX[step * 4 + a])
+    b = _splitmix64(key ^ _STEP_MIX[step * 4 + a])
     return min((np.float64(b >> _rng._S11) + 0.5) * _rng._INV53, _rng._BELOW_ONE)
 
 
@@ -90,13 +93,13 @@ _GUMBEL_LO, _GUMBEL_HI = _gumbel_brackets(_GUMBEL_BITS)
 
 @njit(cache=True, inline="always")
 def _blocked(walls, y, x, a):
-    yy, xx = y + _DY[a], x + _DX[a]
+    yy, xx = y + DY[a], x + DX[a]
     h, w = walls.shape
     return yy < 0 or yy >= h or xx < 0 or xx >= w or walls[yy, xx] != 0
 
 
 @njit(cache=True)
-def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step):
+def _heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step):
     """Reactive policy: argmax over moves of feature signals + wall bits + momentum + noise."""
     sig = np.empty((MAX_FEATURES + 2, 4))
     w_free = np.empty(MAX_FEATURES)
@@ -173,7 +176,7 @@ def _signal_tables(obj_pos, obj_kind, episode_layout, kind_feat, radius, n_feat,
 @njit(cache=True, inline="always")
 def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step,
                       sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, pristine):
-    """``heuristic_action`` with its per-episode genes precomputed and scratch ``sig`` passed in.
+    """``_heuristic_action`` with its per-episode genes precomputed and scratch ``sig`` passed in.
 
     ``sig`` is [MAX_FEATURES + 2, 4]: channel signals, then (row MAX_FEATURES) each move's score
     without noise and (row MAX_FEATURES + 1) its uniform draw. The argmax of score + temperature
@@ -199,9 +202,9 @@ def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_fea
         if prev >= 0:
             if a == prev:
                 s += g_mom
-            elif a == _OPP[prev]:
+            elif a == OPPOSITE[prev]:
                 s += g_back
-        u = _move_uniform(key, step, a) if step <= MAX_STEPS_LIMIT else uniform(key, step, a)
+        u = _move_uniform(key, step, a) if step <= MAX_STEPS_LIMIT else _uniform(key, step, a)
         sig[MAX_FEATURES, a] = s
         sig[MAX_FEATURES + 1, a] = u
         lo = s + temp * _GUMBEL_LO[int(u * _GUMBEL_BINS)] - 1e-10 * (1.0 + abs(s) + temp)
@@ -234,7 +237,7 @@ def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_fea
 @njit(cache=True)
 def _explore(walls, y, x, prev, key, step):
     """Planner exploration when no plan is worth anything: keep heading, else a random free move."""
-    if prev >= 0 and not _blocked(walls, y, x, prev) and uniform(key, step, 4) < EXPLORE_KEEP:
+    if prev >= 0 and not _blocked(walls, y, x, prev) and _uniform(key, step, 4) < EXPLORE_KEEP:
         return prev
     n_free = 0
     for a in range(4):
@@ -242,7 +245,7 @@ def _explore(walls, y, x, prev, key, step):
             n_free += 1
     if n_free == 0:
         return 0
-    pick = int(uniform(key, step, 5) * n_free)
+    pick = int(_uniform(key, step, 5) * n_free)
     for a in range(4):
         if not _blocked(walls, y, x, a):
             if pick == 0:
@@ -251,19 +254,50 @@ def _explore(walls, y, x, prev, key, step):
     return 0
 
 
+#: one organism's work arrays, allocated once per organism (``_new_scratch``) and reused for every
+#: decision of every episode:
+#:   alive [M] bool, which objects are still there; cand / cand_d / util [MAX_PERCEIVED]: the
+#:   perceived objects (index, path distance, utility); plan [MAX_DEPTH]: the latest best plan;
+#:   path [3, MAX_DEPTH] int64 and path_v [MAX_DEPTH]: the planner's search stack (candidate slot,
+#:   arrival time, inventory after; value after) per depth; sig / w_free / w_key: the heuristic's
+#:   signals and expressed weights; powtab: the discount table (see ``_discount``)
+Scratch = namedtuple("Scratch", ["alive", "cand", "cand_d", "util", "plan", "path", "path_v", "sig", "w_free", "w_key",
+                                 "powtab"])
+#: one episode's layout: walls [H, W], start [2], obj_pos [M, 2], obj_kind [M], dist [M, H, W]
+EpisodeLayout = namedtuple("EpisodeLayout", ["walls", "start", "obj_pos", "obj_kind", "dist"])
+#: what is constant over a rollout: the kind table (features, base reward, proxy, interaction),
+#: the radius per channel, channels used, the depth cap, the step limit and the satiety capacity
+Rules = namedtuple("Rules", ["kind_feat", "kind_reward", "kind_proxy", "kind_inter", "radius", "n_feat", "max_depth",
+                             "max_steps", "capacity"])
+
+
 @njit(cache=True)
-def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                   radius, n_feat, max_depth, key, step, cand, cand_d, util, plan):
-    """Returns (action, plans evaluated). ``cand``, ``cand_d``, ``util`` are scratch arrays.
+def _new_scratch(m, n_powtab):
+    """Fresh ``Scratch`` for layouts of ``m`` object slots, with a discount table of ``n_powtab``
+    entries (all -1: not yet computed)."""
+    powtab = np.empty(n_powtab)
+    powtab[:] = -1.0
+    return Scratch(np.empty(m, dtype=np.bool_), np.empty(MAX_PERCEIVED, dtype=np.int64),
+                   np.empty(MAX_PERCEIVED, dtype=np.int64), np.empty(MAX_PERCEIVED, dtype=np.float64),
+                   np.empty(MAX_DEPTH, dtype=np.int64), np.empty((3, MAX_DEPTH), dtype=np.int64),
+                   np.empty(MAX_DEPTH, dtype=np.float64), np.empty((MAX_FEATURES + 2, 4)), np.empty(MAX_FEATURES),
+                   np.empty(MAX_FEATURES), powtab)
+
+
+@njit(cache=True)
+def _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                    radius, n_feat, max_depth, key, step, plan):
+    """One planner decision: returns (action, plans evaluated).
 
     ``plan`` (int64, length MAX_DEPTH) receives the best plan: the object indices (into
     ``obj_pos``/``obj_kind``) it visits in order, padded with -1; all -1 when the planner explores.
     Its first object is the one the returned action heads for."""
     depth, gamma = _planner_genes(genome, max_depth)
-    powtab = np.empty(_powtab_size(walls))
-    powtab[:] = -1.0
-    return _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                           radius, n_feat, key, step, cand, cand_d, util, depth, gamma, powtab, plan)
+    sc = _new_scratch(1, _powtab_size(walls))
+    a, p = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                           radius, n_feat, key, step, depth, gamma, sc)
+    plan[:] = sc.plan
+    return a, p
 
 
 @njit(cache=True, inline="always")
@@ -294,17 +328,15 @@ def _discount(powtab, gamma, t):
     return p
 
 
-@njit(cache=True)
-def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                    radius, n_feat, key, step, cand, cand_d, util, depth, gamma, powtab, plan):
-    """``planner_action`` with the expressed genes passed in and ``powtab`` (gamma ** t by arrival
-    time t, -1 where not yet computed; valid for this ``gamma`` only) carried across steps.
-    Fills ``plan`` (see ``planner_action``) once, after the search."""
+@njit(cache=True, inline="always")
+def _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand, cand_d, util):
+    """The nearest (by path, then index: a stable insertion) MAX_PERCEIVED live objects within the
+    largest radius into ``cand``/``cand_d``/``util`` (utility of what is visible of each); returns
+    how many."""
     max_r = 0
     for f in range(n_feat):
         if radius[f] > max_r:
             max_r = radius[f]
-    # Perception: the nearest (by path) MAX_PERCEIVED objects within the largest radius
     n_c = 0
     for o in range(obj_kind.shape[0]):
         if not alive[o]:
@@ -336,94 +368,116 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
         util[j] = u
         if n_c < MAX_PERCEIVED:
             n_c += 1
-    # Search: ordered visits to up to ``depth`` distinct perceived objects
+    return n_c
+
+
+@njit(cache=True, inline="always")
+def _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, depth, gamma, powtab, path, path_v,
+            best):
+    """Enumerate ordered visits to up to ``depth`` distinct perceived objects (``cand[:n_c]``,
+    nearest first) from (y, x) under the planner's world model, and return the number of plans
+    valued. An iterative depth-first search: a plan is valued before its extensions, and the
+    visits extending a plan are tried in candidate-slot order.
+
+    A visit at arrival time t adds util * gamma**t, except a chest reached with no key in hand
+    (worth nothing, spends nothing); a key adds one to the inventory, a chest opened spends one.
+    Arrival times add shortest-path lengths (a visit unreachable from the previous one is no
+    plan); the first visit may not be to the cell the planner stands on; a plan that visits an
+    episode-ending object is not extended. A plan's value is its first visit's term, then + each
+    next term, left to right. ``best`` receives the candidate slots of the first plan with the
+    strictly highest positive value, padded with -1 (all -1 if none).
+
+    The stack: ``path[0, l]`` the slot visited at depth l, ``path[1, l]`` the arrival time there,
+    ``path[2, l]`` the inventory after it, ``path_v[l]`` the value so far; the state the current
+    depth extends (position, time, inventory, value, slots used) is kept in locals.
+    """
+    for q in range(MAX_DEPTH):
+        best[q] = -1
     plans = 0
     best_v = 0.0
-    # candidate slots of the best plan (the first plan with the strictly highest positive value)
-    best_i = -1
-    best_j = -1
-    best_m = -1
-    for i in range(n_c):
-        oi = cand[i]
-        ti = cand_d[i]
-        if ti == 0:
-            continue  # a chest we stand on but cannot open: no plan starts here (it would only make us explore)
-        ki = kind_inter[obj_kind[oi]]
-        inv1 = inv
-        vi = 0.0
-        if ki == I_OPENED:
-            if inv1 > 0:
-                inv1 -= 1
-                vi = util[i] * _discount(powtab, gamma, ti)
-        else:
-            vi = util[i] * _discount(powtab, gamma, ti)
-            if ki == I_PICKED:
-                inv1 += 1
-        plans += 1
-        if vi > best_v:
-            best_v = vi
-            best_i = i
-            best_j = -1
-            best_m = -1
-        if depth < 2 or ki == I_ENDS:
-            continue
-        for j in range(n_c):
-            if j == i:
-                continue
-            oj = cand[j]
-            dij = np.int64(dist[oj, obj_pos[oi, 0], obj_pos[oi, 1]])
-            if dij >= UNREACHABLE:
-                continue
-            tj = ti + dij
-            kj = kind_inter[obj_kind[oj]]
-            inv2 = inv1
-            vj = vi
-            if kj == I_OPENED:
-                if inv2 > 0:
-                    inv2 -= 1
-                    vj += util[j] * _discount(powtab, gamma, tj)
+    lvl = 0
+    c = 0
+    used = 0  # bit s set: candidate slot s is on the current path
+    # what the current depth extends: the root (the planner's cell) at depth 0
+    py, px, pt, pinv, pv = y, x, np.int64(0), inv, 0.0
+    while True:
+        if c >= n_c:
+            # every extension tried: back up one depth and go on with the next slot there
+            if lvl == 0:
+                break
+            lvl -= 1
+            s = path[0, lvl]
+            used ^= 1 << s
+            c = s + 1
+            if lvl == 0:
+                py, px, pt, pinv, pv = y, x, np.int64(0), inv, 0.0
             else:
-                vj += util[j] * _discount(powtab, gamma, tj)
-                if kj == I_PICKED:
-                    inv2 += 1
-            plans += 1
-            if vj > best_v:
-                best_v = vj
-                best_i = i
-                best_j = j
-                best_m = -1
-            if depth < 3 or kj == I_ENDS:
-                continue
-            for m in range(n_c):
-                if m == i or m == j:
-                    continue
-                om = cand[m]
-                djm = np.int64(dist[om, obj_pos[oj, 0], obj_pos[oj, 1]])
-                if djm >= UNREACHABLE:
-                    continue
-                tm = tj + djm
-                km = kind_inter[obj_kind[om]]
-                vm = vj
-                if km == I_OPENED:
-                    if inv2 > 0:
-                        vm += util[m] * _discount(powtab, gamma, tm)
-                else:
-                    vm += util[m] * _discount(powtab, gamma, tm)
-                plans += 1
-                if vm > best_v:
-                    best_v = vm
-                    best_i = i
-                    best_j = j
-                    best_m = m
-    for t in range(MAX_DEPTH):
-        plan[t] = -1
+                o = cand[path[0, lvl - 1]]
+                py, px, pt, pinv, pv = obj_pos[o, 0], obj_pos[o, 1], path[1, lvl - 1], path[2, lvl - 1], path_v[lvl - 1]
+            continue
+        if (used >> c) & 1:
+            c += 1
+            continue
+        o = cand[c]
+        d = np.int64(dist[o, py, px])
+        if d >= UNREACHABLE or (lvl == 0 and d == 0):
+            # lvl 0, d == 0: a chest we stand on but cannot open: no plan starts here (it would only make us explore)
+            c += 1
+            continue
+        t = pt + d
+        k = kind_inter[obj_kind[o]]
+        inv_after = pinv
+        v = pv
+        if k == I_OPENED:
+            if inv_after > 0:
+                inv_after -= 1
+                term = util[c] * _discount(powtab, gamma, t)
+                v = term if lvl == 0 else pv + term
+        else:
+            term = util[c] * _discount(powtab, gamma, t)
+            v = term if lvl == 0 else pv + term
+            if k == I_PICKED:
+                inv_after += 1
+        plans += 1
+        path[0, lvl] = c
+        if v > best_v:
+            best_v = v
+            for q in range(MAX_DEPTH):
+                best[q] = path[0, q] if q <= lvl else -1
+        if lvl + 1 < depth and k != I_ENDS:
+            # extend this plan: it becomes what the next depth extends
+            path[1, lvl] = t
+            path[2, lvl] = inv_after
+            path_v[lvl] = v
+            used |= 1 << c
+            py, px, pt, pinv, pv = obj_pos[o, 0], obj_pos[o, 1], t, inv_after, v
+            lvl += 1
+            c = 0
+        else:
+            c += 1
+    return plans
+
+
+@njit(cache=True)
+def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                    radius, n_feat, key, step, depth, gamma, sc):
+    """``_planner_action`` with the expressed genes passed in and the organism's ``Scratch`` ``sc``
+    (its ``powtab``, gamma ** t by arrival time t, -1 where not yet computed, is valid for this
+    ``gamma`` only and carried across steps). Fills ``sc.plan`` once, after the search.
+    Returns (action, plans evaluated)."""
+    cand, cand_d, plan = sc.cand, sc.cand_d, sc.plan
+    n_c = _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand, cand_d, sc.util)
+    # best candidate slots into ``plan``, then mapped to object indices below
+    plans = _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, sc.util, depth, gamma, sc.powtab,
+                    sc.path, sc.path_v, plan)
+    best_i = plan[0]
     if best_i < 0 or cand_d[best_i] == 0:
+        for t in range(MAX_DEPTH):
+            plan[t] = -1
         return _explore(walls, y, x, prev, key, step), plans
-    plan[0] = cand[best_i]
-    if best_j >= 0:
-        plan[1] = cand[best_j]
-        if best_m >= 0:
-            plan[2] = cand[best_m]
+    for t in range(MAX_DEPTH):
+        if plan[t] >= 0:
+            plan[t] = cand[plan[t]]
     # Act: the first move along a shortest path to the first object of the best plan, preferring
     # a step onto a cell that holds no other live object (touching one would trigger it: a
     # trap ends the episode, food is eaten); if every shortest step is occupied, take the first
@@ -431,8 +485,8 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     here = dist[o, y, x]
     fallback = -1
     for a in range(4):
-        if not _blocked(walls, y, x, a) and dist[o, y + _DY[a], x + _DX[a]] < here:
-            if not _occupied(obj_pos, alive, y + _DY[a], x + _DX[a], o):
+        if not _blocked(walls, y, x, a) and dist[o, y + DY[a], x + DX[a]] < here:
+            if not _occupied(obj_pos, alive, y + DY[a], x + DX[a], o):
                 return a, plans
             if fallback < 0:
                 fallback = a
@@ -454,35 +508,20 @@ def _occupied(obj_pos, alive, y, x, skip):
 
 
 @njit(cache=True)
-def _episode(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy,
-             kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace, record,
-             cand, cand_d, util, capacity):
-    """One episode. Fills ``reach`` (step at which each object was interacted with, -1 if never)
-    and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start).
+def _episode(genome, is_planner, lay, rules, key, sc, tab, use_tab, reach, trace, record):
+    """One episode of ``genome`` on layout ``lay`` (an ``EpisodeLayout``) under ``rules`` (``Rules``),
+    with the organism's ``Scratch`` ``sc``. If ``use_tab``, ``tab`` holds this layout's signal
+    table (see ``_signal_tables``). Fills ``reach`` (step at which each object was interacted with,
+    -1 if never) and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start);
+    ``sc.plan`` holds a planner's latest plan after each decision (see ``_planner_action``).
     Returns (return, proxy return, steps taken, plans evaluated)."""
-    sig = np.empty((MAX_FEATURES + 2, 4))
-    w_free = np.empty(MAX_FEATURES)
-    w_key = np.empty(MAX_FEATURES)
-    tab = np.empty((1, 1, 1, 1))
-    powtab = np.empty(_powtab_size(walls))
-    powtab[:] = -1.0
-    plan = np.empty(MAX_DEPTH, dtype=np.int64)
-    return _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward,
-                            kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace,
-                            record, cand, cand_d, util, plan, sig, w_free, w_key, tab, False, powtab, capacity)
-
-
-@njit(cache=True)
-def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy,
-                     kind_inter, radius, n_feat, max_depth, max_steps, key, alive, reach, trace, record,
-                     cand, cand_d, util, plan, sig, w_free, w_key, tab, use_tab, powtab, capacity):
-    """``_episode`` with every scratch array passed in (allocated once per organism by ``_rollout``);
-    if ``use_tab``, ``tab`` holds this layout's signal table (see ``_signal_tables``); ``powtab`` is
-    the organism's discount table (see ``_discount``), -1 where not yet computed. ``plan``
-    (int64 [MAX_DEPTH]) holds a planner's latest plan after each decision (see ``planner_action``)."""
+    walls, obj_pos, obj_kind, dist = lay.walls, lay.obj_pos, lay.obj_kind, lay.dist
+    kind_feat, kind_reward, kind_proxy, kind_inter = rules.kind_feat, rules.kind_reward, rules.kind_proxy, rules.kind_inter
+    radius, n_feat, max_steps, capacity = rules.radius, rules.n_feat, rules.max_steps, rules.capacity
+    alive, sig, w_free, w_key = sc.alive, sc.sig, sc.w_free, sc.w_key
     h, w = walls.shape
     m = obj_kind.shape[0]
-    y, x = start[0], start[1]
+    y, x = lay.start[0], lay.start[1]
     inv = 0
     direct = 0  # live objects that pay on contact
     chests = 0
@@ -511,7 +550,7 @@ def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, 
     temp = g_wall = g_mom = g_back = 0.0
     depth, gamma = 1, 0.0
     if is_planner:
-        depth, gamma = _planner_genes(genome, max_depth)
+        depth, gamma = _planner_genes(genome, rules.max_depth)
     else:
         temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
     pristine = use_tab
@@ -520,15 +559,14 @@ def _episode_scratch(genome, is_planner, walls, start, obj_pos, obj_kind, dist, 
             break
         if is_planner:
             a, p = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                                   kind_inter, radius, n_feat, key, steps, cand, cand_d, util, depth, gamma, powtab,
-                                   plan)
+                                   kind_inter, radius, n_feat, key, steps, depth, gamma, sc)
             plans += p
         else:
             a = _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
                                   steps, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, pristine)
         if not _blocked(walls, y, x, a):
-            y += _DY[a]
-            x += _DX[a]
+            y += DY[a]
+            x += DX[a]
         prev = a
         steps += 1
         if record:
@@ -586,31 +624,18 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
         _signal_tables(obj_pos, obj_kind, episode_layout, kind_feat, radius, n_feat, tab)
     else:
         tab = np.empty((1, 1, 1, MAX_FEATURES, 4))
+    rules = Rules(kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, capacity)
     for i in prange(n):
-        alive = np.empty(m, dtype=np.bool_)
-        cand = np.empty(MAX_PERCEIVED, dtype=np.int64)
-        cand_d = np.empty(MAX_PERCEIVED, dtype=np.int64)
-        util = np.empty(MAX_PERCEIVED, dtype=np.float64)
-        plan = np.empty(MAX_DEPTH, dtype=np.int64)
-        sig = np.empty((MAX_FEATURES + 2, 4))
-        w_free = np.empty(MAX_FEATURES)
-        w_key = np.empty(MAX_FEATURES)
         g = genomes[i]
         is_planner = g[ARCH] > 0
-        powtab = np.empty(MAX_DEPTH * h * w + 1 if is_planner else 1)
-        powtab[:] = -1.0
+        sc = _new_scratch(m, MAX_DEPTH * h * w + 1 if is_planner else 1)
         for e in range(n_ep):
             li = episode_layout[e]
-            key = episode_key(seed, stream, generation, organism_ids[i], e)
+            key = _episode_key(seed, stream, generation, organism_ids[i], e)
+            lay = EpisodeLayout(walls[li], start[li], obj_pos[li], obj_kind[li], dist[li])
             tr = trace[i, e] if record else trace[0, 0]
-            # no inline conditionals in the call: with over 30 arguments it compiles to CALL_FUNCTION_EX,
-            # which numba rejects when control flow sits inside the argument list
             tb = tab[e] if use_tab else tab[0]
-            r, p, s, pl = _episode_scratch(g, is_planner, walls[li], start[li], obj_pos[li], obj_kind[li], dist[li],
-                                           kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth,
-                                           max_steps, key, alive, reach[i, e], tr, record, cand, cand_d, util,
-                                           plan, sig, w_free, w_key, tb, use_tab, powtab,
-                                           capacity)
+            r, p, s, pl = _episode(g, is_planner, lay, rules, key, sc, tb, use_tab, reach[i, e], tr, record)
             ret[i, e] = r
             proxy[i, e] = p
             steps[i, e] = s

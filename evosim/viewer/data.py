@@ -4,7 +4,7 @@
 through the same kernels as the probe: episode ``e`` of organism ``i`` on distribution ``d``
 is the probe's episode (same held-out layout, same random numbers), so what the page shows is
 what ``probe.parquet`` measured. For planners it re-derives, at every step, the plan the
-organism is following (``kernels.rollout.planner_action`` at the replayed state).
+organism is following (``kernels.planner_plan`` at the replayed state).
 """
 from __future__ import annotations
 
@@ -19,11 +19,10 @@ import pandas as pd
 
 from evosim import genome as gn
 from evosim import worlds
-from evosim.constants import MAX_DEPTH, STREAM_PROBE, Arch, Interaction
+from evosim.constants import MAX_DEPTH, PROBE_PURPOSE, STREAM_PROBE, Arch, Interaction
 from evosim.errors import UserError
-from evosim.kernels.rng import episode_key
-from evosim.kernels.rollout import MAX_PERCEIVED, planner_action
-from evosim.probe import _PURPOSE, DISTRIBUTIONS, choice_events, fit_pooled, probe_layouts, probe_rollout
+from evosim.kernels import episode_keys, planner_plan
+from evosim.probe import DISTRIBUTIONS, choice_events, fit_pooled, probe_layouts, probe_rollout
 from evosim.store import load_run
 
 #: outcome-class filter values: ``any`` or ``<class> (<distribution>)``
@@ -237,16 +236,10 @@ class ViewerData:
         kernel's own search (so ``plans[t][0]`` is the object step ``t + 1`` moves towards)."""
         cfg, world = self.cfg, self.world
         e = rp.episode
-        # numba hands a uint64 back as a Python int: make it uint64 again (keys use all 64 bits)
-        key = np.uint64(episode_key(np.uint64(cfg.seed), np.uint64(STREAM_PROBE), np.uint64(_PURPOSE[rp.distribution]),
-                                    np.uint64(rp.organism_id), np.uint64(e)))
+        key = episode_keys(cfg.seed, STREAM_PROBE, PROBE_PURPOSE[rp.distribution], rp.organism_id, e)[0, 0]
         table = world.table
         kind_feat = np.ascontiguousarray(table.features, dtype=np.float64)
         radius = np.ascontiguousarray(world.radius, dtype=np.int64)
-        cand = np.empty(MAX_PERCEIVED, dtype=np.int64)
-        cand_d = np.empty(MAX_PERCEIVED, dtype=np.int64)
-        util = np.empty(MAX_PERCEIVED, dtype=np.float64)
-        plan = np.empty(MAX_DEPTH, dtype=np.int64)
         walls = np.ascontiguousarray(lay.walls[e], dtype=np.uint8)
         obj_pos = np.ascontiguousarray(lay.obj_pos[e], dtype=np.int64)
         obj_kind = np.ascontiguousarray(lay.obj_kind[e], dtype=np.int64)
@@ -255,9 +248,9 @@ class ViewerData:
             y, x = int(rp.cells[t, 0]), int(rp.cells[t, 1])
             prev = _heading(rp.cells, t)
             alive = rp.alive_at(t)
-            planner_action(g, walls, y, x, prev, rp.inventory_at(t), obj_pos, obj_kind, alive, dist, kind_feat,
-                           rp.kind_inter, radius, len(world.features), cfg.organisms.max_depth, key, t, cand, cand_d,
-                           util, plan)
+            _, _, plan = planner_plan(g, walls, y, x, prev, rp.inventory_at(t), obj_pos, obj_kind, alive, dist,
+                                      kind_feat, rp.kind_inter, radius, len(world.features), cfg.organisms.max_depth,
+                                      key, t)
             rp.plans[t] = plan
 
     # -- objectives ------------------------------------------------------------------------
