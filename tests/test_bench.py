@@ -97,7 +97,7 @@ def test_comparisons_refuse_different_work(monkeypatch):
         steps, ret, trace = real(w)
         return steps + 1, ret, trace
 
-    monkeypatch.setattr(bench, "mesa_rollout", wrong)
+    monkeypatch.setattr(bench.suite, "mesa_rollout", wrong)  # where speedup_vs_mesa looks it up
     with pytest.raises(RuntimeError, match="disagree"):
         bench.speedup_vs_mesa(work, 1)
 
@@ -184,7 +184,7 @@ def test_cache_is_not_stale_after_a_dependency_changes(tmp_path):
     """bfs._distance_maps freezes constants.UNREACHABLE into its compiled code. After constants.py
     changes (bfs.py untouched) a fresh process with the same NUMBA_CACHE_DIR must recompile and
     use the new value. False without the cache guard: numba would load the stale kernel."""
-    src = Path(bench.__file__).resolve().parent
+    src = Path(bench.__file__).resolve().parents[1]  # the evosim package (bench is a subpackage)
     shutil.copytree(src, tmp_path / "pkg" / "evosim", ignore=shutil.ignore_patterns("__pycache__"))
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
 

@@ -174,7 +174,7 @@ def test_scheduler_mode_retries_a_dead_worker(tmp_path, serial):
     marker = tmp_path / "died_once"
 
     def install(dask_worker, target=target, marker=str(marker)):
-        import evosim.sweep as mod
+        import evosim.sweep.execute as mod  # run_sweep submits execute_run from there
 
         real = mod.execute_run
 

@@ -1,0 +1,440 @@
+"""Slow, plainly written twins of every numba kernel (the reference the kernel tests compare against).
+
+Written from the kernel and world docstrings read as a specification, in pure Python: Python
+ints and floats, lists, ``collections.deque``; no numba and no vectorised cleverness. Where the
+order of floating-point operations decides an argmax tie, it follows the kernel's documented
+order (sums accumulated channel by channel, object by object), so results can be compared
+exactly.
+
+Twins:
+    splitmix64, episode_key, uniform     evosim/kernels/rng.py
+    bfs, distance_maps                   evosim/kernels/bfs.py (+ kernels.distance_maps)
+    heuristic_action, explore,
+    planner_action, planner_plan,
+    episode, rollout                     evosim/kernels/rollout.py (+ kernels.rollout; planner_plan is
+                                         the ``plan`` output of planner_action)
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+MASK64 = (1 << 64) - 1
+GOLDEN = 0x9E3779B97F4A7C15
+M1 = 0xBF58476D1CE4E5B9
+M2 = 0x94D049BB133111EB
+
+UNREACHABLE = 32767
+MAX_FEATURES = 4
+MAX_PERCEIVED = 8
+EXPLORE_KEEP = 0.75
+NO_KIND = -1
+
+# moves: north, east, south, west (row, col displacement)
+MOVES = [(-1, 0), (0, 1), (1, 0), (0, -1)]
+OPPOSITE = [2, 3, 0, 1]
+
+# interactions (constants.Interaction)
+CONSUMED, ENDS, PICKED, OPENED = 0, 1, 2, 3
+
+# genome layout (genome.py):
+# arch | attract[4] | attract_key[4] | wall momentum back logtemp | utility[4] | depth discount
+G_ARCH = 0
+G_ATTRACT = 1
+G_ATTRACT_KEY = 5
+G_WALL = 9
+G_MOMENTUM = 10
+G_BACK = 11
+G_LOGTEMP = 12
+G_UTILITY = 13
+G_DEPTH = 17
+G_DISCOUNT = 18
+N_GENES = 19
+
+
+# -- counter-based RNG ----------------------------------------------------------------------------
+def splitmix64(x: int) -> int:
+    """The splitmix64 finaliser on a 64-bit integer."""
+    z = (x + GOLDEN) & MASK64
+    z = ((z ^ (z >> 30)) * M1) & MASK64
+    z = ((z ^ (z >> 27)) * M2) & MASK64
+    return z ^ (z >> 31)
+
+
+def episode_key(seed: int, stream: int, generation: int, organism: int, episode: int) -> int:
+    """Chain the hash through (seed, stream, generation, organism, episode)."""
+    k = splitmix64(seed & MASK64)
+    for v in (stream, generation, organism, episode):
+        k = splitmix64(k ^ (v & MASK64))
+    return k
+
+
+def uniform(key: int, step: int, j: int) -> float:
+    """Draw ``j`` of step ``step``: the top 53 bits of a hash, centred in their bin, scaled by 2**-53,
+    and kept below 1 (the top bin's centre rounds to 1.0 in float64)."""
+    b = splitmix64(key ^ splitmix64((step * 8 + j) & MASK64))
+    return min((float(b >> 11) + 0.5) * 2.0 ** -53, 1.0 - 2.0 ** -53)
+
+
+# -- BFS -------------------------------------------------------------------------------------------
+def bfs(walls, sy: int, sx: int) -> list[list[int]]:
+    """Shortest 4-neighbour path length from (sy, sx) to every cell; UNREACHABLE through walls."""
+    h, w = len(walls), len(walls[0])
+    out = [[UNREACHABLE] * w for _ in range(h)]
+    if walls[sy][sx] != 0:
+        return out
+    out[sy][sx] = 0
+    queue = deque([(sy, sx)])
+    while queue:
+        y, x = queue.popleft()
+        for dy, dx in MOVES:
+            yy, xx = y + dy, x + dx
+            if 0 <= yy < h and 0 <= xx < w and walls[yy][xx] == 0 and out[yy][xx] == UNREACHABLE:
+                out[yy][xx] = out[y][x] + 1
+                queue.append((yy, xx))
+    return out
+
+
+def distance_maps(walls, obj_pos, obj_kind) -> np.ndarray:
+    """BFS map from every live object of every layout: int16 [L, M, H, W]; empty slots are all UNREACHABLE."""
+    n_layouts, h, w = np.shape(walls)
+    m = np.shape(obj_kind)[1]
+    walls, obj_pos, obj_kind = _ints(walls), _ints(obj_pos), _ints(obj_kind)
+    maps = []
+    for li in range(len(walls)):
+        per = []
+        for o in range(len(obj_kind[li])):
+            if obj_kind[li][o] < 0:
+                per.append([[UNREACHABLE] * w for _ in range(h)])
+            else:
+                per.append(bfs(walls[li], obj_pos[li][o][0], obj_pos[li][o][1]))
+        maps.append(per)
+    return np.array(maps, dtype=np.int16).reshape(n_layouts, m, h, w)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _exp(v: float) -> float:
+    """math.exp with IEEE overflow to inf (as in the kernel) instead of OverflowError."""
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
+
+
+def _blocked(walls, y: int, x: int, a: int) -> bool:
+    yy, xx = y + MOVES[a][0], x + MOVES[a][1]
+    return not (0 <= yy < len(walls) and 0 <= xx < len(walls[0])) or walls[yy][xx] != 0
+
+
+def _floats(a) -> list:
+    """A numpy array as nested Python floats (float32 values widened exactly to float64)."""
+    return a if isinstance(a, list) else np.asarray(a, dtype=np.float64).tolist()
+
+
+def _ints(a) -> list:
+    """A numpy array as nested Python ints (lists pass through)."""
+    return a if isinstance(a, list) else np.asarray(a, dtype=np.int64).tolist()
+
+
+# -- decisions -------------------------------------------------------------------------------------
+def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step):
+    """Score each move: sum over channels of (attraction [+ key attraction if inv > 0]) x signal,
+    where a channel's signal in a direction is the sum over live objects strictly on that side
+    (and within the channel's radius, not on our cell) of feature / Manhattan distance; plus the
+    wall gene if blocked, the momentum gene if it repeats ``prev``, the back gene if it undoes it,
+    plus temperature x Gumbel(uniform(key, step, a)). The first maximum wins."""
+    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
+    walls, obj_pos, obj_kind = _ints(walls), _ints(obj_pos), _ints(obj_kind)
+    kind_feat, radius = _floats(kind_feat), _ints(radius)
+    alive = [bool(v) for v in np.asarray(alive)]
+    signal = [[0.0, 0.0, 0.0, 0.0] for _ in range(n_feat)]
+    for o in range(len(obj_kind)):
+        if not alive[o]:
+            continue
+        dy, dx = obj_pos[o][0] - y, obj_pos[o][1] - x
+        d = abs(dy) + abs(dx)
+        if d == 0:
+            continue
+        for f in range(n_feat):
+            v = kind_feat[obj_kind[o]][f]
+            if v != 0.0 and d <= radius[f]:
+                if dy < 0:
+                    signal[f][0] += v / d
+                if dx > 0:
+                    signal[f][1] += v / d
+                if dy > 0:
+                    signal[f][2] += v / d
+                if dx < 0:
+                    signal[f][3] += v / d
+    temperature = math.exp(min(max(g[G_LOGTEMP], -5.0), 3.0))
+    best_a, best_s = 0, -math.inf
+    for a in range(4):
+        s = 0.0
+        for f in range(n_feat):
+            weight = g[G_ATTRACT + f]
+            if inv > 0:
+                weight += g[G_ATTRACT_KEY + f]
+            s += weight * signal[f][a]
+        if _blocked(walls, y, x, a):
+            s += g[G_WALL]
+        if prev >= 0 and a == prev:
+            s += g[G_MOMENTUM]
+        elif prev >= 0 and a == OPPOSITE[prev]:
+            s += g[G_BACK]
+        s += temperature * -math.log(-math.log(uniform(key, step, a)))
+        if s > best_s:
+            best_a, best_s = a, s
+    return best_a
+
+
+def explore(walls, y, x, prev, key, step):
+    """Keep heading if free and uniform(key, step, 4) < EXPLORE_KEEP, else a uniformly random free
+    move (draw 5); 0 when boxed in."""
+    walls = _ints(walls)
+    if prev >= 0 and not _blocked(walls, y, x, prev) and uniform(key, step, 4) < EXPLORE_KEEP:
+        return prev
+    free = [a for a in range(4) if not _blocked(walls, y, x, a)]
+    if not free:
+        return 0
+    return free[int(uniform(key, step, 5) * len(free))]
+
+
+def perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat):
+    """The planner's view: live objects within the largest radius (Manhattan) and reachable,
+    sorted by (path distance, index), the nearest MAX_PERCEIVED kept; each with the utility of
+    the channels whose radius it lies within. Returns [(object, path distance, utility)]."""
+    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
+    obj_pos, obj_kind, kind_feat, radius = _ints(obj_pos), _ints(obj_kind), _floats(kind_feat), _ints(radius)
+    max_r = max([0] + radius[:n_feat])
+    seen = []
+    for o in range(len(obj_kind)):
+        if not alive[o]:
+            continue
+        md = abs(obj_pos[o][0] - y) + abs(obj_pos[o][1] - x)
+        d = int(dist[o][y][x])
+        if md > max_r or d >= UNREACHABLE:
+            continue
+        u = 0.0
+        for f in range(n_feat):
+            if md <= radius[f]:
+                u += g[G_UTILITY + f] * kind_feat[obj_kind[o]][f]
+        seen.append((d, o, u))
+    seen.sort(key=lambda t: (t[0], t[1]))
+    return [(o, d, u) for d, o, u in seen[:MAX_PERCEIVED]]
+
+
+def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inter, with_path=False):
+    """Every ordered visit to 1..depth distinct perceived objects, as (first candidate, value), or
+    with ``with_path`` as (first candidate, value, path): path lists the candidate slots visited,
+    in order (slot s is object cands[s][0]).
+
+    World model: visiting object o at arrival time t pays utility(o) * gamma**t, except a chest
+    (OPENED) pays only if a key is held then, and spends it; a key (PICKED) adds one to the
+    inventory; an episode-ending object ends the plan (no extension). Legs between objects use
+    BFS distances; an unreachable leg is not a plan. No plan starts with the object on our own
+    cell. Plans are listed in the kernel's order: depth-first, prefixes before their extensions.
+    """
+    out = []
+
+    def extend(path, t, held, value):
+        last = path[-1]
+        out.append((path[0], value, list(path)) if with_path else (path[0], value))
+        if len(path) >= depth or kind_inter[obj_kind[cands[last][0]]] == ENDS:
+            return
+        ly, lx = obj_pos[cands[last][0]]
+        for nxt in range(len(cands)):
+            if nxt in path:
+                continue
+            leg = int(dist[cands[nxt][0]][ly][lx])
+            if leg >= UNREACHABLE:
+                continue
+            visit(path + [nxt], t + leg, held, value)
+
+    def visit(path, t, held, value):
+        c = path[-1]
+        o, _, u = cands[c]
+        interaction = kind_inter[obj_kind[o]]
+        if interaction == OPENED:
+            if held > 0:
+                held -= 1
+                value = value + u * math.pow(gamma, float(t))
+        else:
+            value = value + u * math.pow(gamma, float(t))
+            if interaction == PICKED:
+                held += 1
+        extend(path, t, held, value)
+
+    for i in range(len(cands)):
+        if cands[i][1] == 0:
+            continue  # the object under us (a chest we cannot open) may come later in a plan, never first
+        # the first term is added to 0.0 in the kernel as a plain product; 0.0 + p == p exactly
+        visit([i], cands[i][1], inv, 0.0)
+    return out
+
+
+def _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                    radius, n_feat, max_depth):
+    """The planner's search. Returns (candidates, every plan as (first, value, path), best path):
+    the best path is that of the first plan with the strictly highest positive value (None if no
+    plan is worth > 0), as candidate slots."""
+    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
+    depth = int(min(max(math.floor(g[G_DEPTH] + 0.5), 1), max_depth))
+    gamma = 0.5 + 0.49 / (1.0 + _exp(-g[G_DISCOUNT]))
+    cands = perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat)
+    plans = enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inter, with_path=True)
+    best_path, best_v = None, 0.0
+    for _first, value, path in plans:
+        if value > best_v:
+            best_path, best_v = path, value
+    return cands, plans, best_path
+
+
+def _closer_moves(walls, y, x, dist, o):
+    """The unblocked moves onto a cell strictly nearer (by BFS) to object ``o``."""
+    return [a for a in range(4)
+            if not _blocked(walls, y, x, a) and dist[o][y + MOVES[a][0]][x + MOVES[a][1]] < dist[o][y][x]]
+
+
+def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                   radius, n_feat, max_depth, key, step):
+    """Returns (action, plans evaluated): the first move down a shortest path to the first object of
+    the first plan with the strictly highest positive value; explore if none is worth > 0 or no
+    neighbour is closer (a plan never starts on our own cell, so the distance-0 check is only a guard)."""
+    walls, obj_pos, obj_kind, kind_inter = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(kind_inter)
+    dist = _ints(dist)
+    alive = [bool(v) for v in np.asarray(alive)]
+    cands, plans, best = _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                         kind_inter, radius, n_feat, max_depth)
+    if best is None or cands[best[0]][1] == 0:
+        return explore(walls, y, x, prev, key, step), len(plans)
+    o = cands[best[0]][0]
+    closer = _closer_moves(walls, y, x, dist, o)
+    if not closer:
+        return explore(walls, y, x, prev, key, step), len(plans)
+
+    def occupied(a):  # another live object on the cell this move enters
+        cell = [y + MOVES[a][0], x + MOVES[a][1]]
+        return any(alive[q] and q != o and obj_pos[q] == cell for q in range(len(obj_kind)))
+
+    free = [a for a in closer if not occupied(a)]
+    return (free[0] if free else closer[0]), len(plans)
+
+
+def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                 radius, n_feat, max_depth, key, step):
+    """The plan ``planner_action`` follows at this state: the object indices of the first plan with
+    the strictly highest positive value, in visiting order; [] whenever planner_action explores
+    instead (no plan worth > 0, first object on our own cell, no neighbour closer to it).
+    ``prev``, ``key`` and ``step`` only steer exploration; they are taken for symmetry."""
+    walls, obj_pos, obj_kind, kind_inter = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(kind_inter)
+    dist = _ints(dist)
+    alive = [bool(v) for v in np.asarray(alive)]
+    cands, _plans, best = _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                          kind_inter, radius, n_feat, max_depth)
+    if best is None or cands[best[0]][1] == 0:
+        return []
+    if not _closer_moves(walls, y, x, dist, cands[best[0]][0]):
+        return []
+    return [cands[slot][0] for slot in best]
+
+
+# -- episodes --------------------------------------------------------------------------------------
+def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy, kind_inter,
+            radius, n_feat, max_depth, max_steps, key, capacity=0):
+    """One episode. Returns (return, proxy, steps, plans, reach[M], trace[max_steps + 1]).
+
+    Each step: stop if no reward is obtainable any more (no live positive-reward object that
+    pays on contact, and either no positive-reward chest or neither a held nor a lying key);
+    decide; move unless blocked; interact with every live object on the new cell (a chest
+    without a key does nothing); an episode-ending object stops the episode after the step, and
+    so does eating the ``capacity``-th consumed object (satiety; 0 = no limit).
+    """
+    walls, obj_pos, obj_kind, dist = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(dist)
+    reward, proxy_pay, inter = _floats(kind_reward), _floats(kind_proxy), _ints(kind_inter)
+    kind_feat, radius, kind_inter = _floats(kind_feat), _ints(radius), inter
+    genome = [float(v) for v in np.asarray(genome, dtype=np.float64)]
+    is_planner = genome[G_ARCH] > 0
+    w = len(walls[0])
+    m = len(obj_kind)
+    alive = [k >= 0 for k in obj_kind]
+    reach = [-1] * m
+    trace = [-1] * (max_steps + 1)
+    y, x = int(start[0]), int(start[1])
+    trace[0] = y * w + x
+    inv, prev, steps, plans, eaten = 0, -1, 0, 0, 0
+    ret, proxy = 0.0, 0.0
+
+    def obtainable():
+        live = [obj_kind[o] for o in range(m) if alive[o]]
+        direct = any(inter[k] in (CONSUMED, ENDS) and reward[k] > 0 for k in live)
+        chests = any(inter[k] == OPENED and reward[k] > 0 for k in live)
+        keys = any(inter[k] == PICKED for k in live)
+        return direct or (chests and (inv > 0 or keys))
+
+    while steps < max_steps and obtainable():
+        if is_planner:
+            a, p = planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                  kind_inter, radius, n_feat, max_depth, key, steps)
+            plans += p
+        else:
+            a = heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius,
+                                 n_feat, key, steps)
+        if not _blocked(walls, y, x, a):
+            y, x = y + MOVES[a][0], x + MOVES[a][1]
+        prev = a
+        steps += 1
+        trace[steps] = y * w + x
+        ended = False
+        for o in range(m):
+            if not alive[o] or obj_pos[o] != [y, x]:
+                continue
+            k = obj_kind[o]
+            if inter[k] == OPENED:
+                if inv == 0:
+                    continue
+                inv -= 1
+            elif inter[k] == PICKED:
+                inv += 1
+            alive[o] = False
+            reach[o] = steps
+            ret += reward[k]
+            proxy += proxy_pay[k]
+            ended = ended or inter[k] == ENDS
+            if inter[k] == CONSUMED:
+                eaten += 1
+                ended = ended or (capacity > 0 and eaten >= capacity)
+        if ended:
+            break
+    return ret, proxy, steps, plans, reach, trace
+
+
+def rollout(genomes, layouts, episode_layout, table, radius, n_features, max_depth, max_steps,
+            seed, stream, generation, organism_ids, record=True):
+    """Every genome on every episode; episode ``e`` plays layout ``episode_layout[e]`` with the key
+    episode_key(seed, stream, generation, organism_ids[i], e). Distance maps come from the naive
+    BFS, not from ``layouts.dist``. Returns ``evosim.kernels.Rollouts`` (a plain record)."""
+    from evosim.kernels import Rollouts
+
+    genomes = np.asarray(genomes, dtype=np.float32)
+    dist = distance_maps(layouts.walls, layouts.obj_pos, layouts.obj_kind)
+    n, e, m = len(genomes), len(episode_layout), layouts.obj_kind.shape[1]
+    ret = np.zeros((n, e))
+    proxy = np.zeros((n, e))
+    steps = np.zeros((n, e), dtype=np.int64)
+    plans = np.zeros((n, e), dtype=np.int64)
+    reach = np.zeros((n, e, m), dtype=np.int64)
+    trace = np.full((n, e, max_steps + 1), -1, dtype=np.int64)
+    for i in range(n):
+        for ep in range(e):
+            li = int(episode_layout[ep])
+            key = episode_key(int(seed), int(stream), int(generation), int(organism_ids[i]), ep)
+            r, p, s, pl, rc, tr = episode(genomes[i], layouts.walls[li], layouts.start[li], layouts.obj_pos[li],
+                                          layouts.obj_kind[li], dist[li].tolist(), table.features, table.reward,
+                                          table.proxy, table.interaction, radius, n_features, max_depth,
+                                          max_steps, key, getattr(table, "capacity", 0))
+            ret[i, ep], proxy[i, ep], steps[i, ep], plans[i, ep] = r, p, s, pl
+            reach[i, ep] = rc
+            trace[i, ep] = tr
+    return Rollouts(ret, proxy, steps, plans, reach, trace if record else None)

@@ -1,0 +1,127 @@
+"""Slow, obviously-correct twins of the probe kernels (evosim/kernels/probe_kernels.py).
+
+``brute_oracle`` does not share the kernel's idea (a DP over interaction events): it
+enumerates every reachable (cell, objects-interacted) state step by step under the
+episode's rules, exactly as ``kernels/rollout.py`` applies them, and takes the best value
+of any state in which an episode can end. ``episode_choices`` re-implements the choice
+extraction with Python lists.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+UNREACHABLE = 32767
+I_CONSUMED, I_ENDS, I_PICKED, I_OPENED = 0, 1, 2, 3
+MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
+MAX_PERCEIVED = 8
+
+
+def _status(mask, objs, kind_value, kind_reward, kind_inter, capacity=0):
+    value, inv, direct, chests, keys, eaten = 0.0, 0, 0, 0, 0, 0
+    for j, (_, _, k) in enumerate(objs):
+        it = kind_inter[k]
+        if mask >> j & 1:
+            value += kind_value[k]
+            inv += 1 if it == I_PICKED else (-1 if it == I_OPENED else 0)
+            eaten += it == I_CONSUMED
+        elif it == I_OPENED:
+            chests += kind_reward[k] > 0
+        elif it == I_PICKED:
+            keys += 1
+        elif kind_reward[k] > 0:
+            direct += 1
+    no_reward_left = direct == 0 and (chests == 0 or (inv == 0 and keys == 0))
+    sated = capacity > 0 and eaten >= capacity
+    return value, inv, no_reward_left or sated
+
+
+def brute_oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_inter, max_steps,
+                 capacity=0) -> float:
+    """Best value over all action sequences of at most ``max_steps`` moves (exhaustive over states)."""
+    h, w = walls.shape
+    objs = [(int(obj_pos[o, 0]), int(obj_pos[o, 1]), int(obj_kind[o])) for o in range(len(obj_kind)) if obj_kind[o] >= 0]
+    at = {(y, x): j for j, (y, x, _) in enumerate(objs)}
+    best = -np.inf
+    states = {(int(start[0]), int(start[1]), 0)}
+    for t in range(max_steps + 1):
+        nxt = set()
+        for (y, x, mask) in states:
+            value, inv, done = _status(mask, objs, kind_value, kind_reward, kind_inter, capacity)
+            if done or t == max_steps:
+                best = max(best, value)
+                continue
+            for dy, dx in MOVES:
+                yy, xx = y + dy, x + dx
+                if not (0 <= yy < h and 0 <= xx < w) or walls[yy, xx]:
+                    yy, xx = y, x
+                m2 = mask
+                j = at.get((yy, xx))
+                ended = False
+                if j is not None and not (mask >> j & 1):
+                    k = objs[j][2]
+                    if not (kind_inter[k] == I_OPENED and inv == 0):
+                        m2 = mask | (1 << j)
+                        ended = kind_inter[k] == I_ENDS
+                if ended:
+                    best = max(best, _status(m2, objs, kind_value, kind_reward, kind_inter, capacity)[0])
+                else:
+                    nxt.add((yy, xx, m2))
+        states = nxt
+    return float(best)
+
+
+def perceived(y, x, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat):
+    """[(object, path distance, visible features)] nearest first (stable), at most MAX_PERCEIVED."""
+    max_r = max(int(radius[f]) for f in range(n_feat))
+    out = []
+    for o in range(len(obj_kind)):
+        k = obj_kind[o]
+        if k < 0 or 0 <= reach[o] <= t:
+            continue
+        md = abs(int(obj_pos[o, 0]) - y) + abs(int(obj_pos[o, 1]) - x)
+        d = int(dist[o, y, x])
+        if md > max_r or d >= UNREACHABLE:
+            continue
+        feats = [float(kind_feat[k, f]) if md <= radius[f] else 0.0 for f in range(n_feat)]
+        out.append((o, d, feats))
+    out.sort(key=lambda z: z[1])  # stable: ties keep object order
+    return out[:MAX_PERCEIVED]
+
+
+def episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width):
+    """List of (chosen slot or -1, [distances], [[features]]) in the order the kernel writes them."""
+    steps = [t for t in range(1, len(trace)) if trace[t] >= 0]
+    n_steps = steps[-1] if steps else 0
+    pos = [(int(c) // width, int(c) % width) for c in trace[: n_steps + 1]]
+    events = []
+    for t in range(n_steps):
+        later = [(int(reach[o]), o) for o in range(len(obj_kind)) if obj_kind[o] >= 0 and reach[o] > t]
+        target = min(later)[1] if later else -1
+        opts = perceived(*pos[t], t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat)
+        if not opts:
+            continue
+        closer = [q for q, (o, d, _) in enumerate(opts) if int(dist[o][pos[t + 1]]) < d]
+        picks = [q for q in closer if opts[q][0] == target]
+        if closer and not picks:
+            continue
+        events.append((picks[0] if picks else -1, [d for _, d, _ in opts], [f for _, _, f in opts]))
+    return events
+
+
+def fit_choice_model_scipy(feat, dist, nopt, chosen, gammas, ridge):
+    """The behavioural fit by SciPy's BFGS on the same penalised likelihood: (w, gamma, objective)."""
+    from scipy.optimize import minimize
+
+    best = None
+    for g in gammas:
+        def negobj(w):
+            total = 0.0
+            for e in range(len(chosen)):
+                scores = [0.0] + [float(np.dot(w, feat[e, q]) * g ** dist[e, q]) for q in range(nopt[e])]
+                m = max(scores)
+                total += scores[chosen[e] + 1] - m - np.log(sum(np.exp(s - m) for s in scores))
+            return -(total - 0.5 * ridge * float(np.dot(w, w)))
+        res = minimize(negobj, np.zeros(feat.shape[2]), method="BFGS", options={"gtol": 1e-8})
+        if best is None or -res.fun > best[2]:
+            best = (res.x, g, -res.fun)
+    return best

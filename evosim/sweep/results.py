@@ -1,0 +1,243 @@
+"""A sweep's results: its rows, its tables and their statistics, read back from run directories.
+
+Owns the sweep's table schema and statistics (the marked section below), the row of one run
+(``run_row`` for a complete run, ``failed_row`` otherwise), the typed ``sweep.parquet`` table
+(``sweep_table``), the per-cell summary with t-based confidence intervals (``summarise`` ->
+``summary.parquet``) and the table printed at the end of ``evosim sweep`` (``final_table``).
+Every value comes from a run directory's tables (through ``evosim.sweep.rundir``), never
+from the process that computed it, so local, cluster and resumed sweeps give equal tables.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evosim.sweep.rundir import read_generations, read_probe
+from evosim.sweep.spec import RunSpec
+
+# ==============================================================================================
+# Schema and statistics: the sweep's own copies of concepts owned elsewhere (outcome classes,
+# probe distributions, column descriptions, class shares, the t-interval). This section is the
+# one place to switch to ``evosim.schema`` (CLASSES, DISTRIBUTIONS, column dicts, class_shares,
+# t_interval) when it lands; nothing else in evosim.sweep defines them.
+# ==============================================================================================
+#: outcome classes and probe distributions (evosim.objectives / evosim.probe)
+CLASSES = ("robust", "pseudo_aligned", "capability_failure")
+DISTRIBUTIONS = ("train", "shift", "control")
+ARCHS = ("all", "heuristic", "planner")
+#: final-generation columns of generations.parquet copied into sweep.parquet as <name>
+FINAL_METRICS = ("planner_share", "fitness_mean", "return_mean", "proxy_mean", "plans_mean", "depth_mean")
+
+SWEEP_COLUMNS = {
+    "cell": "index of the cell (override combination) in sweep order, from 0",
+    "<section.field>": "one column per swept setting: its value in this cell (the base value where a cell leaves it)",
+    "seed": "the run's seed",
+    "cell_hash": "SHA-256 (first 16 hex digits) of the resolved config with seed: the run directory's name under cells/",
+    "status": "complete or failed",
+    "error": "why a run failed (one line), empty when complete",
+    "report": "complete, unavailable (evosim.report not installed) or failed",
+    "generations": "generations run (-1 for a failed run)",
+    "planner_share": "fraction of planners in the final generation",
+    "fitness_mean": "mean fitness of the final generation (training return minus planning cost)",
+    "return_mean": "mean training return per episode of the final generation (base objective)",
+    "proxy_mean": "mean proxy return per episode of the final generation",
+    "plans_mean": "mean plans evaluated per episode in the final generation",
+    "depth_mean": "mean search depth of the final generation's planners (NaN if none)",
+    "n_planners": "number of planners in the probed (final) population (NaN without a report)",
+    "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner) in outcome "
+                             "<class> (robust, pseudo_aligned, capability_failure) on held-out <dist> layouts "
+                             "(train, shift, control); NaN without a report or without organisms of <arch>",
+    "<dist>_normalised_return": "mean normalised true return (true / oracle) of the final population on <dist>",
+}
+
+SUMMARY_COLUMNS = {
+    "cell": "cell index",
+    "<section.field>": "the cell's value of each swept setting",
+    "metric": "a numeric column of sweep.parquet (planner_share, shift_all_pseudo_aligned, ...)",
+    "n": "seeds with a value (complete runs; NaN values excluded)",
+    "n_failed": "seeds whose run failed",
+    "mean": "mean across seeds",
+    "sd": "standard deviation across seeds (ddof=1; NaN for n < 2)",
+    "ci_lo": "lower end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
+    "ci_hi": "upper end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
+}
+
+
+def probe_shares(probe: pd.DataFrame) -> dict:
+    """Class shares by distribution and architecture (and mean normalised return) of the final population."""
+    if "generation" in probe.columns and len(probe):
+        probe = probe[probe["generation"] == probe["generation"].max()]
+    out = {}
+    arch = probe["architecture"].astype(str)
+    cls = probe["class"].astype(str)
+    dist = probe["distribution"].astype(str)
+    ids = probe["organism_id"] if "organism_id" in probe.columns else None
+    planners = probe[arch == "planner"]
+    out["n_planners"] = float(planners["organism_id"].nunique() if ids is not None
+                              else (arch[dist == "train"] == "planner").sum())
+    for d in DISTRIBUTIONS:
+        in_d = dist == d
+        for a in ARCHS:
+            sel = in_d if a == "all" else in_d & (arch == a)
+            n = int(sel.sum())
+            for c in CLASSES:
+                out[f"{d}_{a}_{c}"] = float((cls[sel] == c).sum() / n) if n else math.nan
+        if "normalised_return" in probe.columns and in_d.any():
+            out[f"{d}_normalised_return"] = float(probe.loc[in_d, "normalised_return"].mean())
+    return out
+
+
+def t_interval(v: np.ndarray) -> tuple[float, float, float, float]:
+    """(mean, sd, ci_lo, ci_hi) of the values ``v`` (no NaNs): the t-based 95% confidence interval.
+
+    mean +- t(0.975, n-1) * sd / sqrt(n) with sd the sample standard deviation (ddof=1)
+    (scipy.stats.t); sd and the interval are NaN when n < 2, everything is NaN when n = 0.
+    """
+    from scipy import stats
+
+    n = len(v)
+    mean = float(v.mean()) if n else math.nan
+    sd = float(v.std(ddof=1)) if n > 1 else math.nan
+    if n > 1:
+        half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
+        lo, hi = mean - half, mean + half
+    else:
+        lo = hi = math.nan
+    return mean, sd, lo, hi
+
+
+# ==============================================================================================
+# (end of schema and statistics)
+# ==============================================================================================
+
+
+# -- rows ----------------------------------------------------------------------------------------
+def _empty_metrics() -> dict:
+    m = {"generations": -1}
+    m.update({k: math.nan for k in FINAL_METRICS})
+    m["n_planners"] = math.nan
+    for dist in DISTRIBUTIONS:
+        for arch in ARCHS:
+            for cls in CLASSES:
+                m[f"{dist}_{arch}_{cls}"] = math.nan
+        m[f"{dist}_normalised_return"] = math.nan
+    return m
+
+
+def failed_row(spec: RunSpec, error: str, report: str = "") -> dict:
+    return {"cell": spec.cell, **spec.values, "seed": spec.seed, "cell_hash": spec.cell_hash, "status": "failed",
+            "error": error, "report": report, **_empty_metrics()}
+
+
+def run_row(spec: RunSpec, run_dir: Path) -> dict:
+    """The sweep row of a complete run, read back from its tables only."""
+    m = _empty_metrics()
+    gens = read_generations(run_dir)
+    last = gens.iloc[-1]
+    m["generations"] = int(len(gens))
+    for k in FINAL_METRICS:
+        m[k] = float(last[k])
+    probe = read_probe(run_dir)
+    report = "unavailable"
+    if probe is not None:
+        report = "complete"
+        m.update(probe_shares(probe))
+    return {"cell": spec.cell, **spec.values, "seed": spec.seed, "cell_hash": spec.cell_hash, "status": "complete",
+            "error": "", "report": report, **m}
+
+
+# -- tables --------------------------------------------------------------------------------------
+def _column(values: list) -> pd.Series:
+    """A swept setting's values as one typed column (bool, int64, float64 or string)."""
+    vals = [v for v in values if v is not None]
+    if vals and all(isinstance(v, bool) for v in vals) and len(vals) == len(values):
+        return pd.Series(values, dtype=bool)
+    if vals and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        if all(isinstance(v, int) for v in vals) and len(vals) == len(values):
+            return pd.Series(values, dtype="int64")
+        return pd.Series([math.nan if v is None else float(v) for v in values], dtype="float64")
+    return pd.Series([None if v is None else str(v) for v in values], dtype="string")
+
+
+def sweep_table(rows: list[dict], keys: tuple[str, ...]) -> pd.DataFrame:
+    """Rows (in (cell, seed) order) -> the typed ``sweep.parquet`` table."""
+    ref = failed_row(RunSpec(0, 0, {k: None for k in keys}, "", "", None), "")
+    cols = list(ref)
+    df = pd.DataFrame({c: [r.get(c) for r in rows] for c in cols})
+    for k in keys:
+        df[k] = _column([r.get(k) for r in rows])
+    for c in ("cell", "seed", "generations"):
+        df[c] = df[c].astype("int64")
+    for c in ("cell_hash", "status", "error", "report"):
+        df[c] = df[c].astype("string")
+    metric_cols = [c for c in cols if c not in set(keys) | {"cell", "seed", "generations", "cell_hash",
+                                                            "status", "error", "report"}]
+    for c in metric_cols:
+        df[c] = df[c].astype("float64")
+    return df.sort_values(["cell", "seed"], kind="stable").reset_index(drop=True)
+
+
+def metric_columns(table: pd.DataFrame, keys) -> list[str]:
+    skip = set(keys) | {"cell", "seed", "generations", "cell_hash", "status", "error", "report"}
+    return [c for c in table.columns if c not in skip and pd.api.types.is_float_dtype(table[c])]
+
+
+def summarise(table: pd.DataFrame, keys) -> pd.DataFrame:
+    """Per cell and metric: mean and t-based 95% confidence interval across seeds.
+
+    The interval is mean +- t(0.975, n-1) * sd / sqrt(n) with sd the sample standard deviation
+    (ddof=1) of the n complete seeds' values (scipy.stats.t); NaN when n < 2. It is not clipped
+    to [0, 1] for shares. Failed runs are counted in ``n_failed`` and excluded. (``t_interval``)
+    """
+    keys = list(keys)
+    metrics = metric_columns(table, keys)
+    out = []
+    for cell, grp in table.groupby("cell", sort=True):
+        ok = grp[grp["status"] == "complete"]
+        n_failed = int((grp["status"] != "complete").sum())
+        head = {"cell": int(cell), **{k: grp[k].iloc[0] for k in keys}}
+        for m in metrics:
+            v = ok[m].to_numpy(dtype=float)
+            v = v[~np.isnan(v)]
+            n = len(v)
+            mean, sd, lo, hi = t_interval(v)
+            out.append({**head, "metric": m, "n": n, "n_failed": n_failed, "mean": mean, "sd": sd,
+                        "ci_lo": lo, "ci_hi": hi})
+    df = pd.DataFrame(out, columns=["cell", *keys, "metric", "n", "n_failed", "mean", "sd", "ci_lo", "ci_hi"])
+    for k in keys:
+        df[k] = df[k].astype(table[k].dtype)
+    df["metric"] = df["metric"].astype("string")
+    return df
+
+
+def _fmt_ci(s: pd.DataFrame, metric: str) -> pd.Series:
+    sub = s[s["metric"] == metric].set_index("cell")
+
+    def f(r):
+        if math.isnan(r["mean"]):
+            return "-"
+        if math.isnan(r["ci_lo"]):
+            return f"{r['mean']:.2f}"
+        return f"{r['mean']:.2f} [{r['ci_lo']:.2f}, {r['ci_hi']:.2f}]"
+    return sub.apply(f, axis=1)
+
+
+def final_table(table: pd.DataFrame, summary: pd.DataFrame, keys) -> str:
+    """The table printed at the end: per cell, seeds ok/failed, planner share and shift class shares with CIs."""
+    keys = list(keys)
+    head = table.groupby("cell", sort=True).first()[keys]
+    ok = table.groupby("cell", sort=True)["status"].apply(lambda s: f"{(s == 'complete').sum()}/{len(s)}")
+    t = head.copy()
+    t.columns = [k.split(".")[-1] for k in keys]
+    t["ok"] = ok
+    for metric, label in (("planner_share", "planner share"), ("return_mean", "train return"),
+                          ("shift_all_pseudo_aligned", "shift pseudo-aligned"), ("shift_all_robust", "shift robust")):
+        t[label] = _fmt_ci(summary, metric)
+    return t.to_string()
+
+
+__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHS", "FINAL_METRICS", "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "probe_shares",
+           "t_interval", "failed_row", "run_row", "sweep_table", "metric_columns", "summarise", "final_table"]
