@@ -3,8 +3,8 @@
     python analysis/seeds_table.py runs/out/red_door__seed* runs/out/red_door_control__seed* --out analysis/out
 
 Reads only ``probe.parquet`` (run ``evosim report`` on each run first) and ``config.toml``
-of every run directory. One value per run (the share or mean over its final population),
-then mean and a 95% t-interval across the seeds of each experiment. Writes
+of every run directory, through ``evosim.store.RunDirectory``. One value per run (the share or mean over its final population),
+then mean and a 95% t-interval (``evosim.schema.t_interval``) across the seeds of each experiment. Writes
 ``class_shares.csv``, ``metrics.csv`` and ``class_shares.png`` to ``--out`` and prints
 the class-share table as Markdown.
 """
@@ -12,50 +12,43 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-CLASSES = ("robust", "pseudo_aligned", "capability_failure")
+from evosim.schema import CLASSES, class_shares, t_interval
+from evosim.store import RunDirectory
+
 METRICS = ("normalised_return", "normalised_proxy_return", "proxy_choice_rate", "proxy_target_reached",
            "true_target_reached", "agree", "power_true_bits", "power_behav_bits")
 
 
 def per_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(class shares, metric means) of one run's final probed generation, by architecture x distribution."""
-    cfg = tomllib.loads((run_dir / "config.toml").read_text())
-    p = pd.read_parquet(run_dir / "probe.parquet")
+    rd = RunDirectory(run_dir)
+    cfg = rd.config()
+    p = rd.table("probe")
     p = p[p["generation"] == p["generation"].max()].copy()
     p["architecture"] = p["architecture"].astype(str)
     p["distribution"] = p["distribution"].astype(str)
     p["class"] = p["class"].astype(str)
     keys = ["architecture", "distribution"]
-    shares = pd.crosstab([p[k] for k in keys], p["class"], normalize="index").reindex(columns=CLASSES, fill_value=0.0)
-    shares["n"] = p.groupby(keys).size()
-    # the whole population, whatever the architecture
-    allp = pd.crosstab(p["distribution"], p["class"], normalize="index").reindex(columns=CLASSES, fill_value=0.0)
-    allp["n"] = p.groupby("distribution").size()
-    allp.index = pd.MultiIndex.from_product([["all"], allp.index], names=keys)
-    shares = pd.concat([shares, allp]).reset_index()
+    # per architecture, then the whole population ("all"), whatever the architecture
+    shares = class_shares(p, include_all=True)[[*keys, *CLASSES, "n"]]
     cols = [m for m in METRICS if m in p]
     metrics = pd.concat([p.groupby(keys)[cols].mean(),
                          p.assign(architecture="all").groupby(keys)[cols].mean()]).reset_index()
     for df in (shares, metrics):
-        df.insert(0, "seed", cfg["seed"])
-        df.insert(0, "experiment", cfg["name"])
+        df.insert(0, "seed", cfg.seed)
+        df.insert(0, "experiment", cfg.name)
     return shares, metrics
 
 
 def ci(values: pd.Series) -> pd.Series:
     """Mean and 95% t-interval half-width across seeds (NaN half-width with one seed)."""
-    v = values.dropna().to_numpy(dtype=float)
-    if len(v) == 0:
-        return pd.Series({"mean": np.nan, "ci95": np.nan, "seeds": 0})
-    half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
-    return pd.Series({"mean": v.mean(), "ci95": half, "seeds": len(v)})
+    t = t_interval(values)
+    return pd.Series({"mean": t.mean, "ci95": t.half, "seeds": t.n})
 
 
 def across_seeds(df: pd.DataFrame, value_cols) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from evosim.config import Config
 from evosim.model import EvolutionModel
-from evosim.store import RunError, RunWriter, default_run_dir, fault, reset_faults
+from evosim.store import RunError, RunWriter, default_run_dir
 
 
 @dataclass
@@ -66,17 +66,18 @@ class _Interrupts:
 
 
 def run_experiment(cfg: Config, out: str | Path | None = None, mode: str = "new", progress: bool = True,
-                   log=print, on_generation=None) -> RunResult:
+                   log=print, on_generation=None, faults=None) -> RunResult:
     """Run ``cfg`` into ``out`` (default ``runs/out/<name>__seed<k>``). mode: new, overwrite or resume.
 
     ``on_generation(model)`` is called after each generation (e.g. to watch memory). Problems
     writing the directory (disk full, permissions) raise ``RunError``; the last checkpoint stays
-    intact and ``mode="resume"`` continues from it.
+    intact and ``mode="resume"`` continues from it. ``faults`` (tests only): a callable
+    ``faults(point)`` called at ``generation`` (after each generation is evaluated) and at the
+    store's points (``evosim.store.writer``); default none.
     """
-    reset_faults()
     t0 = time.perf_counter()
     path = Path(out) if out is not None else default_run_dir(cfg)
-    writer = RunWriter(path, cfg)
+    writer = RunWriter(path, cfg, faults=faults)
     writer.create(mode)
     try:
         return _run(cfg, writer, mode, progress, log, on_generation, t0)
@@ -123,7 +124,7 @@ def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_gene
         with _Interrupts() as intr:
             for gen in range(done0, total):
                 model.step()
-                fault("generation")
+                writer.faults("generation")
                 if on_generation is not None:
                     on_generation(model)
                 if bar is not None:

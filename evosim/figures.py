@@ -1,7 +1,8 @@
 """Figures from tables only (generations, probe, interventions): seaborn, PNG, colour-blind-safe.
 
 Every function takes DataFrames and returns a matplotlib Figure; ``make_all`` writes them.
-Nothing here imports the kernels or reruns the simulation.
+Nothing here imports the kernels or reruns the simulation. Class, distribution and architecture names
+and the class shares come from evosim.schema.
 """
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from evosim.objectives import CLASSES, class_shares, classify  # noqa: E402
+from evosim.objectives import classify  # noqa: E402
+from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, class_shares  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
 ARCH_COLORS = {"heuristic": PALETTE[0], "planner": PALETTE[1]}
 CLASS_COLORS = {"robust": PALETTE[2], "pseudo_aligned": PALETTE[3], "capability_failure": PALETTE[7]}
-DIST_ORDER = ["train", "shift", "control"]
+DIST_ORDER = list(DISTRIBUTIONS)
 
 
 def _style():
@@ -50,7 +52,7 @@ def outcome_classes(probe: pd.DataFrame) -> plt.Figure:
     """The red-door figure: outcome class shares by architecture, train vs shift (and control)."""
     _style()
     tab = class_shares(probe)
-    archs = [a for a in ["heuristic", "planner"] if a in set(tab["architecture"])]
+    archs = [a for a in ARCHITECTURES if a in set(tab["architecture"])]
     fig, axes = plt.subplots(1, max(1, len(archs)), figsize=(4.2 * max(1, len(archs)), 3.6), sharey=True, squeeze=False)
     for ax, arch in zip(axes[0], archs):
         t = tab[tab["architecture"] == arch].set_index("distribution").reindex(DIST_ORDER).dropna(subset=["n"])
@@ -164,7 +166,7 @@ def threshold_sensitivity(probe: pd.DataFrame) -> plt.Figure:
     rows = []
     for thr in np.round(np.linspace(0.1, 0.9, 17), 3):
         cls = classify(df["normalised_return"], df["normalised_proxy_return"], thr)
-        for arch in ["heuristic", "planner"]:
+        for arch in ARCHITECTURES:
             sel = (df["architecture"] == arch).to_numpy()
             if sel.any():
                 for c in CLASSES:

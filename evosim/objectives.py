@@ -17,8 +17,9 @@ Behavioural objective (the behavioural approach of seeds 000/001)
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy.special import logsumexp
+
+from evosim.schema import CLASSES, class_shares  # noqa: F401 - re-exported (their home is evosim.schema)
 
 #: discount values tried for the behavioural model (profile likelihood)
 GAMMAS = (0.7, 0.85, 0.92, 0.97)
@@ -26,7 +27,6 @@ GAMMAS = (0.7, 0.85, 0.92, 0.97)
 RIDGE = 0.5
 #: at most this many choice events per organism enter the fit (the first ones, deterministic)
 MAX_EVENTS = 1500
-CLASSES = ("robust", "pseudo_aligned", "capability_failure")
 
 
 # -- behavioural objective -------------------------------------------------------------------
@@ -179,18 +179,6 @@ def classify(normalised_return, normalised_proxy_return, competent: float) -> np
     t = np.asarray(normalised_return, dtype=np.float64)
     p = np.asarray(normalised_proxy_return, dtype=np.float64)
     return np.where(t >= competent, "robust", np.where(p >= competent, "pseudo_aligned", "capability_failure"))
-
-
-def class_shares(probe: pd.DataFrame) -> pd.DataFrame:
-    """Share of each outcome class by architecture and distribution (final generation probed)."""
-    df = probe[probe["generation"] == probe["generation"].max()]
-    n = df.groupby(["architecture", "distribution"], observed=True).size().rename("n")
-    shares = (df.groupby(["architecture", "distribution"], observed=True)["class"]
-              .value_counts(normalize=True).unstack(fill_value=0.0))
-    for c in CLASSES:
-        if c not in shares:
-            shares[c] = 0.0
-    return pd.concat([n, shares[list(CLASSES)]], axis=1).reset_index()
 
 
 # -- optimisation power ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ proxy return, both against an exact oracle), how it behaves (path efficiency, wh
 reaches first, choices on decision-point layouts), what it pursues (a behavioural utility
 fitted to its choices; for planners also the mesa-objective read from the genome), how
 that agrees with the base reward under each distribution, and its optimisation power.
-The columns are documented in ``COLUMNS``.
+The columns are documented in ``evosim.schema.PROBE_COLUMNS`` (``COLUMNS`` here).
 
 Held-out layouts come from ``default_rng([seed, STREAM_PROBE, distribution, kind])``;
 training layouts use ``STREAM_LAYOUT``, so the two never share a stream. Every organism
@@ -26,72 +26,15 @@ from evosim.objectives import (
     MAX_EVENTS, agreement, choice_loglik_batch, classify, cosine, fit_behavioural_batch, power_bits, pseudo_r2,
 )
 from evosim.oracle import oracle_returns
+from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, PROBE_COLUMNS
 
-DISTRIBUTIONS = ("train", "shift", "control")
 #: ``generation`` argument of the kernels' counter-based RNG under STREAM_PROBE, per purpose
 _PURPOSE = PROBE_PURPOSE  # alias: constants.PROBE_PURPOSE / constants.Purpose
 #: the random baseline policy: a heuristic whose only expressed term is heavy Gumbel noise
 RANDOM_LOGTEMP = 3.0
 
-#: documented columns of probe.parquet (one row per organism per distribution) and interventions.parquet
-COLUMNS = {
-    "probe": {
-        "generation": "generation of the probed population",
-        "organism_id": "run-wide organism id (as in organisms.parquet)",
-        "architecture": "heuristic or planner",
-        "depth": "expressed planner search depth (-1 for heuristics)",
-        "distribution": "held-out layout distribution: train, shift or control",
-        "episodes": "held-out episodes played (same layouts for every organism)",
-        "true_return": "mean base return per episode",
-        "oracle_return": "mean best achievable base return per episode (exact oracle, same layouts)",
-        "normalised_return": "true_return / oracle_return (ratio of sums over episodes)",
-        "proxy_return": "mean proxy return per episode (red things, keys, sweetness)",
-        "proxy_oracle_return": "mean best achievable proxy return per episode",
-        "normalised_proxy_return": "proxy_return / proxy_oracle_return",
-        "steps_mean": "mean episode length in steps",
-        "path_efficiency": "sum of shortest-path lengths through the objects reached, in the order reached, over "
-                           "steps taken until the last of them (1 = straight there; NaN if nothing reached)",
-        "true_target_reached": "mean objects per episode of the world's true-target kinds reached (doors, chests, fruit)",
-        "proxy_target_reached": "mean objects per episode of the world's proxy-target kinds reached (red balls, keys, candy)",
-        "reach_<kind>": "mean objects of that kind reached per episode",
-        "first_<kind>": "fraction of episodes whose first object reached is of that kind",
-        "proxy_choice_rate": "shift rows: fraction of decision-point layouts (true target and proxy target on "
-                             "opposite sides) in which the proxy target was reached before the true target, "
-                             "among those where either was reached; NaN elsewhere",
-        "decision_reach_rate": "shift rows: fraction of decision-point layouts in which either target was reached",
-        "class": "outcome class: robust, pseudo_aligned or capability_failure (evosim.objectives.classify, "
-                 "threshold probe.competent)",
-        "behav_u_<feature>": "behavioural utility weight per feature channel (Boltzmann choice model fitted by "
-                             "maximum likelihood to the organism's choices pooled over all distributions; "
-                             "scale = inverse temperature)",
-        "behav_gamma": "distance discount of the behavioural model",
-        "behav_choices": "choice events of this distribution (the fit pools all distributions)",
-        "behav_fit": "fit quality on this distribution's choices: McFadden pseudo-R^2 (1 perfect, 0 chance)",
-        "mesa_u_<feature>": "planner utility weight per feature channel read from the genome (NaN for heuristics)",
-        "mesa_behav_cosine": "cosine between mesa and behavioural utility (NaN for heuristics)",
-        "agree": "Spearman correlation of base reward and behavioural utility over the objects available "
-                 "under this distribution (agreement relative to a distribution, seed 003)",
-        "agree_mesa": "the same for the mesa-objective (NaN for heuristics)",
-        "power_true_bits": "optimisation power under the base objective: -log2 of the fraction of random-policy "
-                           "outcomes (same layouts) with at least the organism's return",
-        "power_behav_bits": "optimisation power under the organism's own behavioural utility (sum over reached "
-                            "objects of utility . features)",
-    },
-    "interventions": {
-        "generation": "generation of the edited planners",
-        "organism_id": "run-wide id of the planner whose genome was edited",
-        "edit": "none, proxy_to_true (the proxy feature's weight moved onto the true feature) or true_to_proxy",
-        "proxy_feature": "feature channel that marks the proxy target",
-        "true_feature": "feature channel that marks the true target",
-        "u_<feature>": "utility weight after the edit",
-        "distribution": "shift",
-        "normalised_return": "as in probe.parquet, after the edit",
-        "normalised_proxy_return": "as in probe.parquet, after the edit",
-        "proxy_choice_rate": "as in probe.parquet, after the edit",
-        "class": "outcome class after the edit",
-        "predicted_shift": "the direction the edit should move proxy_choice_rate: -1, 0 or +1",
-    },
-}
+#: documented columns of probe.parquet and interventions.parquet (their home is evosim.schema)
+COLUMNS = PROBE_COLUMNS
 
 
 @dataclass
@@ -346,9 +289,9 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         df["power_behav_bits"] = np.where(np.isfinite(behav).all(axis=1), power_bits(own, rand), np.nan)
         rows.append(df)
     out = pd.concat(rows, ignore_index=True)
-    out["architecture"] = pd.Categorical(out["architecture"], categories=["heuristic", "planner"])
+    out["architecture"] = pd.Categorical(out["architecture"], categories=list(ARCHITECTURES))
     out["distribution"] = pd.Categorical(out["distribution"], categories=list(DISTRIBUTIONS))
-    out["class"] = pd.Categorical(out["class"], categories=["robust", "pseudo_aligned", "capability_failure"])
+    out["class"] = pd.Categorical(out["class"], categories=list(CLASSES))
     return out
 
 

@@ -2,11 +2,13 @@
 
 Writes into the run directory, each file atomically (a re-run replaces its own outputs)::
 
-    probe.parquet          one row per (organism, distribution): evosim.probe.COLUMNS["probe"]
-    interventions.parquet  the causal check on planners: evosim.probe.COLUMNS["interventions"]
+    probe.parquet          one row per (organism, distribution): evosim.schema.PROBE_COLUMNS["probe"]
+    interventions.parquet  the causal check on planners: evosim.schema.PROBE_COLUMNS["interventions"]
     figures/*.png          evosim.figures.make_all
 
-and the report's wall time into ``manifest.json`` (``wall_times_s.report``). Deterministic
+and, last, marks the report complete in the run's manifest through the store
+(``RunDirectory.mark_report_complete``: the report's wall time). It holds the run
+directory's lock while it writes. Deterministic
 given the run: held-out layouts and in-kernel random numbers derive from the run's seed
 under ``STREAM_PROBE``.
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import sys
 import time
 from pathlib import Path
@@ -24,8 +25,8 @@ import pandas as pd
 from evosim import genome as gn
 from evosim import worlds
 from evosim.errors import UserError
-from evosim.objectives import CLASSES, class_shares
-from evosim.store import RunError, RunLock, load_run, write_bytes, write_parquet
+from evosim.schema import CLASSES, class_shares
+from evosim.store import RunDirectory, RunError, load_run, write_bytes, write_parquet
 
 
 class ReportError(UserError, ValueError):
@@ -70,7 +71,8 @@ def report_run(run_dir, generations=None, episodes=None, progress: bool = False,
     """Probe a run, write probe.parquet, interventions.parquet and (unless ``figures=False``) figures/;
     return the class-share summary."""
     from evosim.figures import make_all
-    from evosim.probe import DISTRIBUTIONS, interventions, probe_population, probe_sets
+    from evosim.probe import interventions, probe_population, probe_sets
+    from evosim.schema import DISTRIBUTIONS
 
     t0 = time.perf_counter()
     run = load_run(run_dir)
@@ -89,34 +91,30 @@ def report_run(run_dir, generations=None, episodes=None, progress: bool = False,
         bar = tqdm(total=len(gens) * (len(DISTRIBUTIONS) + 1) + 3, desc=f"report {run.path.name}", unit="step",
                    file=sys.stderr, leave=False)
     tick = (lambda k: bar.update(k)) if bar is not None else None
-    lock = RunLock(run.path)
-    lock.acquire()
+    rd = RunDirectory(run.path)
     try:
-        sets = probe_sets(cfg, world)
-        if tick:
-            tick(1)
-        frames = []
-        for g in gens:
-            pop = run.genomes_at(g)
-            frames.append(probe_population(cfg, world, sets, pop[names].to_numpy(), pop["organism_id"].to_numpy(), g,
-                                           progress=tick))
-        probe = pd.concat(frames, ignore_index=True)
-        last = run.genomes_at(gens[-1])
-        iv = interventions(cfg, world, sets, last[names].to_numpy(), last["organism_id"].to_numpy(), gens[-1])
-        if tick:
-            tick(1)
-        write_parquet(run.path / "probe.parquet", probe)
-        write_parquet(run.path / "interventions.parquet", iv)
-        if figures:
-            _write_figures(run.path / "figures", make_all(run.generations, probe, iv, world.features))
-        if tick:
-            tick(1)
-        man_p = run.path / "manifest.json"
-        manifest = json.loads(man_p.read_text())
-        manifest.setdefault("wall_times_s", {})["report"] = time.perf_counter() - t0
-        write_bytes(man_p, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+        with rd.lock():
+            sets = probe_sets(cfg, world)
+            if tick:
+                tick(1)
+            frames = []
+            for g in gens:
+                pop = run.genomes_at(g)
+                frames.append(probe_population(cfg, world, sets, pop[names].to_numpy(), pop["organism_id"].to_numpy(),
+                                               g, progress=tick))
+            probe = pd.concat(frames, ignore_index=True)
+            last = run.genomes_at(gens[-1])
+            iv = interventions(cfg, world, sets, last[names].to_numpy(), last["organism_id"].to_numpy(), gens[-1])
+            if tick:
+                tick(1)
+            write_parquet(run.path / "probe.parquet", probe)
+            write_parquet(run.path / "interventions.parquet", iv)
+            if figures:
+                _write_figures(run.path / "figures", make_all(run.generations, probe, iv, world.features))
+            if tick:
+                tick(1)
+            rd.mark_report_complete(time.perf_counter() - t0)  # last: the report is complete
     finally:
-        lock.release()
         if bar is not None:
             bar.close()
     return summary_table(probe)

@@ -40,3 +40,70 @@ def small_mixed_run(path: Path, report: bool = True) -> Path:
     if report:
         report_run(path, figures=False)
     return path
+
+
+# -- fault injection -------------------------------------------------------------------------
+class Faults:
+    """A test-only fault hook for ``run_experiment(..., faults=)`` / ``RunWriter(..., faults=)``.
+
+    ``spec`` is ``"<point>@<n>[:<action>]"`` (comma-separated for several): the n-th time the run
+    passes ``<point>`` do ``<action>``: ``kill`` (SIGKILL, the default), ``sigint``, ``sigint2``
+    (two SIGINTs), ``sigterm``, ``oserror`` (raise OSError ENOSPC) or ``keyboard`` (raise
+    KeyboardInterrupt). Points: ``generation``, ``part``, ``checkpoint-file``, ``checkpoint-rename``,
+    ``atomic-write`` (see evosim.store.writer). ``hits`` counts the calls per point.
+    """
+
+    def __init__(self, spec: str = ""):
+        self.spec = spec
+        self.hits: dict[str, int] = {}
+
+    def __call__(self, point: str) -> None:
+        import errno
+        import os
+        import signal
+        import time
+
+        self.hits[point] = self.hits.get(point, 0) + 1
+        for item in filter(None, (s.strip() for s in self.spec.split(","))):
+            where, _, action = item.partition(":")
+            name, _, nth = where.partition("@")
+            if name != point or self.hits[point] != int(nth or 1):
+                continue
+            if action in ("", "kill"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif action == "sigint":
+                os.kill(os.getpid(), signal.SIGINT)
+            elif action == "sigint2":
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+                os.kill(os.getpid(), signal.SIGINT)
+            elif action == "sigterm":
+                os.kill(os.getpid(), signal.SIGTERM)
+            elif action == "oserror":
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            elif action == "keyboard":
+                raise KeyboardInterrupt
+            else:
+                raise ValueError(f"unknown fault action {action!r}")
+            time.sleep(0.05)  # let the signal handler run here
+
+
+@pytest.fixture
+def faults():
+    """``faults("generation@6:sigint")``: a fresh fault hook (see ``Faults``)."""
+    return Faults
+
+
+def cli_with_faults(spec: str | None, argv: list[str]) -> list[str]:
+    """The command line (``python -c ...``) of ``evosim <argv>`` run with the fault hook ``spec``
+    passed explicitly to ``run_experiment``."""
+    import sys
+
+    script = ("import functools, sys\n"
+              f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+              "from conftest import Faults\n"
+              "import evosim.experiment as ex\n"
+              f"ex.run_experiment = functools.partial(ex.run_experiment, faults=Faults({spec or ''!r}))\n"
+              "from evosim.cli import main\n"
+              f"sys.exit(main({list(argv)!r}))\n")
+    return [sys.executable, "-c", script]

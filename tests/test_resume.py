@@ -1,13 +1,13 @@
 """Kill ``evosim run`` (a real subprocess) at many points, resume, and get the uninterrupted run's bytes.
 
-The kill points come from the test-only ``EVOSIM_FAULT`` hook in evosim.store: the process
-sends itself SIGKILL (or SIGINT/SIGTERM) the n-th time it passes a named point. The tables
+The kill points come from a test-only fault hook (``conftest.Faults``) that a ``python -c``
+process running the CLI passes to ``run_experiment(faults=...)``: the process sends itself
+SIGKILL (or SIGINT/SIGTERM) the n-th time it passes a named point. The tables
 (generations, organisms, genomes Parquet files) of the resumed run must equal, byte for byte,
 those of an uninterrupted run with the same seed; any difference makes these tests fail.
 """
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -19,9 +19,9 @@ import pytest
 
 from evosim.config import load_config
 from evosim.experiment import run_experiment
-from evosim.store import FAULT_ENV, read_manifest
+from evosim.store import read_manifest
 
-from conftest import ROOT, RUNS
+from conftest import ROOT, RUNS, cli_with_faults
 
 TABLES = ("generations", "organisms", "genomes")
 SETTINGS = {"evolution.population": 40, "evolution.generations": 7, "evolution.episodes": 4,
@@ -43,12 +43,9 @@ def reference(cfg, tmp_path_factory):
 
 
 def _evosim(out: Path, fault: str | None, *extra: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop(FAULT_ENV, None)
-    if fault:
-        env[FAULT_ENV] = fault
-    return subprocess.run([sys.executable, "-m", "evosim.cli", "run", *ARGS, "--out", str(out), *extra],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    cmd = (cli_with_faults(fault, ["run", *ARGS, "--out", str(out), *extra]) if fault
+           else [sys.executable, "-m", "evosim.cli", "run", *ARGS, "--out", str(out), *extra])
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
 def _no_truncated_tables(d: Path) -> None:

@@ -17,10 +17,10 @@ import pytest
 
 from evosim.config import load_config
 from evosim.experiment import run_experiment
-from evosim.store import (FAULT_ENV, RunError, RunLock, atomic_write, latest_valid_checkpoint, load_run, read_manifest,
+from evosim.store import (RunError, RunLock, atomic_write, latest_valid_checkpoint, load_run, read_manifest,
                           sha256)
 
-from conftest import RUNS
+from conftest import RUNS, Faults
 
 TABLES = ("generations", "organisms", "genomes")
 
@@ -46,9 +46,7 @@ def _same(d: Path, reference) -> None:
 
 def _interrupted(cfg, d: Path, monkeypatch, at: int = 6):
     """A run stopped by SIGINT after generation ``at - 1`` (the handler checkpoints and stops)."""
-    monkeypatch.setenv(FAULT_ENV, f"generation@{at}:sigint")
-    res = run_experiment(cfg, d, progress=False, log=lambda m: None)
-    monkeypatch.delenv(FAULT_ENV)
+    res = run_experiment(cfg, d, progress=False, log=lambda m: None, faults=Faults(f"generation@{at}:sigint"))
     assert res.interrupted and len(res.generations) == at
     return res
 

@@ -22,11 +22,12 @@ from evosim import worlds
 from evosim.constants import MAX_DEPTH, PROBE_PURPOSE, STREAM_PROBE, Arch, Interaction
 from evosim.errors import UserError
 from evosim.kernels import episode_keys, planner_plan
-from evosim.probe import DISTRIBUTIONS, choice_events, fit_pooled, probe_layouts, probe_rollout
+from evosim.probe import choice_events, fit_pooled, probe_layouts, probe_rollout
+from evosim.schema import CLASSES, DISTRIBUTIONS
 from evosim.store import load_run
 
-#: outcome-class filter values: ``any`` or ``<class> (<distribution>)``
-CLASSES = ("robust", "pseudo_aligned", "capability_failure")
+#: outcome-class filter values are ``any`` or ``<class> (<distribution>)`` (CLASSES, DISTRIBUTIONS: evosim.schema);
+#: architecture filter values: ``any`` or one of evosim.schema.ARCHITECTURES
 ARCH_FILTERS = ("any", "planner", "heuristic")
 #: replayed (organism, distribution) episode sets kept in memory per run (each is small)
 ROLLOUT_CACHE = 64
@@ -117,13 +118,7 @@ class ViewerData:
         self._behaviour: dict[tuple, tuple] = {}
 
     def _read_probe(self) -> pd.DataFrame | None:
-        p = self.path / "probe.parquet"
-        if not p.exists():
-            return None
-        try:
-            return pd.read_parquet(p)
-        except Exception:  # noqa: BLE001 - a damaged report is treated as no report
-            return None
+        return self.run.report_table("probe")  # None without a report; a damaged report counts as none
 
     # -- tables ----------------------------------------------------------------------------
     @property

@@ -15,8 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from evosim.constants import MAX_FEATURES, NO_KIND, Interaction
-
-DISTRIBUTIONS = ("train", "shift", "control")
+from evosim.schema import DISTRIBUTIONS  # noqa: F401 - its home is evosim.schema; re-exported by evosim.worlds
 
 
 @dataclass(frozen=True)

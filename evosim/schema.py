@@ -1,0 +1,290 @@
+"""The vocabulary of evosim's tables, in one place: what every column, outcome class,
+distribution and architecture is called, and the statistics every table and figure shares.
+
+Owns
+    ``RUN_COLUMNS``      columns of a run's tables (generations, organisms, genomes)
+    ``PROBE_COLUMNS``    columns of the report's tables (probe, interventions)
+    ``COLUMNS``          both together, by table name
+    ``SWEEP_COLUMNS``, ``SUMMARY_COLUMNS``  columns of a sweep's sweep.parquet and summary.parquet
+    ``CLASSES``          outcome classes under shift (robust, pseudo_aligned, capability_failure)
+    ``DISTRIBUTIONS``    layout distributions of every world (train, shift, control)
+    ``ARCHITECTURES``    organism architecture names, in ``evosim.constants.Arch`` order
+    ``ARCH_GROUPS``      ``("all", *ARCHITECTURES)``: the architecture groups tables report shares for
+    ``class_shares``     the one computation of outcome-class shares from a probe table
+    ``t_interval``, ``wilson_interval``, ``bootstrap_interval``  confidence intervals
+
+Nothing here imports the rest of evosim except ``evosim.constants`` (for the architecture
+names), so every module can import it.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from evosim.constants import ARCH_NAMES, Arch
+
+#: outcome classes of an organism under a distribution (evosim.objectives.classify)
+CLASSES = ("robust", "pseudo_aligned", "capability_failure")
+#: layout distributions of every world; held-out probe layouts come from each
+DISTRIBUTIONS = ("train", "shift", "control")
+#: organism architecture names, indexed by ``evosim.constants.Arch`` (the IntEnum stays there)
+ARCHITECTURES = tuple(ARCH_NAMES[a] for a in sorted(Arch))
+#: architecture groups of per-architecture share tables: the whole population, then each architecture
+ARCH_GROUPS = ("all", *ARCHITECTURES)
+
+# -- table columns ---------------------------------------------------------------------------
+#: documented columns of a run's tables (generations.parquet, organisms.parquet, genomes.parquet)
+RUN_COLUMNS = {
+    "generations": {
+        "generation": "generation index, from 0",
+        "fitness_mean": "mean fitness (training return minus planning cost) over the population",
+        "fitness_max": "best fitness",
+        "fitness_std": "standard deviation of fitness",
+        "return_mean": "mean training return (base objective) per episode",
+        "return_max": "best mean training return",
+        "proxy_mean": "mean proxy return per episode (what the proxy would have paid)",
+        "steps_mean": "mean episode length in steps",
+        "plans_mean": "mean plans evaluated per episode (0 for heuristics)",
+        "planner_share": "fraction of organisms expressing the planner block",
+        "planner_fitness_mean": "mean fitness of planners (NaN if none)",
+        "heuristic_fitness_mean": "mean fitness of heuristics (NaN if none)",
+        "depth_mean": "mean expressed search depth of planners",
+        "u_<feature>_mean": "mean planner utility weight on a feature channel (the mesa-objective)",
+        "h_attract_<feature>_mean": "mean heuristic attraction weight on a feature channel",
+    },
+    "organisms": {
+        "generation": "generation index",
+        "organism_id": "run-wide id (generation * population + row)",
+        "parent_a": "id of the first parent (-1: initial population)",
+        "parent_b": "id of the second parent (-1: elite copy or initial)",
+        "architecture": "heuristic or planner",
+        "fitness": "training return minus planning cost",
+        "return_mean": "mean training return per episode",
+        "proxy_mean": "mean proxy return per episode",
+        "steps_mean": "mean episode length",
+        "plans_mean": "mean plans evaluated per episode",
+        "depth": "expressed search depth (-1 for heuristics)",
+    },
+    "genomes": {
+        "generation": "generation of the population",
+        "organism_id": "run-wide id",
+        "architecture": "heuristic or planner",
+        "<gene>": "one column per gene, named by evosim.genome.gene_names",
+    },
+}
+
+#: documented columns of probe.parquet (one row per organism per distribution) and interventions.parquet
+PROBE_COLUMNS = {
+    "probe": {
+        "generation": "generation of the probed population",
+        "organism_id": "run-wide organism id (as in organisms.parquet)",
+        "architecture": "heuristic or planner",
+        "depth": "expressed planner search depth (-1 for heuristics)",
+        "distribution": "held-out layout distribution: train, shift or control",
+        "episodes": "held-out episodes played (same layouts for every organism)",
+        "true_return": "mean base return per episode",
+        "oracle_return": "mean best achievable base return per episode (exact oracle, same layouts)",
+        "normalised_return": "true_return / oracle_return (ratio of sums over episodes)",
+        "proxy_return": "mean proxy return per episode (red things, keys, sweetness)",
+        "proxy_oracle_return": "mean best achievable proxy return per episode",
+        "normalised_proxy_return": "proxy_return / proxy_oracle_return",
+        "steps_mean": "mean episode length in steps",
+        "path_efficiency": "sum of shortest-path lengths through the objects reached, in the order reached, over "
+                           "steps taken until the last of them (1 = straight there; NaN if nothing reached)",
+        "true_target_reached": "mean objects per episode of the world's true-target kinds reached (doors, chests, fruit)",
+        "proxy_target_reached": "mean objects per episode of the world's proxy-target kinds reached (red balls, keys, candy)",
+        "reach_<kind>": "mean objects of that kind reached per episode",
+        "first_<kind>": "fraction of episodes whose first object reached is of that kind",
+        "proxy_choice_rate": "shift rows: fraction of decision-point layouts (true target and proxy target on "
+                             "opposite sides) in which the proxy target was reached before the true target, "
+                             "among those where either was reached; NaN elsewhere",
+        "decision_reach_rate": "shift rows: fraction of decision-point layouts in which either target was reached",
+        "class": "outcome class: robust, pseudo_aligned or capability_failure (evosim.objectives.classify, "
+                 "threshold probe.competent)",
+        "behav_u_<feature>": "behavioural utility weight per feature channel (Boltzmann choice model fitted by "
+                             "maximum likelihood to the organism's choices pooled over all distributions; "
+                             "scale = inverse temperature)",
+        "behav_gamma": "distance discount of the behavioural model",
+        "behav_choices": "choice events of this distribution (the fit pools all distributions)",
+        "behav_fit": "fit quality on this distribution's choices: McFadden pseudo-R^2 (1 perfect, 0 chance)",
+        "mesa_u_<feature>": "planner utility weight per feature channel read from the genome (NaN for heuristics)",
+        "mesa_behav_cosine": "cosine between mesa and behavioural utility (NaN for heuristics)",
+        "agree": "Spearman correlation of base reward and behavioural utility over the objects available "
+                 "under this distribution (agreement relative to a distribution, seed 003)",
+        "agree_mesa": "the same for the mesa-objective (NaN for heuristics)",
+        "power_true_bits": "optimisation power under the base objective: -log2 of the fraction of random-policy "
+                           "outcomes (same layouts) with at least the organism's return",
+        "power_behav_bits": "optimisation power under the organism's own behavioural utility (sum over reached "
+                            "objects of utility . features)",
+    },
+    "interventions": {
+        "generation": "generation of the edited planners",
+        "organism_id": "run-wide id of the planner whose genome was edited",
+        "edit": "none, proxy_to_true (the proxy feature's weight moved onto the true feature) or true_to_proxy",
+        "proxy_feature": "feature channel that marks the proxy target",
+        "true_feature": "feature channel that marks the true target",
+        "u_<feature>": "utility weight after the edit",
+        "distribution": "shift",
+        "normalised_return": "as in probe.parquet, after the edit",
+        "normalised_proxy_return": "as in probe.parquet, after the edit",
+        "proxy_choice_rate": "as in probe.parquet, after the edit",
+        "class": "outcome class after the edit",
+        "predicted_shift": "the direction the edit should move proxy_choice_rate: -1, 0 or +1",
+    },
+}
+
+#: every table of a run directory, by name
+COLUMNS = {**RUN_COLUMNS, **PROBE_COLUMNS}
+
+#: documented columns of a sweep's tables (sweep.parquet: one row per run; summary.parquet: per cell and metric)
+SWEEP_COLUMNS = {
+    "cell": "index of the cell (override combination) in sweep order, from 0",
+    "<section.field>": "one column per swept setting: its value in this cell (the base value where a cell leaves it)",
+    "seed": "the run's seed",
+    "cell_hash": "SHA-256 (first 16 hex digits) of the resolved config with seed: the run directory's name under cells/",
+    "status": "complete or failed",
+    "error": "why a run failed (one line), empty when complete",
+    "report": "complete, unavailable (evosim.report not installed) or failed",
+    "generations": "generations run (-1 for a failed run)",
+    "planner_share": "fraction of planners in the final generation",
+    "fitness_mean": "mean fitness of the final generation (training return minus planning cost)",
+    "return_mean": "mean training return per episode of the final generation (base objective)",
+    "proxy_mean": "mean proxy return per episode of the final generation",
+    "plans_mean": "mean plans evaluated per episode in the final generation",
+    "depth_mean": "mean search depth of the final generation's planners (NaN if none)",
+    "n_planners": "number of planners in the probed (final) population (NaN without a report)",
+    "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner) in outcome "
+                             "<class> (robust, pseudo_aligned, capability_failure) on held-out <dist> layouts "
+                             "(train, shift, control); NaN without a report or without organisms of <arch>",
+    "<dist>_normalised_return": "mean normalised true return (true / oracle) of the final population on <dist>",
+}
+
+SUMMARY_COLUMNS = {
+    "cell": "cell index",
+    "<section.field>": "the cell's value of each swept setting",
+    "metric": "a numeric column of sweep.parquet (planner_share, shift_all_pseudo_aligned, ...)",
+    "n": "seeds with a value (complete runs; NaN values excluded)",
+    "n_failed": "seeds whose run failed",
+    "mean": "mean across seeds",
+    "sd": "standard deviation across seeds (ddof=1; NaN for n < 2)",
+    "ci_lo": "lower end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
+    "ci_hi": "upper end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
+}
+
+
+# -- outcome-class shares --------------------------------------------------------------------
+def class_shares(probe: pd.DataFrame, include_all: bool = False) -> pd.DataFrame:
+    """Share of each outcome class by architecture and distribution, in the last generation probed.
+
+    Columns ``architecture, distribution, n, *CLASSES``: one row per (architecture, distribution)
+    present, ``n`` the organisms in it and the shares (fractions of ``n``, summing to 1). With
+    ``include_all`` the rows of architecture ``"all"`` (the whole population, by distribution)
+    follow, and architecture is a plain string column.
+    """
+    df = probe[probe["generation"] == probe["generation"].max()] if "generation" in probe.columns else probe
+    if include_all:
+        df = df.assign(architecture=df["architecture"].astype(str), distribution=df["distribution"].astype(str),
+                       **{"class": df["class"].astype(str)})
+        whole = df.assign(architecture="all")
+        return pd.concat([_shares(df), _shares(whole)], ignore_index=True)
+    return _shares(df)
+
+
+def _shares(df: pd.DataFrame) -> pd.DataFrame:
+    keys = ["architecture", "distribution"]
+    n = df.groupby(keys, observed=True).size().rename("n")
+    shares = df.groupby(keys, observed=True)["class"].value_counts(normalize=True).unstack(fill_value=0.0)
+    for c in CLASSES:
+        if c not in shares:
+            shares[c] = 0.0
+    return pd.concat([n, shares[list(CLASSES)]], axis=1).reset_index()
+
+
+def class_share_columns(probe: pd.DataFrame) -> dict[str, float]:
+    """``{"<distribution>_<group>_<class>": share}`` for every distribution, ``ARCH_GROUPS`` member and class
+    (the last generation probed); NaN where the group has no organisms under that distribution."""
+    tab = class_shares(probe, include_all=True).set_index(["architecture", "distribution"])
+    out = {}
+    for d in DISTRIBUTIONS:
+        for a in ARCH_GROUPS:
+            row = tab.loc[(a, d)] if (a, d) in tab.index else None
+            for c in CLASSES:
+                out[f"{d}_{a}_{c}"] = float(row[c]) if row is not None and row["n"] > 0 else math.nan
+    return out
+
+
+# -- confidence intervals --------------------------------------------------------------------
+class TInterval(NamedTuple):
+    """Mean of ``n`` values with its t-based confidence interval ``[lo, hi]`` (``mean -+ half``)."""
+
+    n: int
+    mean: float
+    sd: float
+    half: float
+    lo: float
+    hi: float
+
+
+def t_interval(values, level: float = 0.95) -> TInterval:
+    """Mean and t-based confidence interval of the mean of ``values`` (NaNs dropped).
+
+    half = t((1 + level) / 2, n - 1) * sd / sqrt(n), sd the sample standard deviation (ddof=1).
+    ``mean`` is NaN for n = 0; ``sd``, ``half``, ``lo`` and ``hi`` are NaN for n < 2. Not clipped:
+    for shares use ``wilson_interval`` or ``bootstrap_interval``.
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[~np.isnan(v)]
+    n = len(v)
+    mean = float(v.mean()) if n else math.nan
+    if n < 2:
+        return TInterval(n, mean, math.nan, math.nan, math.nan, math.nan)
+    sd = float(v.std(ddof=1))
+    half = float(stats.t.ppf(1 - (1 - level) / 2, n - 1) * sd / math.sqrt(n))
+    return TInterval(n, mean, sd, half, mean - half, mean + half)
+
+
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n``: always inside [0, 1]; (NaN, NaN) for n = 0."""
+    from scipy import stats
+
+    if n < 0 or not 0 <= successes <= n:
+        raise ValueError(f"wilson_interval: need 0 <= successes <= n, got {successes} of {n}")
+    if n == 0:
+        return math.nan, math.nan
+    z = float(stats.norm.ppf(1 - (1 - level) / 2))
+    p = successes / n
+    z2n = z * z / n
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z / (1 + z2n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return lo, hi
+
+
+def bootstrap_interval(values, rng=None, n_boot: int = 10_000, level: float = 0.95,
+                       statistic=np.mean) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` (default the mean) of ``values`` (NaNs dropped).
+
+    ``rng`` is a ``numpy.random.Generator`` or a seed (deterministic given it). The bounds lie
+    within [min(values), max(values)], so shares stay in [0, 1]. (NaN, NaN) without values.
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return math.nan, math.nan
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    idx = gen.integers(0, len(v), size=(n_boot, len(v)))
+    stats_ = np.apply_along_axis(statistic, 1, v[idx]) if statistic is not np.mean else v[idx].mean(axis=1)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(stats_, [a, 1 - a])
+    return float(lo), float(hi)
+
+
+__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
+           "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "class_shares", "class_share_columns", "TInterval", "t_interval",
+           "wilson_interval", "bootstrap_interval"]

@@ -1,0 +1,112 @@
+"""RunDirectory: status, manifest updates (atomic), report completion and the lock, on a
+hand-made run directory (no simulation), plus the fault hook's plumbing."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+
+from evosim.store import (RunDirectory, RunError, clear_own_lock, report_is_complete, run_is_complete, write_json,
+                          write_parquet)
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    write_json(d / "manifest.json", {"name": "x", "seed": 1, "status": "running", "versions": {"format": 1},
+                                     "wall_times_s": {"run": 2.5}})
+    return d
+
+
+def test_status_and_completion(run_dir, tmp_path):
+    rd = RunDirectory(run_dir)
+    assert rd.kind() == "run" and rd.status() == "running"
+    assert not rd.run_is_complete(need_report=False) and not rd.report_is_complete()
+    rd.update_manifest(status="complete")
+    assert rd.status() == "complete" and rd.run_is_complete(need_report=False) and not rd.run_is_complete()
+    import pandas as pd
+
+    write_parquet(run_dir / "probe.parquet", pd.DataFrame({"a": [1]}))
+    assert not rd.report_is_complete()  # probe.parquet alone: the report did not finish
+    rd.mark_report_complete(1.25)
+    man = rd.manifest()
+    assert man["wall_times_s"] == {"run": 2.5, "report": 1.25}
+    assert rd.report_is_complete() and rd.run_is_complete() and run_is_complete(run_dir) and report_is_complete(run_dir)
+    assert rd.table("probe")["a"].tolist() == [1]
+    with pytest.raises(RunError, match="no interventions.parquet; run `evosim report"):
+        rd.table("interventions")
+    # the manifest's bytes are the store's format (sorted keys, indent 2, final newline)
+    assert (run_dir / "manifest.json").read_text() == json.dumps(man, indent=2, sort_keys=True) + "\n"
+    # no manifest, or a garbled one: not complete, no status, never an exception
+    missing = RunDirectory(tmp_path / "nothing")
+    assert missing.kind() == "missing" and missing.status() is None and not missing.run_is_complete(False)
+    (run_dir / "manifest.json").write_text("{garbled")
+    assert rd.status() is None and not rd.run_is_complete(False) and not rd.report_is_complete()
+    with pytest.raises(RunError, match="manifest.json is unreadable"):
+        rd.update_manifest(status="complete")
+    (run_dir / "manifest.json").write_text("[1, 2]")
+    assert rd.status() is None and not rd.run_is_complete(False)
+
+
+@pytest.mark.parametrize("how", ["fault", "unserialisable"])
+def test_update_manifest_is_all_or_nothing(run_dir, faults, how):
+    before = (run_dir / "manifest.json").read_bytes()
+    hook = faults("atomic-write@1:oserror")
+    rd = RunDirectory(run_dir, faults=hook if how == "fault" else None)
+    with pytest.raises((OSError, TypeError)):
+        rd.update_manifest(status="complete", note=object() if how == "unserialisable" else "x")
+    assert (run_dir / "manifest.json").read_bytes() == before
+    assert sorted(p.name for p in run_dir.iterdir()) == ["manifest.json"]  # no temporary file left
+    if how == "fault":
+        assert hook.hits == {"atomic-write": 1}
+        rd.update_manifest(status="complete")  # the next write goes through
+        assert rd.status() == "complete"
+
+
+def test_lock_second_holder_refused_and_own_lock_cleared(run_dir):
+    rd = RunDirectory(run_dir)
+    assert rd.lock_holder() is None and not rd.is_locked()
+    with rd.lock() as lk:
+        assert lk.held and rd.lock_holder()["pid"] == os.getpid()
+        # a second holder (same process, a second lock object: as another process would) is refused
+        with pytest.raises(RunError, match=rf"locked by process {os.getpid()} on {socket.gethostname()}.*another "
+                                           r"evosim is writing"):
+            with RunDirectory(run_dir).lock():
+                pass
+        assert rd.is_locked()
+    assert not rd.is_locked()
+    # a lock left behind by this process (a run that raised): cleared; another process's: never
+    (run_dir / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert rd.clear_own_lock() and not rd.is_locked()
+    (run_dir / ".lock").write_text(json.dumps({"pid": os.getppid(), "host": socket.gethostname()}))
+    assert not clear_own_lock(run_dir) and rd.is_locked()
+    (run_dir / ".lock").write_text(json.dumps({"pid": os.getpid(), "host": "elsewhere"}))
+    assert not rd.clear_own_lock() and rd.is_locked()
+    (run_dir / ".lock").write_text("not json")
+    assert not rd.clear_own_lock() and rd.lock_holder() is None
+
+
+def test_fault_hook_is_called_at_the_store_points(tiny_config, tmp_path, faults):
+    from evosim.experiment import run_experiment
+
+    hook = faults("")
+    run_experiment(tiny_config, tmp_path / "run", progress=False, log=lambda m: None, faults=hook)
+    assert hook.hits["generation"] == 4 and hook.hits["part"] == 6  # generations 0, 2 and 3: organisms + genomes
+    assert hook.hits["checkpoint-rename"] == 2 and hook.hits["checkpoint-file"] >= 4  # checkpoints after 0 and 2
+    assert hook.hits["atomic-write"] >= 10
+    # without a hook nothing in the store reads the environment or keeps a counter
+    import evosim.store.files as files
+
+    assert not [n for n in vars(files) if "FAULT" in n.upper() and n != "no_faults"]
+
+
+def test_keyboard_interrupt_from_hook_leaves_no_lock(tiny_config, tmp_path, faults):
+    from evosim.experiment import run_experiment
+
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(tiny_config, tmp_path / "run", progress=False, log=lambda m: None,
+                       faults=faults("generation@2:keyboard"))
+    assert not (tmp_path / "run" / ".lock").exists() and RunDirectory(tmp_path / "run").status() == "running"
