@@ -48,10 +48,10 @@ The package, by job:
     spec.py      the sweep file, checked strictly (load_sweep, Sweep, SweepError, setting_paths)
                  and the plan (plan_runs, RunSpec, config_hash)
     execute.py   execute_run on a worker, warm-up, the Dask client, run_sweep and its locked loop
-    results.py   run_row / failed_row, sweep_table, summarise, final_table; at its top, in one
-                 marked section, the schema constants (CLASSES, DISTRIBUTIONS, ARCHS, SWEEP_COLUMNS,
-                 SUMMARY_COLUMNS) and statistics (probe_shares, t_interval) to switch to evosim.schema
-    rundir.py    every read of a run directory (complete? reported? own lock, its two tables)
+    results.py   run_row / failed_row, sweep_table, summarise, final_table; names, column docs,
+                 class shares and the t-interval come from evosim.schema
+    rundir.py    the sweep's reads of a run directory, through evosim.store (complete? reported?
+                 own lock) and its two tables
     figures.py   phase diagram and dose response from summary.parquet (evosim.sweep_figures is a shim)
     cli.py       cmd_sweep, add_parser (``evosim sweep``)
 

@@ -1,11 +1,12 @@
 """A sweep's results: its rows, its tables and their statistics, read back from run directories.
 
-Owns the sweep's table schema and statistics (the marked section below), the row of one run
+Owns the row of one run
 (``run_row`` for a complete run, ``failed_row`` otherwise), the typed ``sweep.parquet`` table
 (``sweep_table``), the per-cell summary with t-based confidence intervals (``summarise`` ->
 ``summary.parquet``) and the table printed at the end of ``evosim sweep`` (``final_table``).
 Every value comes from a run directory's tables (through ``evosim.sweep.rundir``), never
 from the process that computed it, so local, cluster and resumed sweeps give equal tables.
+Names, column documentation, class shares and intervals are ``evosim.schema``'s.
 """
 from __future__ import annotations
 
@@ -18,100 +19,41 @@ import pandas as pd
 from evosim.sweep.rundir import read_generations, read_probe
 from evosim.sweep.spec import RunSpec
 
-# ==============================================================================================
-# Schema and statistics: the sweep's own copies of concepts owned elsewhere (outcome classes,
-# probe distributions, column descriptions, class shares, the t-interval). This section is the
-# one place to switch to ``evosim.schema`` (CLASSES, DISTRIBUTIONS, column dicts, class_shares,
-# t_interval) when it lands; nothing else in evosim.sweep defines them.
-# ==============================================================================================
-#: outcome classes and probe distributions (evosim.objectives / evosim.probe)
-CLASSES = ("robust", "pseudo_aligned", "capability_failure")
-DISTRIBUTIONS = ("train", "shift", "control")
-ARCHS = ("all", "heuristic", "planner")
+# Names, column documentation, class shares and the t-interval live in evosim.schema.
+from evosim.schema import ARCH_GROUPS as ARCHS  # noqa: E402
+from evosim.schema import CLASSES, DISTRIBUTIONS, SUMMARY_COLUMNS, SWEEP_COLUMNS, class_share_columns  # noqa: E402
+from evosim.schema import t_interval as _schema_t_interval  # noqa: E402
+
 #: final-generation columns of generations.parquet copied into sweep.parquet as <name>
 FINAL_METRICS = ("planner_share", "fitness_mean", "return_mean", "proxy_mean", "plans_mean", "depth_mean")
 
-SWEEP_COLUMNS = {
-    "cell": "index of the cell (override combination) in sweep order, from 0",
-    "<section.field>": "one column per swept setting: its value in this cell (the base value where a cell leaves it)",
-    "seed": "the run's seed",
-    "cell_hash": "SHA-256 (first 16 hex digits) of the resolved config with seed: the run directory's name under cells/",
-    "status": "complete or failed",
-    "error": "why a run failed (one line), empty when complete",
-    "report": "complete, unavailable (evosim.report not installed) or failed",
-    "generations": "generations run (-1 for a failed run)",
-    "planner_share": "fraction of planners in the final generation",
-    "fitness_mean": "mean fitness of the final generation (training return minus planning cost)",
-    "return_mean": "mean training return per episode of the final generation (base objective)",
-    "proxy_mean": "mean proxy return per episode of the final generation",
-    "plans_mean": "mean plans evaluated per episode in the final generation",
-    "depth_mean": "mean search depth of the final generation's planners (NaN if none)",
-    "n_planners": "number of planners in the probed (final) population (NaN without a report)",
-    "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner) in outcome "
-                             "<class> (robust, pseudo_aligned, capability_failure) on held-out <dist> layouts "
-                             "(train, shift, control); NaN without a report or without organisms of <arch>",
-    "<dist>_normalised_return": "mean normalised true return (true / oracle) of the final population on <dist>",
-}
-
-SUMMARY_COLUMNS = {
-    "cell": "cell index",
-    "<section.field>": "the cell's value of each swept setting",
-    "metric": "a numeric column of sweep.parquet (planner_share, shift_all_pseudo_aligned, ...)",
-    "n": "seeds with a value (complete runs; NaN values excluded)",
-    "n_failed": "seeds whose run failed",
-    "mean": "mean across seeds",
-    "sd": "standard deviation across seeds (ddof=1; NaN for n < 2)",
-    "ci_lo": "lower end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
-    "ci_hi": "upper end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
-}
-
 
 def probe_shares(probe: pd.DataFrame) -> dict:
-    """Class shares by distribution and architecture (and mean normalised return) of the final population."""
+    """Class shares by distribution and architecture (``schema.class_share_columns``), the number of
+    planners and the mean normalised return per distribution, of the final population."""
     if "generation" in probe.columns and len(probe):
         probe = probe[probe["generation"] == probe["generation"].max()]
-    out = {}
     arch = probe["architecture"].astype(str)
-    cls = probe["class"].astype(str)
     dist = probe["distribution"].astype(str)
-    ids = probe["organism_id"] if "organism_id" in probe.columns else None
-    planners = probe[arch == "planner"]
-    out["n_planners"] = float(planners["organism_id"].nunique() if ids is not None
-                              else (arch[dist == "train"] == "planner").sum())
+    out = {}
+    if "organism_id" in probe.columns:
+        out["n_planners"] = float(probe.loc[arch == "planner", "organism_id"].nunique())
+    else:
+        out["n_planners"] = float((arch[dist == "train"] == "planner").sum())
+    out.update(class_share_columns(probe))
     for d in DISTRIBUTIONS:
         in_d = dist == d
-        for a in ARCHS:
-            sel = in_d if a == "all" else in_d & (arch == a)
-            n = int(sel.sum())
-            for c in CLASSES:
-                out[f"{d}_{a}_{c}"] = float((cls[sel] == c).sum() / n) if n else math.nan
         if "normalised_return" in probe.columns and in_d.any():
             out[f"{d}_normalised_return"] = float(probe.loc[in_d, "normalised_return"].mean())
     return out
 
 
 def t_interval(v: np.ndarray) -> tuple[float, float, float, float]:
-    """(mean, sd, ci_lo, ci_hi) of the values ``v`` (no NaNs): the t-based 95% confidence interval.
-
-    mean +- t(0.975, n-1) * sd / sqrt(n) with sd the sample standard deviation (ddof=1)
-    (scipy.stats.t); sd and the interval are NaN when n < 2, everything is NaN when n = 0.
-    """
-    from scipy import stats
-
-    n = len(v)
-    mean = float(v.mean()) if n else math.nan
-    sd = float(v.std(ddof=1)) if n > 1 else math.nan
-    if n > 1:
-        half = float(stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n))
-        lo, hi = mean - half, mean + half
-    else:
-        lo = hi = math.nan
-    return mean, sd, lo, hi
+    """(mean, sd, ci_lo, ci_hi): ``evosim.schema.t_interval`` of the values ``v`` (no NaNs)."""
+    t = _schema_t_interval(v)
+    return t.mean, t.sd, t.lo, t.hi
 
 
-# ==============================================================================================
-# (end of schema and statistics)
-# ==============================================================================================
 
 
 # -- rows ----------------------------------------------------------------------------------------
