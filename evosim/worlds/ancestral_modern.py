@@ -15,14 +15,14 @@ class AncestralModern(World):
         organism is sated after ``satiety`` = 3 items: sweet, empty food fills the stomach
         that real food would have filled.
     Objects
-        ============  ======================================  =========  =====
-        kind          features                                nutrition  proxy
-        ============  ======================================  =========  =====
-        fruit         sweet = 1, fruity = 1, ripe = 1         1          1
-        green_fruit   sweet = 1, fruity = 1                   1          1
-        bitter_berry  bitter = 1                              -0.5       0
-        candy         sweet = 1                               0          1
-        ============  ======================================  =========  =====
+        ================  ======================================  =========  =====
+        kind              features                                nutrition  proxy
+        ================  ======================================  =========  =====
+        ``fruit``         sweet = 1, fruity = 1, ripe = 1         1          1
+        ``green_fruit``   sweet = 1, fruity = 1                   1          1
+        ``bitter_berry``  bitter = 1                              -0.5       0
+        ``candy``         sweet = 1                               0          1
+        ================  ======================================  =========  =====
 
         All are eaten (consumed) when stepped on. Candy is sweet, empty food: sweet but not
         fruity (no fruit flesh) and not ripe-coloured.

@@ -18,12 +18,12 @@ class KeysChests(World):
         picking up only when a chest will be opened with it, and keys collected beyond need
         lower the true return (malign generalisation, not just wasted time).
     Objects
-        ======  ==========  ======  =====  ==================================
-        kind    features    reward  proxy  interaction
-        ======  ==========  ======  =====  ==================================
-        key     key = 1     -0.1    1      picked up into the inventory
-        chest   chest = 1   1       0      opened with a key (spends the key)
-        ======  ==========  ======  =====  ==================================
+        ==========  ==========  ======  =====  ==================================
+        kind        features    reward  proxy  interaction
+        ==========  ==========  ======  =====  ==================================
+        ``key``     key = 1     -0.1    1      picked up into the inventory
+        ``chest``   chest = 1   1       0      opened with a key (spends the key)
+        ==========  ==========  ======  =====  ==================================
     Observation
         Channels ``key`` and ``chest``, seen from ``radius.key`` and ``radius.chest`` cells
         (default 6 each; the shipped experiments use 8), and the inventory count.

@@ -15,14 +15,14 @@ class RedDoor(World):
         ``n_distractors`` distractor objects are placed on cells reachable from the start.
         Reaching any of them ends the episode; only a door pays.
     Objects
-        ===========  =====================  ======  =====  ===============
-        kind         features               reward  proxy  interaction
-        ===========  =====================  ======  =====  ===============
-        red_door     red = 1, door = 1      1       1      ends episode
-        blue_door    door = 1               1       0      ends episode
-        red_ball     red = 1                0       1      ends episode
-        green_ball   green = 1              0       0      ends episode
-        ===========  =====================  ======  =====  ===============
+        ===============  =====================  ======  =====  ===============
+        kind             features               reward  proxy  interaction
+        ===============  =====================  ======  =====  ===============
+        ``red_door``     red = 1, door = 1      1       1      ends episode
+        ``blue_door``    door = 1               1       0      ends episode
+        ``red_ball``     red = 1                0       1      ends episode
+        ``green_ball``   green = 1              0       0      ends episode
+        ===============  =====================  ======  =====  ===============
     Observation
         Channels ``red``, ``green`` (colour) and ``door`` (shape), seen from ``radius.red``,
         ``radius.green`` and ``radius.door`` cells (Manhattan); all three default to 10, so in
