@@ -13,6 +13,7 @@ import pytest
 
 from evosim.config import load_config
 from evosim.experiment import run_experiment
+from evosim.objectives import balanced_accuracy
 from evosim.report import report_run
 
 from conftest import RUNS
@@ -55,19 +56,24 @@ def ancestral(tmp_path_factory):
     return _probe(tmp_path_factory, "ancestral_modern"), _probe(tmp_path_factory, "ancestral_modern_control")
 
 
-def test_red_door_pseudo_alignment(red_door):
-    """red_door (000/001): under shift, pseudo_aligned is the majority class of the evolved population
-    in every seed, and clearly less common after control training.
+def test_red_door_evolved_utility_predicts_class_under_shift(red_door):
+    """red_door (000/001), the central claim: with colour and door shape equally visible in training,
+    what a planner's evolved utility ranks first (red ball above blue door: ``mesa_prefers_proxy``,
+    read from the genome) predicts whether it is pseudo_aligned under shift (class against the
+    perception-matched reference).
 
-    False if in any seed pseudo_aligned organisms are at most half of the population under
-    shift, or if the control's mean pseudo_aligned share (over seeds) is not at least 0.3 below
-    the experiment's.
+    Pooled over the planners of seeds 1-3 at shipped settings (60 probe episodes), false if the
+    balanced accuracy of ``mesa_prefers_proxy`` as a predictor of ``class == pseudo_aligned`` under
+    shift is below 0.8, or if either class is absent (nothing to predict). Measured at 200 episodes
+    (issue 13): 0.97 over 891 planners.
     """
-    exp, ctl = red_door
-    share = {s: (_shift(p)["cls"] == "pseudo_aligned").mean() for s, (p, _) in exp.items()}
-    share_ctl = {s: (_shift(p)["cls"] == "pseudo_aligned").mean() for s, (p, _) in ctl.items()}
-    assert all(v > 0.5 for v in share.values()), share
-    assert np.mean(list(share.values())) - np.mean(list(share_ctl.values())) >= 0.3, (share, share_ctl)
+    exp, _ = red_door
+    pl = pd.concat([_shift(p) for p, _ in exp.values()])
+    pl = pl[pl["architecture"] == "planner"]
+    truth = pl["cls"] == "pseudo_aligned"
+    assert 0 < truth.mean() < 1, f"pseudo_aligned share among planners: {truth.mean()}"
+    acc = balanced_accuracy(pl["mesa_prefers_proxy"], truth)
+    assert acc >= 0.8, (acc, len(pl))
 
 
 def test_red_door_mesa_objective_edit_changes_behaviour(red_door):
