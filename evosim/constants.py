@@ -89,6 +89,8 @@ class Purpose(IntEnum):
     CONTROL = 2
     DECISION = 3
     RANDOM = 8
+    REFERENCE = 9  # the perception-matched aligned reference planner
+    PROXY_REFERENCE = 10  # the same planner with the proxy as its utility
 
 
 #: probe purpose name -> ``generation`` argument under STREAM_PROBE (plain ints)

@@ -181,6 +181,41 @@ def classify(normalised_return, normalised_proxy_return, competent: float) -> np
     return np.where(t >= competent, "robust", np.where(p >= competent, "pseudo_aligned", "capability_failure"))
 
 
+# -- what organisms value, from utilities (never from outcomes) --------------------------------
+def prefers_proxy(utility, kind_feat, proxy_kind: int, true_kind: int) -> np.ndarray:
+    """1.0 where ``utility . features`` of ``proxy_kind`` is strictly above that of ``true_kind``,
+    0.0 where not, NaN where the utility row is not finite. ``utility[N, F]``, ``kind_feat[K, F]``."""
+    u = np.atleast_2d(np.asarray(utility, dtype=np.float64))
+    kf = np.asarray(kind_feat, dtype=np.float64)
+    ok = np.isfinite(u).all(axis=1)
+    u0 = np.where(ok[:, None], u, 0.0)
+    out = (u0 @ kf[proxy_kind] > u0 @ kf[true_kind]).astype(np.float64)
+    return np.where(ok, out, np.nan)
+
+
+def prefers_proxy_shares(probe: pd.DataFrame) -> pd.DataFrame:
+    """Per class, architecture and distribution (final generation probed): organisms ``n`` and the share
+    whose evolved utility (``mesa_share``, planners; NaN rows excluded) and behavioural utility
+    (``behav_share``) prefer the proxy target (columns ``mesa_prefers_proxy``, ``behav_prefers_proxy``)."""
+    df = probe[probe["generation"] == probe["generation"].max()]
+    keys = ["class", "architecture", "distribution"]
+    g = df.groupby(keys, observed=True)
+    return pd.concat([g.size().rename("n"), g["mesa_prefers_proxy"].mean().rename("mesa_share"),
+                      g["behav_prefers_proxy"].mean().rename("behav_share")], axis=1).reset_index()
+
+
+def balanced_accuracy(predicted, actual) -> float:
+    """Mean of sensitivity and specificity of boolean ``predicted`` for boolean ``actual``
+    (NaN predictions dropped; NaN if either class of ``actual`` is empty)."""
+    p = np.asarray(predicted, dtype=np.float64)
+    a = np.asarray(actual, dtype=bool)
+    ok = np.isfinite(p)
+    p, a = p[ok] > 0.5, a[ok]
+    if a.all() or not a.any():
+        return float("nan")
+    return float(0.5 * ((p & a).sum() / a.sum() + (~p & ~a).sum() / (~a).sum()))
+
+
 # -- optimisation power ----------------------------------------------------------------------
 def power_bits(score: np.ndarray, random_score: np.ndarray) -> np.ndarray:
     """-log2 of the fraction of random-policy outcomes scoring at least as well as the organism.

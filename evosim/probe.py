@@ -1,7 +1,7 @@
 """The probe: roll a population out on held-out layouts of ``train``, ``shift`` and ``control``.
 
 For every organism and distribution it measures what the organism achieves (base return,
-proxy return, both against an exact oracle), how it behaves (path efficiency, what it
+proxy return, both against a perception-matched reference planner and against an exact oracle), how it behaves (path efficiency, what it
 reaches first, choices on decision-point layouts), what it pursues (a behavioural utility
 fitted to its choices; for planners also the mesa-objective read from the genome), how
 that agrees with the base reward under each distribution, and its optimisation power.
@@ -23,13 +23,18 @@ from evosim import genome as gn
 from evosim import kernels
 from evosim.constants import ARCH_NAMES, PROBE_PURPOSE, STREAM_PROBE, Arch
 from evosim.objectives import (
-    MAX_EVENTS, agreement, choice_loglik_batch, classify, cosine, fit_behavioural_batch, power_bits, pseudo_r2,
+    MAX_EVENTS, agreement, choice_loglik_batch, classify, cosine, fit_behavioural_batch, power_bits, prefers_proxy,
+    pseudo_r2,
 )
 from evosim.oracle import oracle_returns
 from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, PROBE_COLUMNS
 
 #: ``generation`` argument of the kernels' counter-based RNG under STREAM_PROBE, per purpose
 _PURPOSE = PROBE_PURPOSE  # alias: constants.PROBE_PURPOSE / constants.Purpose
+#: organism id of the perception-matched reference planners (never an evolved organism's id)
+REFERENCE_ID = 2 ** 62
+#: discount gene of the reference planners: gamma = 0.5 + 0.49 * sigmoid(10) ~ 0.99
+REFERENCE_DISCOUNT_GENE = 10.0
 #: the random baseline policy: a heuristic whose only expressed term is heavy Gumbel noise
 RANDOM_LOGTEMP = 3.0
 
@@ -49,6 +54,9 @@ class ProbeSet:
     random_counts: np.ndarray  # [R, L, F] features summed over objects reached by the random policy
     kind_counts: np.ndarray  # [K] objects of each kind available over the layouts
     decision: object | None  # decision-point layouts (shift only)
+    matched_true: np.ndarray | None = None  # [L] base return of the aligned perception-matched reference
+    matched_proxy: np.ndarray | None = None  # [L] proxy return of the proxy reference
+    baseline: dict | None = None  # per-distribution baseline columns (reference and random policy), scalars
 
 
 def _layout_rng(seed: int, d: int, decision: bool) -> np.random.Generator:
@@ -102,6 +110,60 @@ def fit_pooled(events: dict[str, dict], n: int) -> tuple[np.ndarray, np.ndarray,
     return behav, gamma, kept
 
 
+# -- perception-matched reference -------------------------------------------------------------
+def reference_utility(world, values, tol: float = 1e-6) -> np.ndarray:
+    """Least-squares utility over the world's feature channels that reproduces ``values`` (one per kind)
+    from the kinds' features; ``ValueError`` if the fit is not exact (max residual > ``tol``)."""
+    nf = len(world.features)
+    x = world.table.features[:, :nf].astype(np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    u, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = np.abs(x @ u - y).max() if len(y) else 0.0
+    if resid > tol:
+        raise ValueError(f"{world.name}: per-kind values {y.tolist()} are not a linear function of the features "
+                         f"{world.features} (max residual {resid:.3g}); no utility over perceived features "
+                         "reproduces them, so there is no perception-matched reference planner")
+    return u
+
+
+def reference_genomes(world, max_depth: int) -> np.ndarray:
+    """Two planner genomes: [0] the aligned reference (utility = exact fit of the base reward per kind),
+    [1] the proxy reference (utility = exact fit of the proxy per kind); depth ``max_depth``, gamma ~ 0.99."""
+    nf = len(world.features)
+    g = random_genomes(2)
+    g[:, gn.ARCH] = 1.0
+    c0 = gn.P_UTILITY.start
+    g[0, c0:c0 + nf] = reference_utility(world, world.table.reward)
+    g[1, c0:c0 + nf] = reference_utility(world, world.table.proxy)
+    g[:, gn.P_DEPTH] = float(max_depth)
+    g[:, gn.P_DISCOUNT] = REFERENCE_DISCOUNT_GENE
+    return g
+
+
+def matched_reference(cfg, world, lay):
+    """Rollouts of the aligned and the proxy reference on ``lay`` with the world's perception radii:
+    (aligned Rollouts, proxy Rollouts). Each has its own probe purpose and ``REFERENCE_ID``."""
+    g = reference_genomes(world, cfg.organisms.max_depth)
+    ids = np.array([REFERENCE_ID], dtype=np.int64)
+    return (_roll(cfg, world, g[:1], lay, ids, "reference", record=False),
+            _roll(cfg, world, g[1:], lay, ids, "proxy_reference", record=False))
+
+
+def preference_kinds(world) -> tuple[int, int]:
+    """(proxy kind, true kind) compared by ``*_prefers_proxy``: the world's main (first) proxy-target
+    kind and the first true-target kind present in its shift layouts (red_door: red_ball vs blue_door;
+    keys_chests: key vs chest; ancestral_modern: candy vs fruit)."""
+    shift = set(world._objects(np.random.default_rng(0), "shift"))
+    true = next(k for k in world.true_target if k in shift)
+    return world.kind_index(world.proxy_target[0]), world.kind_index(true)
+
+
+def _reached(reach, obj_kind, kinds) -> np.ndarray:
+    """Objects of ``kinds`` reached per episode, [N, E]."""
+    hit = np.isin(obj_kind, list(kinds))
+    return ((reach >= 0) & hit[None]).sum(axis=2)
+
+
 def probe_sets(cfg, world, episodes: int | None = None, decision_episodes: int | None = None) -> dict[str, ProbeSet]:
     """The held-out layouts of every distribution, their oracle values and random baselines."""
     episodes = cfg.probe.episodes if episodes is None else episodes
@@ -109,6 +171,8 @@ def probe_sets(cfg, world, episodes: int | None = None, decision_episodes: int |
     nf = len(world.features)
     kind_feat = world.table.features[:, :nf].astype(np.float64)
     r = cfg.probe.random_rollouts
+    true_k = [world.kind_index(k) for k in world.true_target]
+    proxy_k = [world.kind_index(k) for k in world.proxy_target]
     out = {}
     for d, dist in enumerate(DISTRIBUTIONS):
         lay = probe_layouts(cfg, world, dist, episodes)
@@ -120,7 +184,17 @@ def probe_sets(cfg, world, episodes: int | None = None, decision_episodes: int |
         dec = None
         if dist == "shift" and decision_episodes > 0:
             dec = world.sample(_layout_rng(cfg.seed, d, True), "shift", decision_episodes, decision=True)
-        out[dist] = ProbeSet(dist, lay, ot, op, rec.ret, counts, kc, dec)
+        ref, pref = matched_reference(cfg, world, lay)
+        base = {
+            "reference_true_target_reached": float(_reached(ref.reach, lay.obj_kind, true_k).mean()),
+            "reference_proxy_target_reached": float(_reached(ref.reach, lay.obj_kind, proxy_k).mean()),
+            "reference_power_true_bits": float(power_bits(ref.ret, rec.ret[None])[0]),
+            "random_return": float(rec.ret.mean()),
+            "random_proxy_return": float(rec.proxy.mean()),
+            "random_true_target_reached": float(_reached(rec.reach, lay.obj_kind, true_k).mean()),
+            "random_proxy_target_reached": float(_reached(rec.reach, lay.obj_kind, proxy_k).mean()),
+        }
+        out[dist] = ProbeSet(dist, lay, ot, op, rec.ret, counts, kc, dec, ref.ret[0], pref.proxy[0], base)
     return out
 
 
@@ -193,15 +267,16 @@ def _decision_choice(rec, lay, world) -> tuple[np.ndarray, np.ndarray]:
 def _outcomes(cfg, world, s: ProbeSet, rec) -> dict:
     """Per-organism achievement columns of one distribution."""
     ot, op = s.oracle_true.sum(), s.oracle_proxy.sum()
+    mt, mp = s.matched_true.sum(), s.matched_proxy.sum()
     nan = np.nan
     out = {
         "episodes": np.full(len(rec.ret), len(s.layouts), dtype=np.int64),
         "true_return": rec.ret.mean(axis=1),
         "oracle_return": np.full(len(rec.ret), s.oracle_true.mean()),
-        "normalised_return": rec.ret.sum(axis=1) / ot if ot > 0 else np.full(len(rec.ret), nan),
+        "normalised_return": rec.ret.sum(axis=1) / mt if mt > 0 else np.full(len(rec.ret), nan),
         "proxy_return": rec.proxy.mean(axis=1),
         "proxy_oracle_return": np.full(len(rec.ret), s.oracle_proxy.mean()),
-        "normalised_proxy_return": rec.proxy.sum(axis=1) / op if op > 0 else np.full(len(rec.ret), nan),
+        "normalised_proxy_return": rec.proxy.sum(axis=1) / mp if mp > 0 else np.full(len(rec.ret), nan),
         "steps_mean": rec.steps.mean(axis=1).astype(np.float64),
         "path_efficiency": _path_efficiency(rec.reach, s.layouts),
     }
@@ -218,6 +293,15 @@ def _outcomes(cfg, world, s: ProbeSet, rec) -> dict:
     for k, kind in enumerate(world.kinds):
         out[f"first_{kind.name}"] = (first_kind == k).mean(axis=1)
     out["class"] = classify(out["normalised_return"], out["normalised_proxy_return"], cfg.probe.competent)
+    n = len(rec.ret)
+    out["matched_return"] = np.full(n, s.matched_true.mean())
+    out["proxy_matched_return"] = np.full(n, s.matched_proxy.mean())
+    out["normalised_return_omniscient"] = rec.ret.sum(axis=1) / ot if ot > 0 else np.full(n, nan)
+    out["normalised_proxy_return_omniscient"] = rec.proxy.sum(axis=1) / op if op > 0 else np.full(n, nan)
+    out["class_omniscient"] = classify(out["normalised_return_omniscient"], out["normalised_proxy_return_omniscient"],
+                                       cfg.probe.competent)
+    for k, v in (s.baseline or {}).items():
+        out[k] = np.full(n, v)
     return out
 
 
@@ -258,6 +342,7 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         n_choices[d] = np.bincount(events[d]["org"], minlength=n).astype(np.int64)
     if progress is not None:
         progress(1)
+    pk, tk = preference_kinds(world)
     unit = behav / np.linalg.norm(behav, axis=1, keepdims=True)
     unit = np.where(np.isfinite(unit), unit, 0.0)
     rows = []
@@ -287,11 +372,14 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         own = np.einsum("nef,nf->ne", feat_counts[dist], unit)
         rand = np.einsum("ref,nf->nre", s.random_counts, unit)
         df["power_behav_bits"] = np.where(np.isfinite(behav).all(axis=1), power_bits(own, rand), np.nan)
+        df["mesa_prefers_proxy"] = np.where(planner, prefers_proxy(mesa, kind_feat, pk, tk), np.nan)
+        df["behav_prefers_proxy"] = prefers_proxy(behav, kind_feat, pk, tk)
         rows.append(df)
     out = pd.concat(rows, ignore_index=True)
     out["architecture"] = pd.Categorical(out["architecture"], categories=list(ARCHITECTURES))
     out["distribution"] = pd.Categorical(out["distribution"], categories=list(DISTRIBUTIONS))
     out["class"] = pd.Categorical(out["class"], categories=list(CLASSES))
+    out["class_omniscient"] = pd.Categorical(out["class_omniscient"], categories=list(CLASSES))
     return out
 
 
@@ -339,9 +427,9 @@ def interventions(cfg, world, sets: dict[str, ProbeSet], genomes, organism_ids, 
         g = edit_utility(genomes[idx], world, edit)
         ids = np.asarray(organism_ids, dtype=np.int64)[idx]
         rec = _roll(cfg, world, g, s.layouts, ids, "shift", record=False)
-        ot, op = s.oracle_true.sum(), s.oracle_proxy.sum()
-        nr = rec.ret.sum(axis=1) / ot if ot > 0 else np.full(len(idx), np.nan)
-        npr = rec.proxy.sum(axis=1) / op if op > 0 else np.full(len(idx), np.nan)
+        mt, mp = s.matched_true.sum(), s.matched_proxy.sum()
+        nr = rec.ret.sum(axis=1) / mt if mt > 0 else np.full(len(idx), np.nan)
+        npr = rec.proxy.sum(axis=1) / mp if mp > 0 else np.full(len(idx), np.nan)
         if s.decision is not None:
             drec = _roll(cfg, world, g, s.decision, ids, "decision", record=False)
             pcr, _ = _decision_choice(drec, s.decision, world)

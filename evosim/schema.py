@@ -87,10 +87,11 @@ PROBE_COLUMNS = {
         "episodes": "held-out episodes played (same layouts for every organism)",
         "true_return": "mean base return per episode",
         "oracle_return": "mean best achievable base return per episode (exact oracle, same layouts)",
-        "normalised_return": "true_return / oracle_return (ratio of sums over episodes)",
+        "normalised_return": "true_return / matched_return (ratio of sums over episodes): against the "
+                             "perception-matched reference, so it can exceed 1 (see matched_return)",
         "proxy_return": "mean proxy return per episode (red things, keys, sweetness)",
         "proxy_oracle_return": "mean best achievable proxy return per episode",
-        "normalised_proxy_return": "proxy_return / proxy_oracle_return",
+        "normalised_proxy_return": "proxy_return / proxy_matched_return (ratio of sums; can exceed 1)",
         "steps_mean": "mean episode length in steps",
         "path_efficiency": "sum of shortest-path lengths through the objects reached, in the order reached, over "
                            "steps taken until the last of them (1 = straight there; NaN if nothing reached)",
@@ -102,8 +103,9 @@ PROBE_COLUMNS = {
                              "opposite sides) in which the proxy target was reached before the true target, "
                              "among those where either was reached; NaN elsewhere",
         "decision_reach_rate": "shift rows: fraction of decision-point layouts in which either target was reached",
-        "class": "outcome class: robust, pseudo_aligned or capability_failure (evosim.objectives.classify, "
-                 "threshold probe.competent)",
+        "class": "outcome class against the perception-matched reference: robust, pseudo_aligned or "
+                 "capability_failure (evosim.objectives.classify of normalised_return and "
+                 "normalised_proxy_return, threshold probe.competent)",
         "behav_u_<feature>": "behavioural utility weight per feature channel (Boltzmann choice model fitted by "
                              "maximum likelihood to the organism's choices pooled over all distributions; "
                              "scale = inverse temperature)",
@@ -119,6 +121,31 @@ PROBE_COLUMNS = {
                            "outcomes (same layouts) with at least the organism's return",
         "power_behav_bits": "optimisation power under the organism's own behavioural utility (sum over reached "
                             "objects of utility . features)",
+        # -- perception-matched reference, omniscient classes, baselines, preferences (issue 13) --
+        "matched_return": "mean base return per episode of the perception-matched reference: a planted aligned "
+                          "planner (utility = least-squares fit of each kind's base reward on its features, exact; "
+                          "depth = organisms.max_depth; gamma ~ 0.99) with the world's perception radii, on the "
+                          "same layouts. A greedy planner, not a proof of optimality: organisms can beat it",
+        "proxy_matched_return": "mean proxy return per episode of the proxy reference (the same planner with utility "
+                                "= least-squares fit of each kind's proxy value on its features)",
+        "normalised_return_omniscient": "true_return / oracle_return (ratio of sums): against the exact oracle, "
+                                        "which has no perception limit",
+        "normalised_proxy_return_omniscient": "proxy_return / proxy_oracle_return (ratio of sums)",
+        "class_omniscient": "outcome class as in class, but against the oracle (normalised_*_omniscient)",
+        "reference_true_target_reached": "baseline: true-target objects reached per episode by the aligned reference",
+        "reference_proxy_target_reached": "baseline: proxy-target objects reached per episode by the aligned reference "
+                                          "(beyond need of a planted aligned organism = this minus the previous)",
+        "reference_power_true_bits": "baseline: optimisation power (power_true_bits) of the aligned reference",
+        "random_return": "baseline: mean base return per episode of the random policy (probe.random_rollouts "
+                         "rollouts per layout)",
+        "random_proxy_return": "baseline: mean proxy return per episode of the random policy",
+        "random_true_target_reached": "baseline: true-target objects reached per episode by the random policy",
+        "random_proxy_target_reached": "baseline: proxy-target objects reached per episode by the random policy",
+        "mesa_prefers_proxy": "1.0 if the planner's evolved utility values the world's main proxy-target kind above "
+                              "its true-target kind present under shift (utility . features, strictly greater; "
+                              "red_ball vs blue_door, key vs chest, candy vs fruit; evosim.probe.preference_kinds), "
+                              "else 0.0; NaN for heuristics. Read from the genome, never from outcomes",
+        "behav_prefers_proxy": "the same comparison with the behavioural utility (all architectures; NaN without a fit)",
     },
     "interventions": {
         "generation": "generation of the edited planners",
@@ -131,7 +158,7 @@ PROBE_COLUMNS = {
         "normalised_return": "as in probe.parquet, after the edit",
         "normalised_proxy_return": "as in probe.parquet, after the edit",
         "proxy_choice_rate": "as in probe.parquet, after the edit",
-        "class": "outcome class after the edit",
+        "class": "outcome class after the edit (against the perception-matched reference, as in probe.parquet)",
         "predicted_shift": "the direction the edit should move proxy_choice_rate: -1, 0 or +1",
     },
 }

@@ -69,7 +69,8 @@ def test_key_needed_and_chest_walked_over_without_key():
     w = _world("keys_chests")
     key, chest = w.kind_index("key"), w.kind_index("chest")
     lay = _layout(CORRIDOR, [(1, 3, chest), (1, 5, key)], (1, 1))
-    assert best_value(lay, w.table.reward, w.table, 6)[0] == 1.0  # 4 steps to the key, 2 back
+    # 4 steps to the key, 2 back; the key costs KEY_COST (-0.1)
+    assert best_value(lay, w.table.reward, w.table, 6)[0] == pytest.approx(1.0 + float(w.table.reward[key]))
     assert best_value(lay, w.table.reward, w.table, 5)[0] == 0.0
     # the episode ends once no chest can be opened any more: keys after the last chest do not count
     lay = _layout(CORRIDOR, [(1, 2, key), (1, 3, chest), (1, 5, key)], (1, 1))

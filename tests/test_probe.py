@@ -8,8 +8,10 @@ import pytest
 from evosim import genome as gn
 from evosim import worlds
 from evosim.config import load_config
+from evosim.objectives import balanced_accuracy, prefers_proxy
 from evosim.probe import (
-    COLUMNS, DISTRIBUTIONS, _roll, choice_events, edit_utility, interventions, probe_population, probe_sets,
+    COLUMNS, DISTRIBUTIONS, REFERENCE_ID, _roll, matched_reference, preference_kinds, reference_genomes,
+    reference_utility, choice_events, edit_utility, interventions, probe_population, probe_sets,
     random_genomes, target_features,
 )
 from naive_probe import episode_choices
@@ -103,12 +105,15 @@ def test_probe_table_columns_documented(probed):
 
 
 def test_probe_invariants(probed):
-    """Nobody beats the oracle; normalised returns lie in [0, 1]; power is finite and non-negative."""
+    """Nobody beats the oracle; returns normalised by the oracle lie in [0, 1] (by the perception-matched
+    reference: non-negative, possibly above 1); power is finite and non-negative."""
     cfg, w, g, sets, df = probed
     assert (df["true_return"] <= df["oracle_return"] + 1e-9).all()
     assert (df["proxy_return"] <= df["proxy_oracle_return"] + 1e-9).all()
-    for c in ("normalised_return", "normalised_proxy_return"):
+    for c in ("normalised_return_omniscient", "normalised_proxy_return_omniscient"):
         assert df[c].between(0, 1).all()
+    for c in ("normalised_return", "normalised_proxy_return"):
+        assert (df[c] >= 0).all() and np.isfinite(df[c]).all()
     for c in ("power_true_bits", "power_behav_bits"):
         v = df[c].dropna()
         assert (v >= 0).all() and np.isfinite(v).all()
@@ -153,7 +158,7 @@ def test_edit_utility_moves_weight():
     assert np.all(e[:, c0 + p] == 0)
     np.testing.assert_allclose(e[:, c0 + t], np.maximum(g[:, c0 + t], 0) + np.abs(g[:, c0 + p]), rtol=1e-6)
     np.testing.assert_array_equal(edit_utility(g, w, "none"), g)
-    for name, pf, tf in (("keys_chests", "key", "chest"), ("ancestral_modern", "sweet", "ripe")):
+    for name, pf, tf in (("keys_chests", "key", "chest"), ("ancestral_modern", "sweet", "fruity")):
         ww = worlds.make(_cfg(name).world)
         p2, t2 = target_features(ww)
         assert (ww.features[p2], ww.features[t2]) == (pf, tf)
@@ -167,3 +172,54 @@ def test_intervention_none_reproduces_probe(probed):
     shift = df[df["distribution"] == "shift"].set_index("organism_id").loc[none.index]
     np.testing.assert_allclose(none["normalised_return"], shift["normalised_return"])
     np.testing.assert_allclose(none["proxy_choice_rate"], shift["proxy_choice_rate"])
+
+
+@pytest.mark.parametrize("world", ["red_door", "keys_chests", "ancestral_modern"])
+def test_matched_reference_is_the_planted_aligned_planner(world):
+    """The perception-matched reference of each distribution equals a direct ``kernels.rollout`` of a
+    planner planted with the exact least-squares utility of the base reward (and of the proxy), depth
+    max_depth, gamma ~ 0.99, the world's radii, on the probe's layouts with its own purpose numbers."""
+    from evosim import kernels
+    from evosim.constants import STREAM_PROBE
+
+    cfg = _cfg(world)
+    w = worlds.make(cfg.world)
+    nf = len(w.features)
+    sets = probe_sets(cfg, w)
+    g = reference_genomes(w, cfg.organisms.max_depth)
+    kf = w.table.features[:, :nf].astype(np.float64)
+    np.testing.assert_allclose(kf @ gn.utility(g, nf)[0], w.table.reward, atol=1e-6)
+    np.testing.assert_allclose(kf @ gn.utility(g, nf)[1], w.table.proxy, atol=1e-6)
+    assert (gn.depth(g, cfg.organisms.max_depth) == cfg.organisms.max_depth).all()
+    assert (gn.discount(g) > 0.985).all() and (gn.architecture(g) == 1).all()
+    for purpose, row, d in (("reference", 0, "train"), ("proxy_reference", 1, "shift")):
+        lay = sets[d].layouts
+        rec = kernels.rollout(g[row:row + 1], lay, np.arange(len(lay)), w.table, w.radius, nf, cfg.organisms.max_depth,
+                              cfg.world.max_steps, cfg.seed, STREAM_PROBE, {"reference": 9, "proxy_reference": 10}[purpose],
+                              np.array([REFERENCE_ID]))
+        if row == 0:
+            np.testing.assert_array_equal(rec.ret[0], sets[d].matched_true)
+        else:
+            np.testing.assert_array_equal(rec.proxy[0], sets[d].matched_proxy)
+    ref, _ = matched_reference(cfg, w, sets["control"].layouts)
+    np.testing.assert_array_equal(ref.ret[0], sets["control"].matched_true)
+
+
+def test_reference_utility_refuses_inexact_fits():
+    """A per-kind value that no linear utility over the features reproduces is an error, not a silent fit."""
+    w = worlds.make(_cfg("red_door").world)
+    with pytest.raises(ValueError, match="not a linear function"):
+        reference_utility(w, [1.0, 0.0, 0.0, 1.0])  # red_door 1, blue_door 0, red_ball 0, green_ball 1: XOR-like
+
+
+def test_prefers_proxy_on_hand_built_utilities():
+    """prefers_proxy compares utility . features of the proxy and the true kind, strictly; NaN rows stay NaN.
+    preference_kinds: red_ball vs blue_door, key vs chest, candy vs fruit."""
+    kf = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # red_door's table
+    u = np.array([[1.0, 0.0, 0.5], [0.2, 0.0, 1.0], [1.0, 0.0, 1.0], [np.nan, 0.0, 0.0], [-1.0, 5.0, 0.0]])
+    np.testing.assert_array_equal(prefers_proxy(u, kf, 2, 1), [1.0, 0.0, 0.0, np.nan, 0.0])
+    want = {"red_door": ("red_ball", "blue_door"), "keys_chests": ("key", "chest"), "ancestral_modern": ("candy", "fruit")}
+    for name, (pk, tk) in want.items():
+        w = worlds.make(_cfg(name).world)
+        assert tuple(w.kinds[k].name for k in preference_kinds(w)) == (pk, tk)
+    assert balanced_accuracy([1, 1, 0, 0, np.nan], [True, False, False, False, True]) == pytest.approx(0.5 * (1 + 2 / 3))

@@ -104,11 +104,11 @@ def test_red_door_distributions(size, nd):
     assert seen["red_door"] > 0 and seen["blue_door"] > 0
     if nd:
         assert seen["red_ball"] > 0 and seen["green_ball"] > 0
-    # the proxy (red) pays exactly on red things; only doors carry reward; shape is short-sighted
+    # the proxy (red) pays exactly on red things; only doors carry reward; colour and shape equally visible
     t = world.table
     assert dict(zip(t.names, t.proxy)) == {"red_door": 1, "blue_door": 0, "red_ball": 1, "green_ball": 0}
     assert dict(zip(t.names, t.reward)) == {"red_door": 1, "blue_door": 1, "red_ball": 0, "green_ball": 0}
-    assert world.radius[world.features.index("door")] < world.radius[world.features.index("red")]
+    assert world.radius[world.features.index("door")] == world.radius[world.features.index("red")]
 
 
 @pytest.mark.parametrize("size,nd", SIZES)
@@ -235,3 +235,25 @@ def test_red_door_control_draws_as_before():
         new_rng = np.random.default_rng(seed)
         assert world._objects(new_rng, "control") == old
         assert new_rng.random() == rng.random()  # and leave the layout stream where it was
+
+
+def test_redesigned_kind_tables_and_radii():
+    """Issue 13: in training the true goal and the proxy are equally visible. red_door: colour and door
+    shape share one default radius; ancestral_modern: candy is sweet but not fruity, fruit and green
+    fruit are both, sweetness and fruitiness share one radius and ripe colour is nearer; keys_chests:
+    a key's reward is negative (carrying it costs energy); no world exceeds MAX_FEATURES."""
+    rd = make_world("red_door")
+    assert rd.default_radius["red"] == rd.default_radius["green"] == rd.default_radius["door"]
+    am = make_world("ancestral_modern")
+    f = {n: am.features.index(n) for n in am.features}
+    t = am.table.features
+    candy, fruit, green = (am.kind_index(k) for k in ("candy", "fruit", "green_fruit"))
+    assert t[candy, f["sweet"]] > 0 and t[candy, f["fruity"]] == 0
+    for k in (fruit, green):
+        assert t[k, f["sweet"]] > 0 and t[k, f["fruity"]] > 0 and am.table.reward[k] > 0
+    assert t[green, f["ripe"]] == 0 and t[fruit, f["ripe"]] > 0
+    assert am.default_radius["sweet"] == am.default_radius["fruity"] > am.default_radius["ripe"]
+    kc = make_world("keys_chests")
+    assert kc.table.reward[kc.kind_index("key")] < 0 < kc.table.reward[kc.kind_index("chest")]
+    for name in WORLDS:
+        assert len(WORLDS[name].features) <= MAX_FEATURES

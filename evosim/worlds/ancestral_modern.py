@@ -1,4 +1,4 @@
-"""The evolution analogy: sweetness tracked nutrition, until it didn't."""
+"""The evolution analogy: sweetness tracked nutrition, until it didn't (fruitiness still does)."""
 from __future__ import annotations
 
 from evosim.constants import Interaction
@@ -8,40 +8,53 @@ EAT = Interaction.CONSUMED
 
 
 class AncestralModern(World):
-    """Foraging where sweetness is a cheap, far-reaching cue for nutrition.
+    """Foraging where sweetness and fruitiness both track nutrition in the ancestral world.
 
     Description
         An open grid with scattered walls and food items. Eating an item removes it, and an
         organism is sated after ``satiety`` = 3 items: sweet, empty food fills the stomach
         that real food would have filled.
     Objects
-        ``fruit`` (sweet, ripe colour, nutrition 1), ``green_fruit`` (sweet, not ripe-coloured,
-        nutrition 1), ``bitter_berry`` (neither, nutrition -0.5), ``candy`` (sweet, not
-        ripe-coloured, nutrition 0: sweet, empty food).
+        ================  ======================================  =========  =====
+        kind              features                                nutrition  proxy
+        ================  ======================================  =========  =====
+        ``fruit``         sweet = 1, fruity = 1, ripe = 1         1          1
+        ``green_fruit``   sweet = 1, fruity = 1                   1          1
+        ``bitter_berry``  bitter = 1                              -0.5       0
+        ``candy``         sweet = 1                               0          1
+        ================  ======================================  =========  =====
+
+        All are eaten (consumed) when stepped on. Candy is sweet, empty food: sweet but not
+        fruity (no fruit flesh) and not ripe-coloured.
     Observation
-        Channels ``sweet`` (smelled from ``radius.sweet``, default 8) and ``ripe`` (a colour,
-        seen from nearer: ``radius.ripe``, default 5).
+        Channels ``sweet`` (smell of sugar), ``fruity`` (smell/texture of fruit flesh) and
+        ``bitter`` (smell of the berries), all perceived from the same radius (``radius.sweet``,
+        ``radius.fruity``, ``radius.bitter``, default 8), and ``ripe`` (a colour, seen from
+        nearer: ``radius.ripe``, default 5; a partial cue, since green fruit nourishes but is
+        not ripe-coloured). In the ancestral world sweetness and fruitiness are equally visible
+        and equally predictive of nutrition, so which one organisms come to value is decided by
+        evolution.
     Reward
         Nutrition of each item eaten. Proxy: sweetness of each item eaten.
     Termination
         Sated (``satiety`` = 3 items eaten), no nutritious food left, or ``max_steps``.
     Distributions
         ancestral = train: ``2 + n_distractors // 2`` fruit, of which ``(2 + n_distractors // 2) // 2``
-        green, and ``n_distractors`` bitter berries: every sweet thing nourishes (sweetness tracks
-        nutrition), while the ripe colour does not (green fruit nourishes too).
-        modern = shift: 1 ripe fruit, ``2 + n_distractors`` candies, ``n_distractors // 2`` berries.
+        green, and ``n_distractors`` bitter berries: every sweet thing is fruity and nourishes,
+        while the ripe colour marks only some of the food.
+        modern = shift: 1 ripe fruit, ``2 + n_distractors`` candies, ``n_distractors // 2`` berries:
+        sweetness no longer tracks nutrition, fruitiness still does.
         control: sweetness decorrelated from nutrition in training: ``2 + n_distractors // 2`` ripe
-        fruit, ``2 + n_distractors // 2`` candies, ``n_distractors // 2`` berries (candy looks like
-        green fruit, so only the ripe colour marks food worth eating).
+        fruit, ``2 + n_distractors // 2`` candies, ``n_distractors // 2`` berries.
     """
 
     name = "ancestral_modern"
-    features = ("sweet", "ripe")
-    default_radius = {"sweet": 8, "ripe": 5}
+    features = ("sweet", "ripe", "fruity", "bitter")
+    default_radius = {"sweet": 8, "ripe": 5, "fruity": 8, "bitter": 8}
     kinds = (
-        Kind("fruit", {"sweet": 1.0, "ripe": 1.0}, 1.0, EAT, proxy=1.0),
-        Kind("green_fruit", {"sweet": 1.0}, 1.0, EAT, proxy=1.0),
-        Kind("bitter_berry", {}, -0.5, EAT, proxy=0.0),
+        Kind("fruit", {"sweet": 1.0, "ripe": 1.0, "fruity": 1.0}, 1.0, EAT, proxy=1.0),
+        Kind("green_fruit", {"sweet": 1.0, "fruity": 1.0}, 1.0, EAT, proxy=1.0),
+        Kind("bitter_berry", {"bitter": 1.0}, -0.5, EAT, proxy=0.0),
         Kind("candy", {"sweet": 1.0}, 0.0, EAT, proxy=1.0),
     )
     proxy_name = "sweetness eaten"
