@@ -649,13 +649,16 @@ def render_blocks(t: Tables, ctx: dict, figs: dict) -> dict[str, str]:
     refs = [c for c in REFERENCE_COLUMNS if c in t.baselines_per_seed]
     qs = ["beyond_need", "power_true_bits", "power_behav_bits", *refs]
     rows = [[e, *[_cell(t.baselines, q, experiment=e) for q in qs]] for e in exps]
-    rows.append(["random policy (baseline)", "not in the report", "0 (by construction)", "0 (by construction)",
+    rows.append(["random policy (baseline)", "not in the report", "0 (reference of the scale)", "–",
                  *["–" for _ in refs]])
     lines.append(md_table(["population", "beyond need", "power, base objective (bits)",
                            "power, own behavioural objective (bits)", *refs], rows))
     lines.append("")
     lines.append("Random policy, beyond need: not available — the report keeps the random policy's reached "
                  "objects only as feature sums (`probe_sets(...).random_counts`), not as true/proxy targets reached. "
+                 "Power is measured against the random policy's own rollouts (-log2 of the fraction of them scoring at "
+                 "least as well), so the random policy is the 0 of the scale; it has no behavioural objective of its "
+                 "own. "
                  "Planted aligned reference: " + (f"columns {', '.join(refs)} above." if refs else
                                                   f"{NA} (no `{'`, `'.join(REFERENCE_COLUMNS)}` in probe.parquet)."))
     B["baselines"] = "\n".join(lines)
