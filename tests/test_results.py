@@ -1,0 +1,317 @@
+"""analysis/results.py: intervals, pairing by seed, the doc writer, tables from synthetic probes, and an
+end-to-end smoke run of the command on a tiny definition."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("analysis_results", ROOT / "analysis" / "results.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+R = _load()
+
+
+# -- the interval ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("values", [
+    [0.0, 0.0, 1.0, 1.0, 0.0, 1.0],          # bimodal, as per-seed outcomes are
+    [0.0] * 19 + [1.0],                       # one seed of 20
+    [0.99, 1.0, 0.98],                        # near the upper bound
+    [0.22, 0.0, 0.0],                         # the case the old t-interval took below 0 (0.22 ± 0.53)
+    list(np.random.default_rng(3).uniform(0, 1, 20)),
+])
+def test_bootstrap_interval_inside_unit_interval_and_contains_mean(values):
+    lo, hi = R._bootstrap_mean_interval(values, n_boot=10000, seed=0)
+    m = float(np.mean(values))
+    assert 0.0 <= lo <= m <= hi <= 1.0
+    assert (lo, hi) == R._bootstrap_mean_interval(values, n_boot=10000, seed=0)  # fixed seed: reproducible
+
+
+def test_bootstrap_interval_edge_cases():
+    assert R._bootstrap_mean_interval([0.4]) == (0.4, 0.4)
+    assert R._bootstrap_mean_interval([0.0, 0.0, 0.0]) == (0.0, 0.0)
+    assert all(np.isnan(R._bootstrap_mean_interval([])))
+    assert R._bootstrap_mean_interval([np.nan, 0.5]) == (0.5, 0.5)
+
+
+# -- pairing by seed -------------------------------------------------------------------------------
+def _per_seed(rng, seeds=range(1, 9)):
+    rows = []
+    for s in seeds:
+        for e in ("exp", "ctl"):
+            for d in ("train", "shift"):
+                pa = rng.uniform()
+                rows.append({"experiment": e, "seed": s, "distribution": d, "pseudo_aligned": pa, "robust": 1 - pa})
+    return pd.DataFrame(rows)
+
+
+def test_paired_difference_pairs_by_seed_whatever_the_row_order():
+    df = _per_seed(np.random.default_rng(0))
+    per, summ = R.paired_difference(df, "exp", "ctl", "pseudo_aligned", n_boot=2000, seed=0)
+    shuffled = df.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    per2, summ2 = R.paired_difference(shuffled, "exp", "ctl", "pseudo_aligned", n_boot=2000, seed=0)
+    assert summ == summ2
+    pd.testing.assert_frame_equal(per, per2)
+    # independently: difference of the shift values of the same seed
+    sh = df[df["distribution"] == "shift"]
+    for s in range(1, 9):
+        want = (sh[(sh.experiment == "exp") & (sh.seed == s)].pseudo_aligned.iloc[0]
+                - sh[(sh.experiment == "ctl") & (sh.seed == s)].pseudo_aligned.iloc[0])
+        assert per.loc[per.seed == s, "diff"].iloc[0] == pytest.approx(want)
+    d = per["diff"].to_numpy()
+    assert summ["n_pos"] == int((d > 0).sum()) and summ["seeds"] == 8
+    assert summ["lo"] <= summ["mean"] <= summ["hi"]
+
+
+def test_paired_difference_uses_only_seeds_present_in_both():
+    df = _per_seed(np.random.default_rng(1))
+    df = df[~((df.experiment == "ctl") & (df.seed == 3))]
+    per, summ = R.paired_difference(df, "exp", "ctl", "robust", n_boot=500)
+    assert summ["seeds"] == 7 and 3 not in set(per["seed"])
+
+
+# -- the doc writer --------------------------------------------------------------------------------
+DOC = """# Title
+
+prose before
+<!-- results:a:start -->
+old a
+<!-- results:a:end -->
+middle prose
+<!-- results:b:start -->
+<!-- results:b:end -->
+prose after
+"""
+
+
+def test_doc_writer_replaces_blocks_and_keeps_prose(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text(DOC)
+    R.write_doc(doc, {"a": "new a\n| x |", "b": "new b"})
+    text = doc.read_text()
+    assert "old a" not in text and "new a\n| x |" in text and "new b" in text
+    for prose in ("prose before", "middle prose", "prose after", "# Title"):
+        assert prose in text
+    R.write_doc(doc, {"a": "new a\n| x |", "b": "new b"})  # idempotent
+    assert doc.read_text() == text
+
+
+@pytest.mark.parametrize("broken", [
+    DOC.replace("<!-- results:b:end -->\n", ""),
+    DOC.replace("<!-- results:a:start -->\n", ""),
+    DOC + "<!-- results:a:start -->\n",
+])
+def test_doc_writer_refuses_a_missing_marker_and_writes_nothing(tmp_path, broken):
+    doc = tmp_path / "doc.md"
+    doc.write_text(broken)
+    with pytest.raises(R.ResultsError, match="markers"):
+        R.write_doc(doc, {"a": "new a", "b": "new b"})
+    assert doc.read_text() == broken
+    assert list(tmp_path.iterdir()) == [doc]
+
+
+def test_command_refuses_a_doc_without_markers_before_running(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("# no markers\n")
+    msgs = []
+    rc = R.main(["--doc", str(doc), "--out", str(tmp_path / "out"), "--workers", "0"], log=msgs.append)
+    assert rc == 2 and "provenance" in msgs[-1]
+    assert doc.read_text() == "# no markers\n" and not (tmp_path / "out").exists()
+
+
+# -- tables from synthetic probe tables ----------------------------------------------------------
+def _synthetic_run(d: Path, rng, values: bool) -> pd.DataFrame:
+    """A fake run directory with probe.parquet (two generations) and generations.parquet."""
+    d.mkdir(parents=True)
+    n = 30
+    rows = []
+    for gen in (0, 5):
+        arch = rng.choice(["planner", "heuristic"], n)
+        for dist in ("train", "shift", "control"):
+            nr, npr = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+            from evosim.objectives import classify
+            df = pd.DataFrame({"generation": gen, "organism_id": np.arange(n), "architecture": arch,
+                               "distribution": dist, "episodes": 20, "normalised_return": nr,
+                               "normalised_proxy_return": npr, "class": classify(nr, npr, 0.5),
+                               "proxy_target_reached": rng.uniform(0, 2, n), "true_target_reached": rng.uniform(0, 1, n),
+                               "power_true_bits": rng.uniform(0, 3, n), "power_behav_bits": rng.uniform(0, 3, n)})
+            if values:
+                m = rng.choice([0.0, 1.0], n)
+                df["mesa_prefers_proxy"] = np.where(arch == "planner", m, np.nan)
+                b = rng.choice([0.0, 1.0, np.nan], n)
+                df["behav_prefers_proxy"] = b
+            rows.append(df)
+    probe = pd.concat(rows, ignore_index=True)
+    for c in ("architecture", "distribution", "class"):
+        probe[c] = probe[c].astype("category")
+    probe.to_parquet(d / "probe.parquet")
+    pd.DataFrame({"generation": [0, 5], "planner_share": [0.5, rng.uniform()]}).to_parquet(d / "generations.parquet")
+    return probe[probe.generation == 5].assign(**{c: probe[probe.generation == 5][c].astype(str)
+                                                  for c in ("architecture", "distribution", "class")})
+
+
+def _defn(**kw):
+    base = dict(path=Path("x.toml"), seeds=(1, 2, 3), probe_episodes=20, thresholds=(0.3, 0.5, 0.7), n_boot=1000,
+                boot_seed=0, accuracy_experiment="red_door",
+                pairs=(R.Pair("red_door", Path("a"), Path("b")),), overrides={})
+    base.update(kw)
+    return R.Definition(**base)
+
+
+def _ctx():
+    return {"command": "python analysis/results.py", "date": "2026-01-01", "commit": "abc", "seeds": [1, 2, 3],
+            "episodes": 20, "out_rel": "out", "run_dirs": [], "notes": [], "info": {"computed": 0, "skipped": 6},
+            "workers": 0, "definition": "x.toml", "thresholds": (0.3, 0.5, 0.7), "n_boot": 1000, "boot_seed": 0,
+            "accuracy_experiment": "red_door", "wall_s": 1.0}
+
+
+@pytest.mark.parametrize("values", [True, False])
+def test_tables_from_synthetic_probes(tmp_path, values):
+    rng = np.random.default_rng(5)
+    runs, probes = [], {}
+    for e, role in (("red_door", "experiment"), ("red_door_control", "control")):
+        for s in (1, 2, 3):
+            d = tmp_path / f"{e}__seed{s}"
+            probes[(e, s)] = _synthetic_run(d, rng, values)
+            runs.append({"experiment": e, "pair": "red_door", "role": role, "seed": s, "run_dir": str(d)})
+    t = R.build_tables(pd.DataFrame(runs), _defn(), list(_defn().pairs))
+    # thresholds: recomputed with the rule of classify, independently here
+    for (e, s), p in probes.items():
+        sh = p[p.distribution == "shift"]
+        for th in (0.3, 0.7):
+            want = ((sh.normalised_return < th) & (sh.normalised_proxy_return >= th)).mean()
+            got = t.thresholds_per_seed.query("experiment == @e and seed == @s and threshold == @th").pseudo_aligned
+            assert got.iloc[0] == pytest.approx(want)
+        # beyond need
+        got = t.baselines_per_seed.query("experiment == @e and seed == @s").beyond_need.iloc[0]
+        assert got == pytest.approx((sh.proxy_target_reached - sh.true_target_reached).mean())
+    blocks = R.render_blocks(t, _ctx(), {"paired": "p.png", "classes": "c.png"})
+    if not values:
+        assert "not available in these runs" in blocks["values"]
+        assert t.accuracy.empty
+    else:
+        # balanced accuracy pooled over planners of all seeds, independently
+        pl = pd.concat([p[(p.distribution == "shift") & (p.architecture == "planner")]
+                        for (e, s), p in probes.items() if e == "red_door"])
+        pred, truth = pl.mesa_prefers_proxy == 1, pl["class"] == "pseudo_aligned"
+        want = 0.5 * (pred[truth].mean() + (~pred[~truth]).mean())
+        assert t.accuracy.iloc[0]["balanced_accuracy"] == pytest.approx(want)
+        assert f"**{want:.2f}**" in blocks["values"]
+        # share of planners preferring the proxy, seed 2 of red_door
+        p = probes[("red_door", 2)]
+        sub = p[(p.distribution == "shift") & (p.architecture == "planner")]
+        got = t.values_per_seed.query("experiment == 'red_door' and seed == 2").mesa_prefers_proxy_planners.iloc[0]
+        assert got == pytest.approx((sub.mesa_prefers_proxy == 1).mean())
+    assert "not available" in blocks["baselines"]  # no planted aligned reference columns here
+    R.make_figures(t, pd.DataFrame(runs), tmp_path / "figs", 200, 0)
+    assert (tmp_path / "figs" / "results_paired_pseudo_aligned.png").exists()
+
+
+def test_balanced_accuracy():
+    assert R.balanced_accuracy([1, 1, 0, 0], [1, 1, 0, 0]) == 1.0
+    assert R.balanced_accuracy([1, 1, 1, 1], [1, 0, 0, 0]) == 0.5
+    assert np.isnan(R.balanced_accuracy([1, 0], [1, 1]))
+
+
+# -- end to end --------------------------------------------------------------------------------------
+TINY = """
+seeds = [1, 2, 3]
+probe_episodes = 12
+n_boot = 1000
+[[pairs]]
+name = "red_door"
+experiment = "{runs}/red_door.toml"
+control = "{runs}/red_door_control.toml"
+[[pairs]]
+name = "absent"
+experiment = "{runs}/no_such_experiment.toml"
+control = "{runs}/no_such_control.toml"
+[overrides]
+"evolution.population" = 40
+"evolution.generations" = 6
+"evolution.episodes" = 4
+"evolution.checkpoint_every" = 3
+"probe.decision_episodes" = 5
+"probe.random_rollouts" = 4
+"probe.intervention_planners" = 5
+"""
+
+
+def _cell(text: str, block: str, first: str, second: str | None = None) -> list[str]:
+    body = text.split(f"<!-- results:{block}:start -->")[1].split(f"<!-- results:{block}:end -->")[0]
+    for line in body.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] == first and (second is None or cells[1] == second):
+            return cells
+    raise AssertionError(f"no row {first} {second} in block {block}")
+
+
+def test_command_end_to_end_on_a_tiny_definition(tmp_path):
+    from evosim.store import load_run
+
+    defn = tmp_path / "tiny.toml"
+    defn.write_text(TINY.format(runs=ROOT / "runs"))
+    doc = tmp_path / "results.md"
+    shutil.copy(ROOT / "docs" / "results.md", doc)
+    out = tmp_path / "out"
+    msgs = []
+    args = ["--workers", "0", "--seeds", "2", "--definition", str(defn), "--out", str(out), "--doc", str(doc)]
+    assert R.main(args, log=msgs.append) == 0, msgs
+    text = doc.read_text()
+    assert "Placeholder" in text and "Dose response" in text  # prose outside the blocks kept
+    assert "pair absent skipped" in text
+    assert "seeds 1, 2;" in text or "seeds 1, 2" in text
+    # every number checked below is recomputed here from the probe tables
+    for e in ("red_door", "red_door_control"):
+        for s in (1, 2):
+            assert (out / f"{e}__seed{s}" / "probe.parquet").exists()
+    pa = {}
+    for e in ("red_door", "red_door_control"):
+        for s in (1, 2):
+            p = pd.read_parquet(out / f"{e}__seed{s}" / "probe.parquet")
+            p = p[(p.generation == p.generation.max()) & (p.distribution.astype(str) == "shift")]
+            pa[(e, s)] = float((p["class"].astype(str) == "pseudo_aligned").mean())
+            rob = float((p["class"].astype(str) == "robust").mean())
+            g = pd.read_parquet(out / f"{e}__seed{s}" / "generations.parquet")
+            row = _cell(text, "per_seed", str(s))
+            col = 1 if e == "red_door" else 2
+            assert row[col] == f"{pa[(e, s)]:.2f} / {rob:.2f} / {g.planner_share.iloc[-1]:.2f}"
+        mean = np.mean([pa[(e, 1)], pa[(e, 2)]])
+        lo, hi = min(pa[(e, 1)], pa[(e, 2)]), max(pa[(e, 1)], pa[(e, 2)])
+        cell = _cell(text, "class_shares", e, "shift")[5]
+        m = re.fullmatch(r"(-?[\d.]+) \[(-?[\d.]+), (-?[\d.]+)\]", cell)
+        assert m and m.group(1) == f"{mean:.2f}"
+        assert lo - 0.005 <= float(m.group(2)) <= float(m.group(3)) <= hi + 0.005
+    diffs = [pa[("red_door", s)] - pa[("red_door_control", s)] for s in (1, 2)]
+    row = _cell(text, "paired", "red_door − red_door_control", "pseudo-aligned share, shift")
+    assert row[3].startswith(f"{np.mean(diffs):.2f}")
+    assert row[4] == f"{sum(d > 0 for d in diffs)} of 2"
+    assert (out / "tables" / "per_seed.csv").exists() and (tmp_path / "results_class_shares.png").exists()
+    # pairing: the same seed gives the same generation-0 population in experiment and control
+    for s in (1, 2):
+        a = load_run(out / f"red_door__seed{s}").genomes_at(0)
+        b = load_run(out / f"red_door_control__seed{s}").genomes_at(0)
+        pd.testing.assert_frame_equal(a, b)
+    a1 = load_run(out / "red_door__seed1").genomes_at(0)
+    a2 = load_run(out / "red_door__seed2").genomes_at(0)
+    assert not a1.drop(columns=["organism_id"], errors="ignore").equals(a2.drop(columns=["organism_id"], errors="ignore"))
+    # resumable: a second call computes nothing and writes the same tables
+    before = (out / "tables" / "per_seed.csv").read_text()
+    msgs.clear()
+    assert R.main(args, log=msgs.append) == 0
+    assert any("0 to run, 4 already complete" in m for m in msgs), msgs
+    assert (out / "tables" / "per_seed.csv").read_text() == before
