@@ -66,7 +66,7 @@ def make_probe() -> pd.DataFrame:
                      "normalised_proxy_return": 5.0 if early else _away_from_thresholds(float(rng.uniform(0, 1.05))),
                      "power_true_bits": 50.0 if early else float(rng.uniform(0, 6)),
                      "power_behav_bits": 50.0 if early else float(rng.uniform(0, 6)),
-                     "agree": float(rng.choice([np.nan, -0.5, 0.4, 0.8, -0.9, 1.0]))}
+                     "agree": float(rng.choice([np.nan, -0.5, 0.4, 0.8, -0.9, 1.0, 0.0]))}  # 0: neither agrees nor disagrees
                 r["agree_mesa"] = float(rng.choice([np.nan, -0.7, 0.3, 0.6])) if planner or early else np.nan
                 for f in FEATURES:
                     r[f"mesa_u_{f}"] = (9.0 if early else float(rng.normal(0, 2))) if planner or early else np.nan
