@@ -1,6 +1,7 @@
 """The Mesa model: one step is one generation; determinism; evolution works; batch_run works."""
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,6 +61,8 @@ def test_rng_defaults_to_config_seed(tiny_config):
     pd.testing.assert_frame_equal(a.generations_table(), b.generations_table())
 
 
+@pytest.mark.skipif(numba.config.DISABLE_JIT, reason="NUMBA_DISABLE_JIT=1: two full-size quickstart runs take ~2 min "
+                    "as plain Python; a statistical check of selection, not of kernel code paths (run with the JIT)")
 def test_fitness_rises_on_quickstart(runs_dir):
     """False if selection does not work: mean fitness over the last 5 generations must exceed the first 3 by 0.2."""
     cfg = load_config(runs_dir / "quickstart.toml")

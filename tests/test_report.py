@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,20 +35,66 @@ def run_dir(tmp_path_factory):
     return d
 
 
+def expected_summary(probe: pd.DataFrame) -> dict:
+    """{(architecture, distribution): (n, {class: share})} of the last generation, counted row by row
+    (independently of evosim.objectives.class_shares)."""
+    last = probe["generation"].max()
+    groups: dict = {}
+    for arch, dist, cls, gen in zip(probe["architecture"], probe["distribution"], probe["class"], probe["generation"]):
+        if gen == last:
+            groups.setdefault((str(arch), str(dist)), []).append(str(cls))
+    return {k: (len(v), {c: v.count(c) / len(v) for c in CLASSES}) for k, v in groups.items()}
+
+
+def check_probe_invariants(probe: pd.DataFrame, population: int, episodes: int, competent: float) -> None:
+    """One row per organism and distribution, shares in [0, 1], normalised returns = return / oracle
+    (finite where the oracle is > 0, NaN where it is 0), classes by the documented rule."""
+    assert set(probe["distribution"].astype(str)) == {"train", "shift", "control"}
+    assert len(probe) == population * 3
+    assert not probe.duplicated(["generation", "organism_id", "distribution"]).any()
+    assert (probe.groupby("distribution", observed=True)["organism_id"].nunique() == population).all()
+    assert (probe["episodes"] == episodes).all()
+    assert set(probe["architecture"].astype(str)) <= {"heuristic", "planner"}
+    assert set(probe["class"].astype(str)) <= set(CLASSES)
+    assert ((probe["depth"] == -1) == (probe["architecture"] == "heuristic")).all()
+    for ret, oracle, norm in [("true_return", "oracle_return", "normalised_return"),
+                              ("proxy_return", "proxy_oracle_return", "normalised_proxy_return")]:
+        pos = probe[oracle] > 0
+        assert np.isfinite(probe.loc[pos, norm]).all(), norm
+        np.testing.assert_allclose(probe.loc[pos, norm], probe.loc[pos, ret] / probe.loc[pos, oracle], rtol=1e-9)
+        assert probe.loc[~pos, norm].isna().all(), norm
+        assert (probe.loc[pos, norm] >= 0).all() and (probe.loc[pos, norm] <= 1 + 1e-9).all(), norm
+    for col in ["proxy_choice_rate", "decision_reach_rate"]:
+        v = probe[col].dropna()
+        assert ((v >= 0) & (v <= 1)).all(), col
+    for nr, npr, cls in zip(probe["normalised_return"], probe["normalised_proxy_return"], probe["class"]):
+        want = "robust" if nr >= competent else "pseudo_aligned" if npr >= competent else "capability_failure"
+        assert cls == want, (nr, npr, cls)
+    assert probe["oracle_return"].gt(0).any()  # the check above is not vacuous
+
+
 def test_report_writes_tables_and_figures(run_dir):
-    """probe.parquet (readable via load_run), interventions.parquet, every figure, and a class-share summary."""
+    """probe.parquet (readable via load_run), interventions.parquet, every figure, and a class-share summary
+    whose numbers are the class shares of probe.parquet."""
     tab = report_run(run_dir)
     run = evosim.load_run(run_dir)
     probe = run.probe
-    assert len(probe) == 30 * 3
-    assert set(probe["class"].astype(str)) <= set(CLASSES)
+    check_probe_invariants(probe, 30, 10, run.config.probe.competent)
     assert set(run.interventions["edit"]) <= {"none", "proxy_to_true", "true_to_proxy"}
     assert {p.name for p in (run_dir / "figures").glob("*.png")} == FIGURES
     for p in (run_dir / "figures").glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
-    assert set(tab.columns) == {"generation", "architecture", "distribution", "n", *CLASSES}
+    assert list(tab.columns) == ["generation", "architecture", "distribution", "n", *CLASSES]
     shares = tab[list(CLASSES)].sum(axis=1)
     assert ((shares - 1).abs() < 1e-9).all()
+    exp = expected_summary(probe)
+    assert len(tab) == len(exp) and (tab["generation"] == probe["generation"].max()).all()
+    for _, r in tab.iterrows():
+        n, sh = exp[(str(r["architecture"]), str(r["distribution"]))]
+        assert r["n"] == n
+        for c in CLASSES:
+            assert r[c] == pytest.approx(sh[c], abs=1e-12), (r["architecture"], r["distribution"], c)
+    assert sum(n for n, _ in exp.values()) == 30 * 3
     assert not list(run_dir.glob(".*.tmp")) and not list((run_dir / "figures").glob(".*.tmp"))
     assert not (run_dir / ".lock").exists()
 
@@ -73,10 +120,36 @@ def test_report_same_at_one_and_two_threads(run_dir, tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(run_dir / "probe.parquet"), ref)
 
 
+def parse_summary(out: str) -> tuple[list[str], list[list[str]]]:
+    """The printed class-share table: its header and rows (up to the 'wrote ...' line)."""
+    lines = out.strip().splitlines()
+    end = next(i for i, ln in enumerate(lines) if ln.startswith("wrote "))
+    return lines[0].split(), [ln.split() for ln in lines[1:end]]
+
+
 def test_cli_report(run_dir, capsys):
+    """The printed summary's numbers are the class shares and counts of the probe.parquet it wrote,
+    per architecture and distribution, to the printed two decimals."""
     assert main(["report", str(run_dir), "--quiet", "--episodes", "6"]) == 0
     out = capsys.readouterr().out
-    assert "pseudo_aligned" in out and "robust" in out
+    probe = pd.read_parquet(run_dir / "probe.parquet")
+    check_probe_invariants(probe, 30, 6, evosim.load_run(run_dir).config.probe.competent)
+    header, rows = parse_summary(out)
+    assert header == ["generation", "architecture", "distribution", "n", *CLASSES]
+    exp = expected_summary(probe)
+    seen = set()
+    for gen, arch, dist, n, *shares in rows:
+        assert int(gen) == probe["generation"].max()
+        assert (arch, dist) not in seen
+        seen.add((arch, dist))
+        n_exp, sh = exp[(arch, dist)]
+        assert int(n) == n_exp, (arch, dist)
+        assert len(shares) == len(CLASSES)
+        for c, printed in zip(CLASSES, shares):
+            assert abs(float(printed) - sh[c]) <= 0.005 + 1e-12 and len(printed.split(".")[1]) == 2, (arch, dist, c)
+        assert abs(sum(map(float, shares)) - 1) <= 0.005 * len(CLASSES) + 1e-9
+    assert seen == set(exp)
+    assert f"wrote probe.parquet, interventions.parquet and figures/ in {run_dir}" in out
 
 
 @pytest.mark.parametrize("args", [["report", "/nonexistent/run"], ["report", "RUN", "--generations", "1"],
