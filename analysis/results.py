@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evosim.schema import CLASSES, DISTRIBUTIONS, bootstrap_interval
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEFINITION = ROOT / "analysis" / "results.toml"
-CLASSES = ("robust", "pseudo_aligned", "capability_failure")
-DISTRIBUTIONS = ("train", "shift", "control")
 #: generated blocks of the doc, in the order they are expected to appear
 BLOCKS = ("provenance", "class_shares", "per_seed", "paired", "thresholds", "values", "baselines", "figures")
 #: optional probe columns (added by the world redesign); tables that need them say "not available"
@@ -63,19 +63,14 @@ class ResultsError(Exception):
 
 # -- the interval (ONE function: swap for evosim.schema.bootstrap_interval when it lands) -------------
 def _bootstrap_mean_interval(values, n_boot: int = 10000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of the mean of ``values`` (NaNs dropped), resampling the values
-    (seeds) with replacement ``n_boot`` times with a fixed RNG seed. Lies within [min, max] of the values;
-    (v, v) for one value; (nan, nan) for none."""
+    """95% percentile-bootstrap interval of the mean of ``values`` over seeds (``evosim.schema.bootstrap_interval``
+    with a fixed RNG seed; NaN and inf dropped). Lies within [min, max] of the values, so shares stay in
+    [0, 1]; (v, v) for one value or identical values; (nan, nan) for none."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return math.nan, math.nan
-    if len(v) == 1 or np.all(v == v[0]):
+    if len(v) and np.all(v == v[0]):
         return float(v[0]), float(v[0])
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
-    lo, hi = np.quantile(means, [0.025, 0.975])
-    return float(lo), float(hi)
+    return bootstrap_interval(v, rng=seed, n_boot=n_boot)
 
 
 # -- the definition file -----------------------------------------------------------------------------
