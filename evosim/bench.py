@@ -72,6 +72,7 @@ class Workload:
     seed: int = 1
     stream: int = 1
     generation: int = 0
+    heuristic_signal: str = "path"
 
     @property
     def n_features(self) -> int:
@@ -85,11 +86,11 @@ class Workload:
     def run(self, record_trace: bool = False):
         from evosim import kernels
 
-        return kernels.rollout(*self.args(), record=record_trace)
+        return kernels.rollout(*self.args(), record=record_trace, heuristic_signal=self.heuristic_signal)
 
     def subset(self, n: int, episodes: int) -> "Workload":
         return Workload(self.genomes[:n], self.layouts, self.episode_layout[:episodes], self.world, self.max_depth,
-                        self.max_steps, self.seed, self.stream, self.generation)
+                        self.max_steps, self.seed, self.stream, self.generation, self.heuristic_signal)
 
 
 def _world(**settings):
@@ -424,7 +425,8 @@ def _mesa_classes():
 
 
 def mesa_rollout(work: Workload):
-    """Every organism of ``work`` on every episode with the Mesa reference; returns steps, returns, traces."""
+    """Every organism of ``work`` on every episode with the Mesa reference; returns steps, returns, traces.
+    The reference senses the compass signal: compare it with ``work`` run with heuristic_signal="compass"."""
     MesaEpisode = _mesa_classes()
     lay = work.layouts
     n, e = len(work.genomes), len(work.episode_layout)
@@ -447,7 +449,11 @@ def mesa_rollout(work: Workload):
 
 
 def speedup_vs_mesa(work: Workload, repeats: int) -> list[dict]:
+    import dataclasses
+
     import mesa
+
+    work = dataclasses.replace(work, heuristic_signal="compass")  # the signal the Mesa reference implements
 
     with numba_threads(1):
         work.run()
