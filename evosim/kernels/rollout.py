@@ -461,6 +461,26 @@ def _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, dep
     # what the current depth extends: the root (the planner's cell) at depth 0
     py, px, pt, pinv, pv = y, x, np.int64(0), inv, 0.0
     while True:
+        if lvl + 1 >= depth and c == 0:
+            # the innermost depth: value every unused slot in order, nothing extends (no stack writes)
+            for c in range(n_c):
+                if (used >> c) & 1:
+                    continue
+                o = cand[c]
+                d = np.int64(dist[o, py, px])
+                if d >= UNREACHABLE or (lvl == 0 and d == 0):
+                    continue
+                t = pt + d
+                v = pv
+                if kind_inter[obj_kind[o]] != I_OPENED or pinv > 0:
+                    term = util[c] * _discount(powtab, gamma, t)
+                    v = term if lvl == 0 else pv + term
+                plans += 1
+                if v > best_v:
+                    best_v = v
+                    for q in range(MAX_DEPTH):
+                        best[q] = path[0, q] if q < lvl else (c if q == lvl else -1)
+            c = n_c
         if c >= n_c:
             # every extension tried: back up one depth and go on with the next slot there
             if lvl == 0:
