@@ -175,9 +175,9 @@ class Evaluation:
     """What ``evaluate`` measured for one generation: fitness and the per-organism rollout records."""
 
     fitness: np.ndarray
-    """float64 [N]: mean return - planning_cost * mean plans evaluated per episode"""
+    """float64 [N]: mean return - planning_cost * mean search work per episode (objects scored + plans evaluated)"""
     records: kernels.Rollouts
-    """per organism and episode: ret, proxy, steps, plans, reach"""
+    """per organism and episode: ret, proxy, steps, plans, work, reach"""
 
     @property
     def ret(self) -> np.ndarray:
@@ -195,6 +195,10 @@ class Evaluation:
     def plans(self) -> np.ndarray:
         return self.records.plans.mean(axis=1)
 
+    @property
+    def work(self) -> np.ndarray:
+        return self.records.work.mean(axis=1)
+
 
 def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``)."""
@@ -202,10 +206,10 @@ def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     # a writable copy: numba compiles read-only arrays as a separate type
     rec = kernels.rollout(np.array(state.genomes), layouts, idx, world.table, world.radius, len(world.features),
                           cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_TRAIN,
-                          state.generation, state.organism_ids())
+                          state.generation, state.organism_ids(), heuristic_signal=cfg.organisms.heuristic_signal)
     ret = rec.ret.mean(axis=1)
-    plans = rec.plans.mean(axis=1)
-    return Evaluation(ret - cfg.organisms.planning_cost * plans, rec)
+    work = rec.work.mean(axis=1)
+    return Evaluation(ret - cfg.organisms.planning_cost * work, rec)
 
 
 # -- the driver ------------------------------------------------------------------------------
