@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import socket
 import sys
 import warnings
@@ -81,6 +82,13 @@ def serve(run_dir, host: str = "127.0.0.1", port: int = DEFAULT_PORT, initial: d
     shown = f"[{host}]" if ":" in host else host
     os.environ["SERVER_NAME"], os.environ["SERVER_PORT"] = host, str(bound)
     report = " (no report yet: run `evosim report` for outcome classes)" if not data.has_report else ""
+
+    def _stop(signum, frame):  # Ctrl-C before or while the server starts: stop it cleanly (exit 0)
+        server.should_exit = True
+
+    # installed before the URL is printed, so an interrupt at any moment after it is a clean stop
+    # (uvicorn puts this handler back after its own and hands it any signal it captured)
+    previous = signal.signal(signal.SIGINT, _stop)
     print(f"evosim view: {data.path}{report}\n  http://{shown}:{bound}/   (Ctrl-C stops the server)", file=out,
           flush=True)
     # Solara's advice for https deployments and its hook linter on Mesa's own code: noise here
@@ -92,6 +100,7 @@ def serve(run_dir, host: str = "127.0.0.1", port: int = DEFAULT_PORT, initial: d
         pass  # Ctrl-C is how a viewer is stopped
     finally:
         sock.close()
+        signal.signal(signal.SIGINT, previous)
     print("evosim view: stopped", file=out, flush=True)
     return 0
 
