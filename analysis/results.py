@@ -251,7 +251,7 @@ def execute(tasks: list[Task], workers: int, log=print) -> tuple[list[dict], dic
         return results, info
     from distributed import as_completed
 
-    from evosim.sweep import RETRIES, WarmUp, _start_client
+    from evosim.sweep.execute import RETRIES, WarmUp, _start_client
 
     # one numba thread per task: run_one(threads=1) and the WarmUp plugin (see evosim.sweep._worker_env for why
     # NUMBA_NUM_THREADS itself is not changed in the workers' environment)
