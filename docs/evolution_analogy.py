@@ -63,9 +63,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -73,8 +70,11 @@ import seaborn as sns
 from IPython.display import Image, display
 
 import evosim
-from evosim.report import report_run
+import evosim.figures  # noqa: F401 - selects Matplotlib's Agg backend on import (report_run imports it): first,
+from evosim.report import report_run  # then switch this notebook back to inline figures
 from evosim.schema import bootstrap_interval
+
+# %matplotlib inline
 
 T0 = time.perf_counter()
 assert FORMAT in ("png", "pdf", "svg"), f"FORMAT = {FORMAT!r}: expected png, pdf or svg"
@@ -253,8 +253,9 @@ def analogy_figure():
 fig = analogy_figure()
 path = OUT / f"evolution_analogy.{FORMAT}"
 fig.savefig(path, dpi=300, bbox_inches="tight")
+plt.close(fig)  # shown once, below: the saved file itself when it is a PNG
 print("saved", path, f"({path.stat().st_size / 1024:.0f} KiB)")
-display(Image(filename=str(path)) if FORMAT == "png" else fig)
+display(Image(filename=str(path), width=330) if FORMAT == "png" else fig)
 
 # %% [markdown]
 # What the organisms value, in the planners' own terms: the mean evolved utility weights on the

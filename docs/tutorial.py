@@ -46,17 +46,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are displayed inline below; no window needed
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
 import evosim
+import evosim.figures  # noqa: F401 - evosim.figures and evosim.sweep select Matplotlib's Agg backend on import,
+import evosim.sweep  # noqa: F401   so import them first, then switch this notebook back to inline figures
 from evosim.report import report_run
 from evosim.schema import class_shares
+
+# %matplotlib inline
 
 T0 = time.perf_counter()
 pd.set_option("display.width", 120)
@@ -244,6 +245,8 @@ if len(planners):
     print(f"In this run, {k} of {len(planners)} planners have an evolved utility that values a red ball above a "
           f"blue door (mesa_prefers_proxy = 1).")
     print("Mean training fitness by that preference:", fit_by.round(3).to_dict())
+    ret_by = planners.groupby("mesa_prefers_proxy")["true_return"].mean()
+    print("Mean base return under shift by that preference:", ret_by.round(3).to_dict())
 else:
     print("This run ended with no planners: nothing to read from genomes.")
 
@@ -286,6 +289,10 @@ ax.set(xlabel="generation", ylabel="utility weight (unit vector)",
        title=f"mesa-objective along the lineage of organism {line[0]} (first parent)")
 ax.legend(title="feature", fontsize=8)
 plt.show()
+first, final = lineage.iloc[0], lineage.iloc[-1]
+print(f"Along this lineage the unit weight on red went from {first['u_red_unit']:.2f} (generation "
+      f"{int(first['generation'])}, {first['architecture']}) to {final['u_red_unit']:.2f} (generation "
+      f"{int(final['generation'])}); on the door from {first['u_door_unit']:.2f} to {final['u_door_unit']:.2f}.")
 
 # %% [markdown]
 # ## 3. The figures of the argument
@@ -381,7 +388,8 @@ result.summary[result.summary["metric"].isin(["planner_share", "plans_mean"])][
     ["organisms.planning_cost", "metric", "n", "mean", "ci_lo", "ci_hi"]].round(3)
 
 # %% [markdown]
-# With two seeds and eight generations the intervals are wide; the real sweeps
+# With two seeds and eight generations these t-intervals (not clipped to [0, 1]) are very wide: the
+# table shows the machinery, not an answer; the real sweeps
 # (`evosim sweep runs/conditions.toml --workers 2`, `runs/dose_response.toml`) use 5-10 seeds and
 # the shipped settings, and their results are in `docs/results.md`. Re-running a sweep skips
 # finished runs, and the same file on a Dask cluster (`--scheduler tcp://HOST:8786`) gives the
@@ -391,8 +399,9 @@ result.summary[result.summary["metric"].isin(["planner_share", "plans_mean"])][
 #
 # `evosim view RUN_DIR` serves a SolaraViz page; the model behind it, `EpisodeReplay`, and its
 # panels (plain Matplotlib figures) work without a browser. Here: the fittest planner of the
-# experiment, on the same-numbered training and shift layouts. The replayed episodes are the
-# probe's own (same layouts and random numbers).
+# experiment that the probe classed pseudo-aligned under shift (if this run has none, the fittest
+# planner, else the fittest organism), on the same-numbered training and shift layouts. The
+# replayed episodes are the probe's own (same layouts and random numbers).
 
 # %%
 from IPython.display import display
@@ -400,11 +409,13 @@ from IPython.display import display
 from evosim.viewer import EpisodeReplay
 from evosim.viewer.panels import contrast_figure, objectives_figure
 
-replay = EpisodeReplay(run_dir=str(run_dirs["experiment"]), architecture="planner", distribution="shift", episode=0)
-if replay.organism is None:  # no planner survived: show the fittest organism instead
-    replay = EpisodeReplay(run_dir=str(run_dirs["experiment"]), distribution="shift", episode=0)
-print(f"organism {int(replay.organism['organism_id'])} ({replay.organism['architecture']}), "
-      f"{replay.replay.steps} steps on shift layout 0")
+for arch, outcome in (("planner", "pseudo_aligned (shift)"), ("planner", "any"), ("any", "any")):
+    replay = EpisodeReplay(run_dir=str(run_dirs["experiment"]), architecture=arch, outcome=outcome,
+                           distribution="shift", episode=0)
+    if replay.organism is not None:
+        break
+print(f"organism {int(replay.organism['organism_id'])} ({replay.organism['architecture']}, filter: {outcome}; "
+      f"{replay.matching} organisms match), {replay.replay.steps} steps on shift layout 0")
 while replay.running:  # step the episode to its end, as the page's play button does
     replay.step()
 display(contrast_figure(replay))

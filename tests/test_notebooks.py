@@ -54,7 +54,7 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
     """Run the notebook in a fresh kernel (this interpreter's: jupyter_client starts ``python3``
     kernels with ``sys.executable``), from docs/, with its temporary files under tmp_path."""
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel inherits the environment
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as for a user
     nb = nbformat.read(DOCS / f"{name}.ipynb", as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(DOCS)}})
