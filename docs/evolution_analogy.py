@@ -41,7 +41,8 @@
 # ## Parameters
 #
 # The defaults are **small** (3 seeds, 100 organisms, 30 generations, 50 probe episodes) so that
-# the notebook runs in CI in about a minute; its numbers are a smoke test, not the result. For the
+# the notebook runs in CI in about 20 s (40 s on a fresh install, while numba compiles the kernels;
+# 2 cores, load average ~5); its numbers are a smoke test, not the result. For the
 # full experiment set `SEEDS = range(1, 21)` and `POPULATION = GENERATIONS = PROBE_EPISODES = None`
 # (the shipped settings: 300 organisms, 100 generations, 200 probe episodes). That is 40 runs with
 # their reports; one shipped-size run and its report took about 9 s on 2 busy cores (2 s to evolve,

@@ -20,7 +20,8 @@ from nbclient import NotebookClient
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 NOTEBOOKS = ["tutorial", "evolution_analogy"]
-#: per-cell limit; the notebooks take about 1.5 min (tutorial) and 20 s (evolution_analogy) on 2 busy cores
+#: per-cell limit. Measured on 2 cores shared with other jobs (load average ~5): tutorial 30 s and
+#: evolution_analogy 20 s with numba's cache warm; 150 s and 40 s with an empty cache (fresh install)
 CELL_TIMEOUT_S = 900
 
 
