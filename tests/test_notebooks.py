@@ -52,8 +52,14 @@ def test_committed_notebook_has_no_outputs(name):
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_executes(name, tmp_path, monkeypatch):
-    """Run the notebook in a fresh kernel (this interpreter's: jupyter_client starts ``python3``
-    kernels with ``sys.executable``), from docs/, with its temporary files under tmp_path."""
+    """Run the notebook in a fresh kernel of this interpreter, from docs/, with its temporary files
+    under tmp_path. A ``python3`` kernel spec written here (argv[0] = ``sys.executable``) comes first
+    on JUPYTER_PATH, so a user-level spec pointing at another Python cannot be picked up."""
+    from ipykernel.kernelspec import write_kernel_spec
+
+    specs = tmp_path / "jupyter"
+    write_kernel_spec(path=str(specs / "kernels" / "python3"))
+    monkeypatch.setenv("JUPYTER_PATH", str(specs))
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel inherits the environment
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as for a user
     nb = nbformat.read(DOCS / f"{name}.ipynb", as_version=4)
