@@ -23,8 +23,8 @@ from evosim import genome as gn
 from evosim import kernels
 from evosim.constants import ARCH_NAMES, PROBE_PURPOSE, STREAM_PROBE, Arch
 from evosim.objectives import (
-    MAX_EVENTS, agreement, choice_loglik_batch, classify, cosine, fit_behavioural_batch, power_bits, prefers_proxy,
-    pseudo_r2,
+    MAX_EVENTS, behavioural_values, choice_loglik_batch, classify, cosine, fit_behavioural_batch, kind_agreement,
+    mesa_choice, power_bits, prefers_proxy, pseudo_r2, task_agreement,
 )
 from evosim.oracle import oracle_returns
 from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, PROBE_COLUMNS
@@ -57,6 +57,7 @@ class ProbeSet:
     matched_true: np.ndarray | None = None  # [L] base return of the aligned perception-matched reference
     matched_proxy: np.ndarray | None = None  # [L] proxy return of the proxy reference
     baseline: dict | None = None  # per-distribution baseline columns (reference and random policy), scalars
+    tasks: object | None = None  # kernels.TaskValues: outputs and base value f of every layout (agreement, seed 003)
 
 
 def _layout_rng(seed: int, d: int, decision: bool) -> np.random.Generator:
@@ -194,7 +195,73 @@ def probe_sets(cfg, world, episodes: int | None = None, decision_episodes: int |
             "random_true_target_reached": float(_reached(rec.reach, lay.obj_kind, true_k).mean()),
             "random_proxy_target_reached": float(_reached(rec.reach, lay.obj_kind, proxy_k).mean()),
         }
-        out[dist] = ProbeSet(dist, lay, ot, op, rec.ret, counts, kc, dec, ref.ret[0], pref.proxy[0], base)
+        out[dist] = ProbeSet(dist, lay, ot, op, rec.ret, counts, kc, dec, ref.ret[0], pref.proxy[0], base,
+                             task_values(cfg, world, lay))
+    return out
+
+
+def task_values(cfg, world, lay):
+    """Outputs and base value f of every layout of ``lay`` (``kernels.task_values``): plans of up to
+    ``organisms.max_depth`` visits among the objects perceived at the start, undiscounted base reward
+    within ``world.max_steps``, the world's satiety capacity."""
+    nf = len(world.features)
+    t = world.table
+    return kernels.task_values(lay.start, lay.obj_pos, lay.obj_kind, lay.dist, t.features[:, :nf], t.reward,
+                               t.interaction, world.radius, nf, cfg.organisms.max_depth, cfg.world.max_steps,
+                               int(getattr(t, "capacity", 0)))
+
+
+def mesa_task_values(cfg, world, genomes, lay, tasks) -> np.ndarray:
+    """g [N, L, K] of every genome read as a planner (its utility, depth and discount) on the tasks."""
+    nf = len(world.features)
+    depth, gamma = kernels.planner_genes(genomes, cfg.organisms.max_depth)
+    u = gn.utility(np.asarray(genomes, dtype=np.float32), nf).astype(np.float64)
+    return kernels.mesa_values(u, depth, gamma, tasks, lay.obj_pos, lay.obj_kind, lay.dist, world.table.interaction)
+
+
+def _task_summary(res: dict, n_tasks: int, rows: np.ndarray | None = None) -> dict:
+    """Per organism: mean regret and rank correlation over the tasks where each is defined, and those counts."""
+    reg, rk = res["regret"], res["rankcorr"]
+    nreg, nrk = np.isfinite(reg).sum(axis=1), np.isfinite(rk).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {"regret": np.where(nreg > 0, np.nansum(reg, axis=1) / nreg, np.nan),
+               "rankcorr": np.where(nrk > 0, np.nansum(rk, axis=1) / nrk, np.nan),
+               "value": res["value"].mean(axis=1) if n_tasks else np.full(len(reg), np.nan),
+               "n_regret": nreg.astype(np.int64), "n_rankcorr": nrk.astype(np.int64)}
+    return out
+
+
+def task_agreement_columns(cfg, world, s: ProbeSet, genomes, planner, behav, behav_gamma) -> dict:
+    """The agreement columns of one distribution (``regret_mesa`` ... ``rankcorr_tasks_behav``)."""
+    n = len(genomes)
+    tasks, lay = s.tasks, s.layouts
+    nl = len(lay)
+    nan = np.full(n, np.nan)
+    out = {"agree_tasks": np.full(n, nl, dtype=np.int64)}
+    f = tasks.f
+    frange = np.nanmax(f, axis=1) - np.nanmin(f, axis=1)
+    out["regret_tasks"] = np.full(n, int((frange > 0).sum()), dtype=np.int64)
+    mesa = {k: nan.copy() for k in ("regret", "rankcorr", "value")}
+    mesa["n_rankcorr"] = np.zeros(n, dtype=np.int64)
+    idx = np.flatnonzero(planner)
+    if len(idx):
+        g = mesa_task_values(cfg, world, genomes[idx], lay, tasks)
+        sm = _task_summary(task_agreement(f, g), nl)
+        for k in mesa:
+            mesa[k][idx] = sm[k]
+    ok = np.isfinite(behav).all(axis=1) & np.isfinite(behav_gamma)
+    beh = {k: nan.copy() for k in ("regret", "rankcorr", "value")}
+    beh["n_rankcorr"] = np.zeros(n, dtype=np.int64)
+    bi = np.flatnonzero(ok)
+    if len(bi):
+        gb = behavioural_values(behav[bi], behav_gamma[bi], tasks)
+        sm = _task_summary(task_agreement(f, gb), nl)
+        for k in beh:
+            beh[k][bi] = sm[k]
+    out.update({"regret_mesa": mesa["regret"], "rankcorr_mesa": mesa["rankcorr"], "value_mesa": mesa["value"],
+                "rankcorr_tasks_mesa": mesa["n_rankcorr"], "regret_behav": beh["regret"],
+                "rankcorr_behav": beh["rankcorr"], "value_behav": beh["value"],
+                "rankcorr_tasks_behav": beh["n_rankcorr"]})
     return out
 
 
@@ -365,9 +432,12 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         for j, f in enumerate(feats):
             df[f"mesa_u_{f}"] = mesa[:, j]
         df["mesa_behav_cosine"] = np.where(planner, cosine(mesa, behav), np.nan)
-        df["agree"] = agreement(behav, kind_feat, world.table.reward, s.kind_counts)
-        df["agree_mesa"] = np.where(planner, agreement(np.nan_to_num(mesa), kind_feat, world.table.reward, s.kind_counts),
-                                    np.nan)
+        df["kindcorr_behav"] = kind_agreement(behav, kind_feat, world.table.reward, s.kind_counts)
+        df["kindcorr_mesa"] = np.where(planner, kind_agreement(np.nan_to_num(mesa), kind_feat, world.table.reward,
+                                                               s.kind_counts), np.nan)
+        if s.tasks is not None:
+            for k, v in task_agreement_columns(cfg, world, s, genomes, planner, behav, gamma).items():
+                df[k] = v
         df["power_true_bits"] = power_bits(rets[dist], s.random_ret[None])
         own = np.einsum("nef,nf->ne", feat_counts[dist], unit)
         rand = np.einsum("ref,nf->nre", s.random_counts, unit)
