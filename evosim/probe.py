@@ -573,3 +573,86 @@ def planted_validation(cfg, world, n: int = 200, episodes: int = 150, seed: int 
     df["cosine"] = cosine(u, w)
     df["choices"] = np.bincount(pooled["org"], minlength=n)
     return df
+
+
+# -- population-level agreement and the three-way comparison (issue 15) --------------------------
+#: tasks per distribution of the population-level view (the first ones of the probe layouts)
+POPULATION_TASKS = 100
+
+
+def _take_tasks(s: ProbeSet, k: int):
+    lay = s.layouts.take(np.arange(min(k, len(s.layouts))))
+    t = s.tasks
+    sl = slice(0, len(lay))
+    return lay, kernels.TaskValues(t.cand[sl], t.cand_d[sl], t.vis[sl], t.n_cand[sl], t.f[sl])
+
+
+def population_agreement(cfg, world, sets: dict[str, ProbeSet], genomes_all: pd.DataFrame, organisms: pd.DataFrame,
+                         names, n_tasks: int = POPULATION_TASKS) -> pd.DataFrame:
+    """Per saved generation and distribution: does selection (fitness) track the base value of what
+    the mesa-objective picks on D? ``COLUMNS['population_agreement']``. ``genomes_all`` as in
+    genomes.parquet, ``organisms`` as organisms.parquet (``fitness``), ``names`` the gene columns."""
+    from scipy.stats import spearmanr
+
+    if not isinstance(n_tasks, int) or n_tasks < 1:
+        raise ValueError(f"population_agreement: n_tasks must be a positive integer, got {n_tasks!r}")
+    missing = {"generation", "organism_id", "architecture"} - set(genomes_all.columns)
+    if missing or not {"generation", "organism_id", "fitness"} <= set(organisms.columns):
+        raise ValueError("population_agreement: need genomes.parquet (generation, organism_id, architecture, genes) "
+                         "and organisms.parquet (generation, organism_id, fitness)")
+    fit = organisms.set_index(["generation", "organism_id"])["fitness"]
+    rows = []
+    subsets = {d: _take_tasks(sets[d], n_tasks) for d in DISTRIBUTIONS if sets[d].tasks is not None}
+    for gen in sorted(int(g) for g in genomes_all["generation"].unique()):
+        pop = genomes_all[genomes_all["generation"] == gen]
+        g = pop[list(names)].to_numpy(dtype=np.float32)
+        planner = gn.architecture(g) == int(Arch.PLANNER)
+        g, ids = g[planner], pop["organism_id"].to_numpy()[planner]
+        fitness = fit.reindex(pd.MultiIndex.from_arrays([np.full(len(ids), gen), ids])).to_numpy(dtype=np.float64)
+        for d, (lay, tv) in subsets.items():
+            row = {"generation": gen, "distribution": d, "n_planners": int(len(ids))}
+            if len(ids):
+                sm = _task_summary(task_agreement(tv.f, mesa_task_values(cfg, world, g, lay, tv)), len(lay))
+            ok = np.isfinite(fitness) if len(ids) else np.zeros(0, dtype=bool)
+            for key, col in (("rho_fitness_value", "value"), ("rho_fitness_regret", "regret")):
+                v = sm[col] if len(ids) else np.zeros(0)
+                m = ok & np.isfinite(v)
+                rho = np.nan
+                if m.sum() >= 3 and np.ptp(fitness[m]) > 0 and np.ptp(v[m]) > 0:
+                    rho = float(spearmanr(fitness[m], v[m])[0])
+                row[key] = rho
+            row["regret_mesa_mean"] = float(np.nanmean(sm["regret"])) if len(ids) and np.isfinite(sm["regret"]).any() else np.nan
+            row["rankcorr_mesa_mean"] = (float(np.nanmean(sm["rankcorr"]))
+                                         if len(ids) and np.isfinite(sm["rankcorr"]).any() else np.nan)
+            rows.append(row)
+    out = pd.DataFrame(rows, columns=list(PROBE_COLUMNS["population_agreement"]))
+    out["distribution"] = pd.Categorical(out["distribution"], categories=list(DISTRIBUTIONS))
+    return out
+
+
+def three_way(probe: pd.DataFrame, world) -> pd.DataFrame:
+    """Per organism of the last generation probed (shift rows): internal view (mesa_prefers_proxy), behavioural
+    view (behav_prefers_proxy), outcome class, and why the views disagree (``COLUMNS['three_way']``)."""
+    need = {"generation", "organism_id", "architecture", "depth", "distribution", "class", "mesa_prefers_proxy",
+            "behav_prefers_proxy", "behav_fit", "behav_choices"}
+    if not need <= set(probe.columns):
+        raise ValueError(f"three_way: probe table lacks {sorted(need - set(probe.columns))}")
+    df = probe[(probe["generation"] == probe["generation"].max()) & (probe["distribution"].astype(str) == "shift")]
+    out = df[["generation", "organism_id", "architecture", "depth", "class", "mesa_prefers_proxy",
+              "behav_prefers_proxy", "behav_fit", "behav_choices"]].reset_index(drop=True).copy()
+    m, b = out["mesa_prefers_proxy"].to_numpy(), out["behav_prefers_proxy"].to_numpy()
+    agree = np.where(np.isfinite(m) & np.isfinite(b), (m == b).astype(np.float64), np.nan)
+    out["views_agree"] = agree
+    pk, tk = preference_kinds(world)
+    nf = len(world.features)
+    kf = world.table.features[:, :nf]
+    differs = np.flatnonzero(kf[pk] != kf[tk])
+    r = np.asarray(world.radius[:nf])
+    short = bool(len(differs)) and bool((r[differs] < r.max()).any())
+    why = np.where(np.isnan(m), "no_mesa", np.where(agree == 1.0, "agree",
+                   np.where(out["behav_choices"].to_numpy() < 20, "few_choices",
+                   np.where(~(out["behav_fit"].to_numpy() >= 0.2), "noise",
+                   np.where(out["depth"].to_numpy() > 1, "search_depth",
+                   np.where(short, "perception", "unexplained"))))))
+    out["why"] = why
+    return out[list(PROBE_COLUMNS["three_way"])]

@@ -95,7 +95,8 @@ def test_probe_table_columns_documented(probed):
             documented.add(c)
     assert set(df.columns) == documented
     for c in ("true_return", "oracle_return", "normalised_return", "proxy_return", "normalised_proxy_return",
-              "path_efficiency", "proxy_choice_rate", "class", "behav_fit", "mesa_behav_cosine", "agree",
+              "path_efficiency", "proxy_choice_rate", "class", "behav_fit", "mesa_behav_cosine", "kindcorr_behav",
+                  "regret_mesa", "rankcorr_mesa", "regret_behav", "rankcorr_behav",
               "power_true_bits", "power_behav_bits"):
         assert c in df
     planner = df["architecture"] == "planner"
