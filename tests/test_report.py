@@ -47,8 +47,9 @@ def expected_summary(probe: pd.DataFrame) -> dict:
 
 
 def check_probe_invariants(probe: pd.DataFrame, population: int, episodes: int, competent: float) -> None:
-    """One row per organism and distribution, shares in [0, 1], normalised returns = return / oracle
-    (finite where the oracle is > 0, NaN where it is 0), classes by the documented rule."""
+    """One row per organism and distribution, shares in [0, 1], normalised returns = return / perception-matched
+    reference (``normalised_*``, can exceed 1) and return / exact oracle (``normalised_*_omniscient``, in [0, 1]),
+    finite where the denominator is > 0 and NaN where it is 0; both classes by the documented rule."""
     assert set(probe["distribution"].astype(str)) == {"train", "shift", "control"}
     assert len(probe) == population * 3
     assert not probe.duplicated(["generation", "organism_id", "distribution"]).any()
@@ -57,20 +58,25 @@ def check_probe_invariants(probe: pd.DataFrame, population: int, episodes: int, 
     assert set(probe["architecture"].astype(str)) <= {"heuristic", "planner"}
     assert set(probe["class"].astype(str)) <= set(CLASSES)
     assert ((probe["depth"] == -1) == (probe["architecture"] == "heuristic")).all()
-    for ret, oracle, norm in [("true_return", "oracle_return", "normalised_return"),
-                              ("proxy_return", "proxy_oracle_return", "normalised_proxy_return")]:
-        pos = probe[oracle] > 0
+    for ret, ref, norm, bounded in [("true_return", "oracle_return", "normalised_return_omniscient", True),
+                                    ("proxy_return", "proxy_oracle_return", "normalised_proxy_return_omniscient", True),
+                                    ("true_return", "matched_return", "normalised_return", False),
+                                    ("proxy_return", "proxy_matched_return", "normalised_proxy_return", False)]:
+        pos = probe[ref] > 0
         assert np.isfinite(probe.loc[pos, norm]).all(), norm
-        np.testing.assert_allclose(probe.loc[pos, norm], probe.loc[pos, ret] / probe.loc[pos, oracle], rtol=1e-9)
+        np.testing.assert_allclose(probe.loc[pos, norm], probe.loc[pos, ret] / probe.loc[pos, ref], rtol=1e-9)
         assert probe.loc[~pos, norm].isna().all(), norm
-        assert (probe.loc[pos, norm] >= 0).all() and (probe.loc[pos, norm] <= 1 + 1e-9).all(), norm
+        if bounded:
+            assert (probe.loc[pos, norm] <= 1 + 1e-9).all(), norm
     for col in ["proxy_choice_rate", "decision_reach_rate"]:
         v = probe[col].dropna()
         assert ((v >= 0) & (v <= 1)).all(), col
-    for nr, npr, cls in zip(probe["normalised_return"], probe["normalised_proxy_return"], probe["class"]):
-        want = "robust" if nr >= competent else "pseudo_aligned" if npr >= competent else "capability_failure"
-        assert cls == want, (nr, npr, cls)
-    assert probe["oracle_return"].gt(0).any()  # the check above is not vacuous
+    for suffix in ("", "_omniscient"):
+        nrs, nps = probe[f"normalised_return{suffix}"], probe[f"normalised_proxy_return{suffix}"]
+        for nr, npr, cls in zip(nrs, nps, probe["class" if not suffix else "class_omniscient"]):
+            want = "robust" if nr >= competent else "pseudo_aligned" if npr >= competent else "capability_failure"
+            assert cls == want, (suffix, nr, npr, cls)
+    assert probe["oracle_return"].gt(0).any() and probe["matched_return"].gt(0).any()  # not vacuous
 
 
 def test_report_writes_tables_and_figures(run_dir):

@@ -57,7 +57,7 @@ def ancestral(tmp_path_factory):
 
 
 def test_red_door_evolved_utility_predicts_class_under_shift(red_door):
-    """red_door (000/001), the central claim: with colour and door shape equally visible in training,
+    """red_door (red-door maze essay), the central claim: with colour and door shape equally visible in training,
     what a planner's evolved utility ranks first (red ball above blue door: ``mesa_prefers_proxy``,
     read from the genome) predicts whether it is pseudo_aligned under shift (class against the
     perception-matched reference).
@@ -98,7 +98,7 @@ def test_red_door_mesa_objective_edit_changes_behaviour(red_door):
 
 
 def test_keys_chests_keys_beyond_need_under_shift(keys_chests):
-    """keys_chests (002): under shift (keys plentiful, one chest; each key costs -0.1), the evolved
+    """keys_chests (malign-generalisation essay): under shift (keys plentiful, one chest; each key costs -0.1), the evolved
     population collects keys beyond need (keys picked up minus chests opened, per episode) far more
     than the planted aligned planner of the same perception does.
 

@@ -1,4 +1,4 @@
-"""Chests and Keys (seed 002): malign generalisation without search."""
+"""Chests and Keys (the malign-generalisation essay): malign generalisation without search."""
 from __future__ import annotations
 
 from evosim.constants import Interaction

@@ -1,4 +1,4 @@
-"""The red-door maze (seeds 000 and 001)."""
+"""The red-door maze (the mesa-optimisation introduction essay and Risks from Learned Optimization, ch. 1)."""
 from __future__ import annotations
 
 from evosim.constants import Interaction
