@@ -133,9 +133,9 @@ def agreement_curves(probe: pd.DataFrame, rates=MIX_RATES) -> pd.DataFrame:
             col = f"{measure}_{view}"
             if col not in tr:
                 continue
-            va, vb = tr[count] / tr["agree_tasks"], sh[count] / sh["agree_tasks"]
+            va = (tr[count] / tr["agree_tasks"]).where(tr[col].notna(), 0.0)
+            vb = (sh[count] / sh["agree_tasks"]).where(sh[col].notna(), 0.0)
             sa, sb = tr[col].fillna(0) * va, sh[col].fillna(0) * vb
-            va, vb = va.where(tr[col].notna(), 0.0), vb.where(sh[col].notna(), 0.0)
             m = mixture_from_summaries(sa.to_numpy(), va.to_numpy(), sb.to_numpy(), vb.to_numpy(), rates)
             keep = (tr[col].notna() | sh[col].notna()).to_numpy()
             for i in np.flatnonzero(keep):
