@@ -20,10 +20,11 @@ Oracle
 Choice events
     For the behavioural objective: one event per step at which the organism perceives
     something (options: the perceived alive objects, with what it can see of them and their
-    path distances, nearest ``MAX_PERCEIVED`` first). If the step shortens the path to the
-    next object it reaches, that object is the choice; if it shortens the path to no perceived
-    object, the choice is the outside option (none of them); if it heads only for objects it
-    does not reach next, the step is ambiguous and gives no event.
+    path distances, nearest ``MAX_PERCEIVED`` first). The choice does not depend on what the
+    organism reaches later (no conditioning on the outcome, issue 15): if the step shortens the
+    path to exactly one perceived object, that object is the choice; if it shortens the path to
+    none, the choice is the outside option (none of them); if it shortens the paths to several,
+    the step does not say which one it heads for and gives no event.
 """
 from __future__ import annotations
 
@@ -191,13 +192,6 @@ def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n
     opt_f = np.zeros((MAX_PERCEIVED, n_feat))
     count = 0
     for t in range(n_steps):
-        # the next object reached after step t
-        r = -1
-        target = -1
-        for o in range(m):
-            if obj_kind[o] >= 0 and reach[o] > t and (r < 0 or reach[o] < r):
-                r = reach[o]
-                target = o
         c = trace[t]
         n = _options(c // width, c % width, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r,
                      opt, opt_d, opt_f)
@@ -205,14 +199,13 @@ def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n
             continue
         c1 = trace[t + 1]
         pick = -1
-        closer = False
+        n_closer = 0
         for q in range(n):
             if np.int64(dist[opt[q], c1 // width, c1 % width]) < opt_d[q]:
-                closer = True
-                if opt[q] == target:
-                    pick = q
-        if closer and pick < 0:
-            continue  # heading for something it did not reach next: ambiguous, no event
+                n_closer += 1
+                pick = q
+        if n_closer > 1:
+            continue  # the step heads for several perceived objects at once: ambiguous, no event
         if write:
             row = base + count
             ev_nopt[row] = n

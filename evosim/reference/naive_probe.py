@@ -98,16 +98,13 @@ def episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_
     pos = [(int(c) // width, int(c) % width) for c in trace[: n_steps + 1]]
     events = []
     for t in range(n_steps):
-        later = [(int(reach[o]), o) for o in range(len(obj_kind)) if obj_kind[o] >= 0 and reach[o] > t]
-        target = min(later)[1] if later else -1
         opts = perceived(*pos[t], t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat)
         if not opts:
             continue
         closer = [q for q, (o, d, _) in enumerate(opts) if int(dist[o][pos[t + 1]]) < d]
-        picks = [q for q in closer if opts[q][0] == target]
-        if closer and not picks:
-            continue
-        events.append((picks[0] if picks else -1, [d for _, d, _ in opts], [f for _, _, f in opts]))
+        if len(closer) > 1:
+            continue  # heads for several perceived objects at once: no event (never asks what is reached next)
+        events.append((closer[0] if closer else -1, [d for _, d, _ in opts], [f for _, _, f in opts]))
     return events
 
 
