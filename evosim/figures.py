@@ -113,30 +113,111 @@ def mesa_vs_behavioural(probe: pd.DataFrame, features) -> plt.Figure:
     return fig
 
 
-def agreement_by_distribution(probe: pd.DataFrame) -> plt.Figure:
-    """Agreement (Spearman) of base reward and each organism's utility, per distribution (seed 003):
-    share of organisms whose utility agrees (> 0), disagrees (< 0) or cannot be ranked."""
-    _style()
+#: mixing rates of the train -> shift family of distributions drawn in agreement.png
+MIX_RATES = np.round(np.linspace(0.0, 1.0, 11), 2)
+
+
+def agreement_curves(probe: pd.DataFrame, rates=MIX_RATES) -> pd.DataFrame:
+    """Per organism, measure (regret / rankcorr) and view (mesa / behav): the mean over D_p, p in ``rates``,
+    D_p = (1 - p) * train tasks + p * shift tasks, from the per-distribution columns of probe.parquet
+    (mean over a distribution's tasks and how many tasks carry a value). Tidy: organism_id, view,
+    measure, p, value."""
+    from evosim.objectives import mixture_from_summaries
+
     df = _final(probe)
-    panels = [("behavioural utility (all organisms)", df["agree"], df["distribution"]),
-              ("mesa-objective (planners)", df.loc[df["architecture"] == "planner", "agree_mesa"],
-               df.loc[df["architecture"] == "planner", "distribution"])]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    colors = {"agrees (> 0)": PALETTE[2], "no ranking (constant)": PALETTE[7], "disagrees (< 0)": PALETTE[3]}
-    for ax, (title, values, dist) in zip(axes, panels):
-        for i, d in enumerate(DIST_ORDER):
-            v = values[(dist == d).to_numpy()]
-            if len(v) == 0:
+    tr = df[df["distribution"].astype(str) == "train"].set_index("organism_id")
+    sh = df[df["distribution"].astype(str) == "shift"].set_index("organism_id").reindex(tr.index)
+    rows = []
+    for view in ("mesa", "behav"):
+        for measure, count in (("regret", "regret_tasks"), ("rankcorr", f"rankcorr_tasks_{view}")):
+            col = f"{measure}_{view}"
+            if col not in tr:
                 continue
-            parts = {"agrees (> 0)": (v > 0).mean(), "no ranking (constant)": v.isna().mean(), "disagrees (< 0)": (v < 0).mean()}
-            bottom = 0.0
-            for label, share in parts.items():
-                ax.bar(d, share, bottom=bottom, color=colors[label], label=label if i == 0 else None)
-                bottom += share
-        ax.set(title=title, xlabel="distribution of events (objects available)", ylim=(0, 1.02))
-    axes[0].set_ylabel("share of organisms")
-    axes[1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
-    fig.suptitle("Agreement of utility with base reward is relative to a distribution")
+            va = (tr[count] / tr["agree_tasks"]).where(tr[col].notna(), 0.0)
+            vb = (sh[count] / sh["agree_tasks"]).where(sh[col].notna(), 0.0)
+            sa, sb = tr[col].fillna(0) * va, sh[col].fillna(0) * vb
+            m = mixture_from_summaries(sa.to_numpy(), va.to_numpy(), sb.to_numpy(), vb.to_numpy(), rates)
+            keep = (tr[col].notna() | sh[col].notna()).to_numpy()
+            for i in np.flatnonzero(keep):
+                for j, p in enumerate(rates):
+                    rows.append((tr.index[i], tr["architecture"].iloc[i], view, measure, float(p), m[i, j]))
+    return pd.DataFrame(rows, columns=["organism_id", "architecture", "view", "measure", "p", "value"])
+
+
+def agreement_by_distribution(probe: pd.DataFrame) -> plt.Figure:
+    """Agreement relative to D (seed 003): mean regret and rank correlation of f (base value of each first
+    choice) and g (the organism's objective) over D_p, a fraction p of shift layouts mixed into train
+    layouts; planners' mesa-objective and every organism's behavioural objective, 95% t-intervals over
+    organisms. "Agrees on train, not on shift" is a curve rising (regret) or falling (rank) in p."""
+    from evosim.schema import t_interval
+
+    _style()
+    cur = agreement_curves(probe)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    series = [("mesa", "planner", "mesa-objective (planners)", PALETTE[1], "-"),
+              ("behav", "planner", "behavioural (planners)", PALETTE[1], "--"),
+              ("behav", "heuristic", "behavioural (heuristics)", PALETTE[0], "--")]
+    for ax, measure, ylabel in zip(axes, ("regret", "rankcorr"),
+                                   ("regret of the chosen first move\n(0 = base-optimal, 1 = base-worst)",
+                                    "rank correlation of f and g over first moves")):
+        for view, arch, label, color, ls in series:
+            d = cur[(cur["view"] == view) & (cur["architecture"] == arch) & (cur["measure"] == measure)]
+            if d.empty:
+                continue
+            st = [t_interval(d.loc[d["p"] == p, "value"]) for p in MIX_RATES]
+            mean = np.array([s_.mean for s_ in st])
+            lo, hi = np.array([s_.lo for s_ in st]), np.array([s_.hi for s_ in st])
+            n = max(s_.n for s_ in st)
+            ax.plot(MIX_RATES, mean, color=color, ls=ls, marker="o", ms=3, label=f"{label}, n={n}")
+            ax.fill_between(MIX_RATES, lo, hi, color=color, alpha=0.15, lw=0)
+        ax.set(xlabel="share p of shift layouts in D (0 = train, 1 = shift)", ylabel=ylabel)
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[1].set_ylim(-1.02, 1.02)
+    axes[1].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Agreement of the organism's objective with the base objective, relative to D")
+    fig.tight_layout()
+    return fig
+
+
+def population_agreement_figure(pop: pd.DataFrame) -> plt.Figure:
+    """Per saved generation: Spearman correlation over planners of fitness and the base value of what their
+    mesa-objective picks on each distribution, and the planners' mean regret there."""
+    _style()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    colors = {"train": PALETTE[2], "shift": PALETTE[3], "control": PALETTE[7]}
+    for d in DIST_ORDER:
+        t = pop[pop["distribution"].astype(str) == d].sort_values("generation")
+        if t.empty:
+            continue
+        axes[0].plot(t["generation"], t["rho_fitness_value"], marker="o", ms=3, color=colors[d], label=d)
+        axes[1].plot(t["generation"], t["regret_mesa_mean"], marker="o", ms=3, color=colors[d], label=d)
+    axes[0].axhline(0, color="grey", lw=0.8)
+    axes[0].set(xlabel="generation", ylabel="Spearman(fitness, base value of mesa choice)", ylim=(-1.02, 1.02),
+                title="Does selection track the mesa-objective on D?")
+    axes[1].set(xlabel="generation", ylabel="mean regret of mesa choice", ylim=(-0.02, 1.02),
+                title="Planners' regret on D")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def three_way_figure(tw: pd.DataFrame) -> plt.Figure:
+    """Internal view vs behavioural view vs outcome class (planners, shift): counts per class of agreeing views
+    and of each likely reason for disagreeing."""
+    _style()
+    d = tw[tw["why"] != "no_mesa"]
+    reasons = ["agree", "few_choices", "noise", "search_depth", "perception", "unexplained"]
+    colors = dict(zip(reasons, [PALETTE[2], PALETTE[7], PALETTE[4], PALETTE[1], PALETTE[3], PALETTE[5]]))
+    fig, ax = plt.subplots(figsize=(6.5, 3.6))
+    classes = [c for c in CLASSES]
+    bottom = np.zeros(len(classes))
+    for r in reasons:
+        v = np.array([((d["class"].astype(str) == c) & (d["why"] == r)).sum() for c in classes], dtype=float)
+        ax.bar(classes, v, bottom=bottom, color=colors[r], label=r)
+        bottom += v
+    ax.set(xlabel="outcome class under shift", ylabel="planners (count)",
+           title="Do the mesa-objective and the behavioural fit rank proxy vs true alike?")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     return fig
 
@@ -213,9 +294,16 @@ def interventions_figure(interventions: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def make_all(generations: pd.DataFrame, probe: pd.DataFrame, interventions: pd.DataFrame, features) -> dict:
-    """{file name: Figure} for every figure of a report."""
-    return {
+def make_all(generations: pd.DataFrame, probe: pd.DataFrame, interventions: pd.DataFrame, features,
+             population: pd.DataFrame | None = None, three_way: pd.DataFrame | None = None) -> dict:
+    """{file name: Figure} for every figure of a report (population_agreement.png and three_way.png
+    only when their tables are given)."""
+    extra = {}
+    if population is not None:
+        extra["population_agreement.png"] = population_agreement_figure(population)
+    if three_way is not None:
+        extra["three_way.png"] = three_way_figure(three_way)
+    return extra | {
         "fitness_planner_share.png": fitness_and_planners(generations),
         "outcome_classes.png": outcome_classes(probe),
         "true_vs_proxy.png": true_vs_proxy(probe),

@@ -17,6 +17,7 @@ Behavioural objective (the behavioural approach of seeds 000/001)
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy.special import logsumexp
 
 from evosim.schema import CLASSES, class_shares  # noqa: F401 - re-exported (their home is evosim.schema)
@@ -142,7 +143,7 @@ def _midranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def agreement(utility: np.ndarray, kind_feat: np.ndarray, kind_reward: np.ndarray, kind_counts: np.ndarray) -> np.ndarray:
+def kind_agreement(utility: np.ndarray, kind_feat: np.ndarray, kind_reward: np.ndarray, kind_counts: np.ndarray) -> np.ndarray:
     """Spearman rank correlation between base reward and utility over the objects of a distribution.
 
     Each object available in the distribution's layouts is one event; kinds enter with their
@@ -169,6 +170,142 @@ def agreement(utility: np.ndarray, kind_feat: np.ndarray, kind_reward: np.ndarra
         if vr > 0 and vu > 0:
             out[i] = cov / np.sqrt(vr * vu)
     return out
+
+
+#: the old name of ``kind_agreement`` (probe columns kindcorr_behav / kindcorr_mesa)
+agreement = kind_agreement
+
+
+# -- agreement on tasks: outputs, f and g (seed 003, as the essay's comment constructs it) ------------
+def _check_fg(f, g):
+    f = np.asarray(f, dtype=np.float64)
+    g = np.asarray(g, dtype=np.float64)
+    if f.ndim != 2:
+        raise ValueError(f"task agreement: f must be [L, K] (tasks x outputs), got shape {f.shape}")
+    if g.ndim == 2:
+        g = g[None]
+    if g.ndim != 3 or g.shape[1:] != f.shape:
+        raise ValueError(f"task agreement: g must be [N, L, K] matching f {f.shape}, got shape {g.shape}")
+    out_f = np.isfinite(f)
+    if not out_f[:, 0].all():
+        raise ValueError("task agreement: output slot 0 (none of them) must be valued on every task")
+    if (np.isfinite(g) != out_f[None]).any():
+        raise ValueError("task agreement: f and g must value the same outputs (NaN = no output, in both)")
+    return f, g
+
+
+def mesa_choice(g) -> np.ndarray:
+    """The output a search picks: the first object slot with the highest g if that is > 0, else slot 0
+    (none of them: the planner explores), as ``kernels.planner_plan`` does. ``g[N, L, K]`` -> int64 [N, L]."""
+    g = np.asarray(g, dtype=np.float64)
+    if g.ndim != 3 or g.shape[2] < 1:
+        raise ValueError(f"mesa_choice: g must be [N, L, K], got shape {g.shape}")
+    obj = np.where(np.isfinite(g[:, :, 1:]), g[:, :, 1:], -np.inf)
+    if obj.shape[2] == 0:
+        return np.zeros(g.shape[:2], dtype=np.int64)
+    best = obj.argmax(axis=2)
+    top = np.take_along_axis(obj, best[:, :, None], axis=2)[:, :, 0]
+    return np.where(top > 0, best + 1, 0).astype(np.int64)
+
+
+def _ranks(v: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Mid-ranks of v[..., K] among the entries where ok (NaN elsewhere)."""
+    a = np.where(ok, v, np.nan)
+    less = (a[..., None, :] < a[..., :, None]) & ok[..., None, :]
+    eq = (a[..., None, :] == a[..., :, None]) & ok[..., None, :]
+    r = less.sum(-1) + (eq.sum(-1) + 1) / 2.0
+    return np.where(ok, r, np.nan)
+
+
+def task_agreement(f, g, choice=None) -> dict:
+    """Agreement of the base objective and an organism's objective on each task.
+
+    ``f[L, K]`` base value of every output of every task (``kernels.task_values``; NaN: no such
+    output; slot 0 = none of them), ``g[N, L, K]`` each organism's value of the same outputs (its
+    search, ``kernels.mesa_values``, or its behavioural model, ``behavioural_values``), ``choice``
+    [N, L] the output each picks (default ``mesa_choice(g)``). Returns per (organism, task):
+
+    ``regret``   (max f - f(choice)) / (max f - min f) over the task's outputs: 0 = the organism's
+                 objective picks a base-optimal output, 1 = the base-worst; NaN where f is constant
+                 (every output is as good: nothing to regret)
+    ``rankcorr`` Spearman correlation of f and g over the task's outputs (mid-ranks for ties); NaN
+                 where there are < 2 outputs or f or g is constant
+    ``value``    f(choice), the base value of what the organism's objective picks
+    """
+    f, g = _check_fg(f, g)
+    if choice is None:
+        choice = mesa_choice(g)
+    choice = np.asarray(choice, dtype=np.int64)
+    if choice.shape != g.shape[:2] or (choice < 0).any() or (choice >= f.shape[1]).any():
+        raise ValueError(f"task_agreement: choice must be [N, L] output slots, got shape {choice.shape}")
+    ok = np.isfinite(f)
+    if not np.take_along_axis(np.broadcast_to(ok[None], g.shape), choice[:, :, None], axis=2).all():
+        raise ValueError("task_agreement: a choice is not an output of its task")
+    fmax = np.where(ok, f, -np.inf).max(axis=1)
+    fmin = np.where(ok, f, np.inf).min(axis=1)
+    value = np.take_along_axis(np.broadcast_to(f[None], g.shape), choice[:, :, None], axis=2)[:, :, 0]
+    rng_ = fmax - fmin
+    with np.errstate(invalid="ignore", divide="ignore"):
+        regret = np.where(rng_[None] > 0, (fmax[None] - value) / rng_[None], np.nan)
+    rf = _ranks(f, ok)[None]
+    okb = np.broadcast_to(ok[None], g.shape)
+    rg = _ranks(g, okb)
+    k = ok.sum(axis=1)[None].astype(np.float64)
+    mf = np.nansum(rf, axis=2, keepdims=True) / k[..., None]
+    mg = np.nansum(rg, axis=2, keepdims=True) / k[..., None]
+    cov = np.nansum((rf - mf) * (rg - mg), axis=2)
+    vf = np.nansum((rf - mf) ** 2, axis=2)
+    vg = np.nansum((rg - mg) ** 2, axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rank = np.where((k >= 2) & (vf > 1e-12) & (vg > 1e-12), cov / np.sqrt(vf * vg), np.nan)
+    return {"regret": regret, "rankcorr": rank, "value": value}
+
+
+def behavioural_values(w, gamma, tasks) -> np.ndarray:
+    """g of the behavioural model over the outputs of ``tasks`` (``kernels.TaskValues``): slot 0 (none) = 0,
+    object q = w . (features visible from the start) * gamma ** distance, as in the choice model;
+    NaN rows where the fit is missing. ``w[N, F]``, ``gamma[N]`` -> [N, L, K]."""
+    w = np.atleast_2d(np.asarray(w, dtype=np.float64))
+    gamma = np.atleast_1d(np.asarray(gamma, dtype=np.float64))
+    if w.shape[1] != tasks.vis.shape[2] or gamma.shape != (len(w),):
+        raise ValueError(f"behavioural_values: need w[N, {tasks.vis.shape[2]}] and gamma[N], got {w.shape}, {gamma.shape}")
+    nl, p = tasks.cand.shape
+    out = np.full((len(w), nl, p + 1), np.nan)
+    ok = np.isfinite(w).all(axis=1) & np.isfinite(gamma) & (gamma > 0)
+    live = np.isfinite(tasks.f[:, 1:])
+    u = np.einsum("lpf,nf->nlp", tasks.vis, np.where(ok[:, None], w, 0.0))
+    disc = np.where(ok[:, None, None], np.where(ok, gamma, 1.0)[:, None, None] ** tasks.cand_d[None].astype(np.float64), 0)
+    out[:, :, 1:] = np.where(live[None], u * disc, np.nan)
+    out[:, :, 0] = 0.0
+    out[~ok] = np.where(np.isfinite(tasks.f)[None], 0.0, np.nan)  # no fit: indifferent (excluded below)
+    return out
+
+
+def mixture_means(values_a, values_b, p) -> np.ndarray:
+    """Mean of per-task values under D_p = (1 - p) * uniform(tasks of A) + p * uniform(tasks of B),
+    NaN tasks excluded (renormalised): ``values_a[..., La]``, ``values_b[..., Lb]``, ``p`` in [0, 1]
+    (scalar or 1-D) -> [..., len(p)]. Each task's value is computed once; mixtures only reweight."""
+    p = np.atleast_1d(np.asarray(p, dtype=np.float64))
+    if p.ndim != 1 or ((p < 0) | (p > 1)).any():
+        raise ValueError("mixture_means: p must be mixing rates in [0, 1]")
+    a, b = np.asarray(values_a, dtype=np.float64), np.asarray(values_b, dtype=np.float64)
+    if a.shape[-1] == 0 or b.shape[-1] == 0:
+        raise ValueError("mixture_means: both distributions need at least one task")
+    sa, na = np.nansum(a, axis=-1), np.isfinite(a).sum(axis=-1)
+    sb, nb = np.nansum(b, axis=-1), np.isfinite(b).sum(axis=-1)
+    return mixture_from_summaries(sa / a.shape[-1], na / a.shape[-1], sb / b.shape[-1], nb / b.shape[-1], p)
+
+
+def mixture_from_summaries(mean_sum_a, valid_a, mean_sum_b, valid_b, p) -> np.ndarray:
+    """``mixture_means`` from per-distribution summaries: the mean over all tasks of the value with NaN
+    read as 0 (``mean_sum``) and the share of tasks with a value (``valid``), so a figure can draw the
+    curve from probe.parquet alone. Returns [..., len(p)]."""
+    p = np.atleast_1d(np.asarray(p, dtype=np.float64))
+    sa, va, sb, vb = (np.asarray(x, dtype=np.float64)[..., None] for x in (mean_sum_a, valid_a, mean_sum_b, valid_b))
+    num = (1 - p) * sa + p * sb
+    den = (1 - p) * va + p * vb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
 
 
 # -- outcome classes -------------------------------------------------------------------------

@@ -4,6 +4,9 @@ Writes into the run directory, each file atomically (a re-run replaces its own o
 
     probe.parquet          one row per (organism, distribution): evosim.schema.PROBE_COLUMNS["probe"]
     interventions.parquet  the causal check on planners: evosim.schema.PROBE_COLUMNS["interventions"]
+    population_agreement.parquet  per saved generation and distribution: fitness vs the base value of
+                           what the mesa-objective picks (PROBE_COLUMNS["population_agreement"])
+    three_way.parquet      per organism: mesa vs behavioural view vs class (PROBE_COLUMNS["three_way"])
     figures/*.png          evosim.figures.make_all
 
 and, last, marks the report complete in the run's manifest through the store
@@ -71,7 +74,7 @@ def report_run(run_dir, generations=None, episodes=None, progress: bool = False,
     """Probe a run, write probe.parquet, interventions.parquet and (unless ``figures=False``) figures/;
     return the class-share summary."""
     from evosim.figures import make_all
-    from evosim.probe import interventions, probe_population, probe_sets
+    from evosim.probe import interventions, population_agreement, probe_population, probe_sets, three_way
     from evosim.schema import DISTRIBUTIONS
 
     t0 = time.perf_counter()
@@ -107,10 +110,14 @@ def report_run(run_dir, generations=None, episodes=None, progress: bool = False,
             iv = interventions(cfg, world, sets, last[names].to_numpy(), last["organism_id"].to_numpy(), gens[-1])
             if tick:
                 tick(1)
+            pop = population_agreement(cfg, world, sets, run.genomes_all, run.organisms, names)
+            tw = three_way(probe, world)
             write_parquet(run.path / "probe.parquet", probe)
             write_parquet(run.path / "interventions.parquet", iv)
+            write_parquet(run.path / "population_agreement.parquet", pop)
+            write_parquet(run.path / "three_way.parquet", tw)
             if figures:
-                _write_figures(run.path / "figures", make_all(run.generations, probe, iv, world.features))
+                _write_figures(run.path / "figures", make_all(run.generations, probe, iv, world.features, pop, tw))
             if tick:
                 tick(1)
             rd.mark_report_complete(time.perf_counter() - t0)  # last: the report is complete

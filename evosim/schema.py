@@ -116,9 +116,31 @@ PROBE_COLUMNS = {
         "behav_fit": "fit quality on this distribution's choices: McFadden pseudo-R^2 (1 perfect, 0 chance)",
         "mesa_u_<feature>": "planner utility weight per feature channel read from the genome (NaN for heuristics)",
         "mesa_behav_cosine": "cosine between mesa and behavioural utility (NaN for heuristics)",
-        "agree": "Spearman correlation of base reward and behavioural utility over the objects available "
-                 "under this distribution (agreement relative to a distribution, seed 003)",
-        "agree_mesa": "the same for the mesa-objective (NaN for heuristics)",
+        "kindcorr_behav": "count-weighted rank correlation over object kinds (formerly agree): Spearman correlation "
+                          "of base reward and behavioural utility . features over the objects available under this "
+                          "distribution, each kind weighted by its count. Treats every feature as visible and ignores "
+                          "perception, distance, dynamics and instrumental value (keys); +-1 when two kinds are present",
+        "kindcorr_mesa": "the same for the mesa-objective (formerly agree_mesa; NaN for heuristics)",
+        # -- agreement on tasks, as seed 003 constructs it (issue 15; docs/objectives.md) --
+        "agree_tasks": "tasks of this distribution: its held-out probe layouts, each a task whose outputs are the first "
+                       "choices open at the start: none of them (explore) or head first for one of the objects "
+                       "perceived there (kernels.task_values)",
+        "regret_tasks": "tasks on which the base value f differs between outputs (regret is defined on these only)",
+        "regret_mesa": "mean over tasks of (max f - f(choice)) / (max f - min f), choice = the output the planner's own "
+                       "search picks (g = best value under its utility of what it sees, its depth, discount and world "
+                       "model; kernels.mesa_values; none if nothing is worth > 0); f = undiscounted base return of the "
+                       "best plan of up to organisms.max_depth visits starting with that output, true rules, visits "
+                       "after world.max_steps earn nothing. 0 = always base-optimal, 1 = always base-worst; NaN for "
+                       "heuristics",
+        "rankcorr_mesa": "mean over tasks of the Spearman correlation of f and g over the task's outputs (tasks with < 2 "
+                         "outputs or constant f or g excluded; rankcorr_tasks_mesa counts the rest); NaN for heuristics",
+        "rankcorr_tasks_mesa": "tasks entering rankcorr_mesa",
+        "value_mesa": "mean over tasks of f(choice) of the mesa choice: the base value of what the mesa-objective picks",
+        "regret_behav": "regret_mesa with g = the behavioural model (w . visible features * behav_gamma ** distance, "
+                        "none = 0): all architectures; NaN without a fit",
+        "rankcorr_behav": "rankcorr_mesa with the behavioural model in place of the mesa-objective",
+        "rankcorr_tasks_behav": "tasks entering rankcorr_behav",
+        "value_behav": "value_mesa for the behavioural model's choice",
         "power_true_bits": "optimisation power under the base objective: -log2 of the fraction of random-policy "
                            "outcomes (same layouts) with at least the organism's return",
         "power_behav_bits": "optimisation power under the organism's own behavioural utility (sum over reached "
@@ -148,6 +170,34 @@ PROBE_COLUMNS = {
                               "red_ball vs blue_door, key vs chest, candy vs fruit; evosim.probe.preference_kinds), "
                               "else 0.0; NaN for heuristics. Read from the genome, never from outcomes",
         "behav_prefers_proxy": "the same comparison with the behavioural utility (all architectures; NaN without a fit)",
+    },
+    "population_agreement": {
+        "generation": "a saved generation (genomes.parquet)",
+        "distribution": "train, shift or control (the first probe.population_tasks held-out layouts of each)",
+        "n_planners": "planners of that generation",
+        "rho_fitness_value": "Spearman correlation over planners of fitness (organisms.parquet, the base objective "
+                             "on training episodes) and value_mesa on the distribution's tasks (what the "
+                             "mesa-objective picks, valued by the base objective); NaN for < 3 planners",
+        "rho_fitness_regret": "Spearman correlation over planners of fitness and regret_mesa (selection pushing the "
+                              "mesa-objective toward the base objective on D makes it negative)",
+        "regret_mesa_mean": "mean regret_mesa of the generation's planners",
+        "rankcorr_mesa_mean": "mean rankcorr_mesa of the generation's planners",
+    },
+    "three_way": {
+        "generation": "generation probed",
+        "organism_id": "run-wide id",
+        "architecture": "heuristic or planner",
+        "depth": "planner search depth (-1 heuristics)",
+        "class": "outcome class under shift",
+        "mesa_prefers_proxy": "internal view: the evolved utility ranks the proxy target above the true target",
+        "behav_prefers_proxy": "behavioural view: the fitted utility does",
+        "views_agree": "1.0 where both views rank proxy vs true the same way, 0.0 where not, NaN for heuristics",
+        "behav_fit": "behavioural fit quality on shift (pseudo-R^2)",
+        "behav_choices": "choice events on shift",
+        "why": "where the views disagree, the likeliest reason: few_choices (< 20 shift events), noise (fit "
+               "pseudo-R^2 < 0.2), search_depth (depth > 1: plans value more than the next object), perception "
+               "(the proxy-vs-true comparison involves a channel whose radius is below the largest), else unexplained; "
+               "'agree' where the views agree, 'no_mesa' for heuristics",
     },
     "interventions": {
         "generation": "generation of the edited planners",

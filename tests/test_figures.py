@@ -66,8 +66,14 @@ def make_probe() -> pd.DataFrame:
                      "normalised_proxy_return": 5.0 if early else _away_from_thresholds(float(rng.uniform(0, 1.05))),
                      "power_true_bits": 50.0 if early else float(rng.uniform(0, 6)),
                      "power_behav_bits": 50.0 if early else float(rng.uniform(0, 6)),
-                     "agree": float(rng.choice([np.nan, -0.5, 0.4, 0.8, -0.9, 1.0, 0.0]))}  # 0: neither agrees nor disagrees
-                r["agree_mesa"] = float(rng.choice([np.nan, -0.7, 0.3, 0.6])) if planner or early else np.nan
+                     "kindcorr_behav": float(rng.choice([np.nan, -0.5, 0.4, 0.8, -0.9, 1.0, 0.0])),
+                     "agree_tasks": 10, "regret_tasks": 8,
+                     "regret_behav": 7.0 if early else float(rng.choice([np.nan, 0.0, 0.25, 1.0])),
+                     "rankcorr_behav": 7.0 if early else float(rng.uniform(-1, 1)), "rankcorr_tasks_behav": 6}
+                r["kindcorr_mesa"] = float(rng.choice([np.nan, -0.7, 0.3, 0.6])) if planner or early else np.nan
+                r["regret_mesa"] = (7.0 if early else float(rng.uniform(0, 1))) if planner or early else np.nan
+                r["rankcorr_mesa"] = (7.0 if early else float(rng.uniform(-1, 1))) if planner or early else np.nan
+                r["rankcorr_tasks_mesa"] = 5 if planner or early else 0
                 for f in FEATURES:
                     r[f"mesa_u_{f}"] = (9.0 if early else float(rng.normal(0, 2))) if planner or early else np.nan
                     r[f"behav_u_{f}"] = 9.0 if early else float(rng.normal(0, 2))
@@ -251,26 +257,49 @@ def test_mesa_vs_behavioural_without_planners_says_so():
     assert all(any("no planners" in t.get_text() for t in ax.texts) for ax in fig.axes)
 
 
-def test_agreement_bars_are_shares_of_positive_nan_and_negative_rank_correlations():
+def test_agreement_curves_are_task_weighted_mixtures_of_train_and_shift():
+    """agreement.png: at p = 0 each line is the organisms' mean over train, at p = 1 over shift, and in between
+    the task-weighted mixture (tasks without a value excluded), for the mesa view (planners) and the
+    behavioural view (planners and heuristics); generation EARLY never shows."""
+    from evosim.objectives import mixture_from_summaries
+
     probe = make_probe()
     fig = F.agreement_by_distribution(probe)
-    ax_b, ax_m = fig.axes[:2]
-    assert "behavioural" in ax_b.get_title() and "mesa" in ax_m.get_title()
-    col = {"agrees (> 0)": rgb(F.PALETTE[2]), "no ranking (constant)": rgb(F.PALETTE[7]), "disagrees (< 0)": rgb(F.PALETTE[3])}
-    for ax, column, arch in [(ax_b, "agree", None), (ax_m, "agree_mesa", "planner")]:
-        bars = bars_by_tick_and_colour(ax)
-        assert len(bars) == 3 * len(DISTS)
-        for dist in DISTS:
-            v = final(probe, dist, arch)[column].tolist()
-            shares = {"agrees (> 0)": sum(x > 0 for x in v) / len(v),
-                      "no ranking (constant)": sum(math.isnan(x) for x in v) / len(v),
-                      "disagrees (< 0)": sum(x < 0 for x in v) / len(v)}
-            bottom = 0.0
-            for label, share in shares.items():
-                h, b = bars[(dist, col[label])]
-                assert h == pytest.approx(share) and b == pytest.approx(bottom), (column, dist, label)
-                bottom += share
-    assert [t.get_text() for t in ax_m.get_legend().get_texts()] == list(col)
+    ax_r, ax_k = fig.axes[:2]
+    fin = probe[probe["generation"] == FINAL]
+    for ax, measure in ((ax_r, "regret"), (ax_k, "rankcorr")):
+        lines = {ln.get_label().split(", n=")[0]: ln for ln in ax.lines}
+        for label, view, arch in (("mesa-objective (planners)", "mesa", "planner"),
+                                  ("behavioural (planners)", "behav", "planner"),
+                                  ("behavioural (heuristics)", "behav", "heuristic")):
+            xy = lines[label].get_xydata()
+            np.testing.assert_allclose(xy[:, 0], F.MIX_RATES)
+            col = f"{measure}_{view}"
+            cnt = "regret_tasks" if measure == "regret" else f"rankcorr_tasks_{view}"
+            tr = fin[(fin["distribution"] == "train") & (fin["architecture"] == arch)].set_index("organism_id")
+            sh = fin[(fin["distribution"] == "shift") & (fin["architecture"] == arch)].set_index("organism_id")
+            sh = sh.reindex(tr.index)
+            va = (tr[cnt] / tr["agree_tasks"]).where(tr[col].notna(), 0.0)
+            vb = (sh[cnt] / sh["agree_tasks"]).where(sh[col].notna(), 0.0)
+            m = mixture_from_summaries(tr[col].fillna(0) * va, va, sh[col].fillna(0) * vb, vb, F.MIX_RATES)
+            keep = (tr[col].notna() | sh[col].notna()).to_numpy()
+            np.testing.assert_allclose(xy[:, 1], np.nanmean(m[keep], axis=0), rtol=1e-9)
+            assert np.nanmax(xy[:, 1]) <= 1.0
+
+
+def test_population_and_three_way_figures_plot_their_tables():
+    pop = pd.DataFrame({"generation": [0, 10, 0, 10], "distribution": ["train", "train", "shift", "shift"],
+                        "n_planners": 5, "rho_fitness_value": [0.1, 0.6, 0.0, -0.3],
+                        "rho_fitness_regret": [-0.1, -0.6, 0.0, 0.3], "regret_mesa_mean": [0.5, 0.2, 0.5, 0.8],
+                        "rankcorr_mesa_mean": 0.0})
+    fig = F.population_agreement_figure(pop)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].lines if not ln.get_label().startswith("_")}
+    np.testing.assert_allclose(lines["shift"].get_xydata(), [[0, 0.0], [10, -0.3]])
+    tw = pd.DataFrame({"class": ["robust", "robust", "pseudo_aligned", "capability_failure"],
+                       "why": ["agree", "noise", "search_depth", "no_mesa"]})
+    fig = F.three_way_figure(tw)
+    heights = sorted(round(p.get_height(), 6) for p in fig.axes[0].patches if p.get_height() > 0)
+    assert heights == [1.0, 1.0, 1.0]
 
 
 def test_utility_lineage_plots_each_feature_mean_per_generation():

@@ -95,7 +95,8 @@ def test_probe_table_columns_documented(probed):
             documented.add(c)
     assert set(df.columns) == documented
     for c in ("true_return", "oracle_return", "normalised_return", "proxy_return", "normalised_proxy_return",
-              "path_efficiency", "proxy_choice_rate", "class", "behav_fit", "mesa_behav_cosine", "agree",
+              "path_efficiency", "proxy_choice_rate", "class", "behav_fit", "mesa_behav_cosine", "kindcorr_behav",
+                  "regret_mesa", "rankcorr_mesa", "regret_behav", "rankcorr_behav",
               "power_true_bits", "power_behav_bits"):
         assert c in df
     planner = df["architecture"] == "planner"
@@ -223,3 +224,72 @@ def test_prefers_proxy_on_hand_built_utilities():
         w = worlds.make(_cfg(name).world)
         assert tuple(w.kinds[k].name for k in preference_kinds(w)) == (pk, tk)
     assert balanced_accuracy([1, 1, 0, 0, np.nan], [True, False, False, False, True]) == pytest.approx(0.5 * (1 + 2 / 3))
+
+
+# -- agreement on tasks (seed 003): kernels == naive twins, choices == the planner's ------------
+@pytest.mark.parametrize("world", ["red_door", "keys_chests", "ancestral_modern"])
+def test_task_and_mesa_values_match_naive_twins(world):
+    """f (base value per output) and g (each planner's own search value per output) equal brute force
+    over every ordered plan, task by task; the output the search picks is the one ``planner_plan`` heads for."""
+    from evosim import kernels
+    from evosim.objectives import mesa_choice
+    from evosim.probe import mesa_task_values, probe_layouts, planted_planners, task_values
+    from naive_probe import mesa_value_twin, task_outputs, task_value_twin
+
+    cfg = _cfg(world)
+    w = worlds.make(cfg.world)
+    nf = len(w.features)
+    kf = w.table.features[:, :nf].astype(np.float64)
+    g = planted_planners(np.random.default_rng(3), 6, w, cfg.organisms.max_depth)
+    depth, gamma = kernels.planner_genes(g, cfg.organisms.max_depth)
+    u = gn.utility(g, nf).astype(np.float64)
+    for dist in DISTRIBUTIONS:
+        lay = probe_layouts(cfg, w, dist, 6)
+        tv = task_values(cfg, w, lay)
+        G = mesa_task_values(cfg, w, g, lay, tv)
+        ch = mesa_choice(G)
+        for l in range(len(lay)):
+            c = task_outputs(lay.start[l], lay.obj_pos[l], lay.obj_kind[l], lay.dist[l], kf, w.radius, nf)
+            assert [o for o, _, _ in c] == [o for o in tv.cand[l] if o >= 0]
+            f = task_value_twin(lay.start[l], lay.obj_pos[l], lay.obj_kind[l], lay.dist[l], w.table.reward,
+                                w.table.interaction, c, cfg.organisms.max_depth, cfg.world.max_steps,
+                                int(w.table.capacity))
+            np.testing.assert_allclose(tv.f[l, :len(f)], f, rtol=1e-12)
+            assert np.isnan(tv.f[l, len(f):]).all()
+            for i in range(len(g)):
+                gi = mesa_value_twin(u[i], depth[i], gamma[i], lay.start[l], lay.obj_pos[l], lay.obj_kind[l],
+                                     lay.dist[l], w.table.interaction, c)
+                np.testing.assert_allclose(G[i, l, :len(gi)], gi, rtol=1e-12)
+                _, _, plan = kernels.planner_plan(g[i], lay.walls[l], int(lay.start[l, 0]), int(lay.start[l, 1]), -1,
+                                                  0, lay.obj_pos[l], lay.obj_kind[l], lay.obj_kind[l] >= 0,
+                                                  lay.dist[l], kf, w.table.interaction, w.radius, nf,
+                                                  cfg.organisms.max_depth, 1, 0)
+                want = 0 if plan[0] < 0 else 1 + list(tv.cand[l]).index(plan[0])
+                assert ch[i, l] == want
+
+
+def test_task_kernels_reject_bad_input():
+    from evosim import kernels
+    from evosim.probe import probe_layouts, task_values
+
+    cfg = _cfg()
+    w = worlds.make(cfg.world)
+    lay = probe_layouts(cfg, w, "train", 3)
+    nf = len(w.features)
+    t = w.table
+    with pytest.raises(ValueError, match="depth"):
+        kernels.task_values(lay.start, lay.obj_pos, lay.obj_kind, lay.dist, t.features[:, :nf], t.reward,
+                            t.interaction, w.radius, nf, 0, 50)
+    with pytest.raises(ValueError, match="start"):
+        kernels.task_values(lay.start[:2], lay.obj_pos, lay.obj_kind, lay.dist, t.features[:, :nf], t.reward,
+                            t.interaction, w.radius, nf, 2, 50)
+    with pytest.raises(ValueError, match="gamma_base"):
+        kernels.task_values(lay.start, lay.obj_pos, lay.obj_kind, lay.dist, t.features[:, :nf], t.reward,
+                            t.interaction, w.radius, nf, 2, 50, gamma_base=0.0)
+    tv = task_values(cfg, w, lay)
+    with pytest.raises(ValueError, match="gamma"):
+        kernels.mesa_values(np.ones((1, nf)), [1], [1.5], tv, lay.obj_pos, lay.obj_kind, lay.dist, t.interaction)
+    with pytest.raises(ValueError, match="utility"):
+        kernels.mesa_values(np.ones((1, nf + 1)), [1], [0.9], tv, lay.obj_pos, lay.obj_kind, lay.dist, t.interaction)
+    with pytest.raises(ValueError, match="tasks"):
+        kernels.mesa_values(np.ones((1, nf)), [1], [0.9], None, lay.obj_pos, lay.obj_kind, lay.dist, t.interaction)

@@ -17,7 +17,8 @@ from evosim.objectives import CLASSES
 from evosim.report import report_run
 
 FIGURES = {"fitness_planner_share.png", "outcome_classes.png", "true_vs_proxy.png", "mesa_vs_behavioural.png",
-           "agreement.png", "utility_lineage.png", "threshold_sensitivity.png", "power.png", "interventions.png"}
+           "agreement.png", "utility_lineage.png", "threshold_sensitivity.png", "power.png", "interventions.png",
+           "population_agreement.png", "three_way.png"}
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,8 @@ def test_one_definition_everywhere():
     assert evosim.objectives.class_shares is class_shares
     assert ARCHITECTURES == tuple(ARCH_NAMES[a] for a in Arch) == ("heuristic", "planner")
     assert ARCH_GROUPS == ("all", "heuristic", "planner")
-    assert set(schema.COLUMNS) == {"generations", "organisms", "genomes", "probe", "interventions"}
+    assert set(schema.COLUMNS) == {"generations", "organisms", "genomes", "probe", "interventions",
+                                   "population_agreement", "three_way"}
 
 
 def _probe(seed=0, n=37) -> pd.DataFrame:

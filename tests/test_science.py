@@ -140,5 +140,5 @@ def test_agreement_is_relative_to_the_distribution(red_door):
         pseudo = p[(p["distribution"] == "shift") & (p["class"] == "pseudo_aligned")]["organism_id"]
         rows.append(p[p["organism_id"].isin(pseudo)])
     sel = pd.concat(rows)
-    agree = sel.groupby(sel["distribution"].astype(str))["agree"].mean()
+    agree = sel.groupby(sel["distribution"].astype(str))["kindcorr_behav"].mean()
     assert agree["train"] > 0 > agree["shift"], agree.to_dict()

@@ -12,6 +12,9 @@ or range:
     oracle_values(walls, start, obj_pos, obj_kind, ...)         best value        kernels/probe_kernels.py
     choice_events(trace, reach, episode_layout, ...)            choice events     kernels/probe_kernels.py
     fit_choices(feat, dist, nopt, chosen, org_start, ...)       choice-model fit  kernels/probe_kernels.py
+    task_values(start, obj_pos, obj_kind, dist, ...)            outputs and f     kernels/probe_kernels.py
+    mesa_values(utility, depth, gamma, tasks, ...)              g of planners     kernels/probe_kernels.py
+    planner_genes(genomes, max_depth)                           depth, discount   kernels/rollout.py
 
 Each kernel has a slow, obviously-correct twin in ``tests/naive.py`` / ``tests/naive_probe.py``;
 the tests compare them trajectory by trajectory.
@@ -25,9 +28,11 @@ import numpy as np
 from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, N_ACTIONS
 from evosim.genome import N_GENES
 from evosim.kernels.bfs import _distance_maps
-from evosim.kernels.probe_kernels import ORACLE_MAX_OBJECTS, _count_choices, _fill_choices, _fit_choices, _oracle
+from evosim.kernels.probe_kernels import (
+    ORACLE_MAX_OBJECTS, _count_choices, _fill_choices, _fit_choices, _mesa_values, _oracle, _task_values,
+)
 from evosim.kernels.rng import _episode_keys
-from evosim.kernels.rollout import _heuristic_action, _planner_action, _rollout
+from evosim.kernels.rollout import _heuristic_action, _planner_action, _planner_genes, _rollout
 
 
 def distance_maps(walls: np.ndarray, obj_pos: np.ndarray, obj_kind: np.ndarray) -> np.ndarray:
@@ -413,7 +418,132 @@ def fit_choices(feat, dist, nopt, chosen, org_start, gammas, ridge: float) -> tu
     return w, g, obj
 
 
+# -- agreement relative to a distribution (seed 003) -------------------------------------------------
+@dataclass
+class TaskValues:
+    """Outputs of each task (probe layout) and their base value f (see ``task_values``).
+
+    ``cand[L, P]`` object index of output slot q + 1 (-1 past ``n_cand``), ``cand_d[L, P]`` its path
+    distance from the start, ``vis[L, P, F]`` its features visible from the start, ``n_cand[L]``
+    perceived objects, ``f[L, P + 1]`` base value per output (slot 0: none of them; NaN: no output).
+    """
+
+    cand: np.ndarray
+    cand_d: np.ndarray
+    vis: np.ndarray
+    n_cand: np.ndarray
+    f: np.ndarray
+
+
+def _layout_arrays(fn, start, obj_pos, obj_kind, dist):
+    start = _arr(f"{fn}: start", start, np.int64, 2)
+    obj_pos = _arr(f"{fn}: obj_pos", obj_pos, np.int64, 3)
+    obj_kind = _arr(f"{fn}: obj_kind", obj_kind, np.int64, 2)
+    dist = np.ascontiguousarray(dist)
+    if dist.dtype not in (np.int16, np.int32, np.int64) or dist.ndim != 4:
+        raise ValueError(f"{fn}: dist must be an integer array [L, M, H, W] (int16 from distance_maps)")
+    nl, m = obj_kind.shape
+    _shape(f"{fn}: start", start, (nl, 2))
+    _shape(f"{fn}: obj_pos", obj_pos, (nl, m, 2))
+    if dist.shape[:2] != (nl, m):
+        raise ValueError(f"{fn}: dist must be [L, M, H, W] with L={nl}, M={m}, got {dist.shape}")
+    h, w = dist.shape[2], dist.shape[3]
+    _inside(fn, obj_pos, obj_kind, h, w)
+    if (start[:, 0] < 0).any() or (start[:, 1] < 0).any() or (start[:, 0] >= h).any() or (start[:, 1] >= w).any():
+        raise ValueError(f"{fn}: a start lies outside the grid")
+    return start, obj_pos, obj_kind, dist
+
+
+def task_values(start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_inter, radius, n_feat: int, depth: int,
+                max_steps: int, capacity: int = 0, gamma_base: float = 1.0) -> TaskValues:
+    """Outputs and base value f of every task: layouts ``start[L, 2]``, ``obj_pos[L, M, 2]``,
+    ``obj_kind[L, M]``, ``dist[L, M, H, W]``; the kind table (``kind_feat[K, F]``, ``kind_reward[K]``,
+    ``kind_inter[K]``), perception ``radius[F]``; plans of up to ``depth`` visits; visits after
+    ``max_steps`` earn nothing; ``capacity`` > 0 ends a plan at satiety; ``gamma_base`` discounts the
+    base reward by arrival time (1: the undiscounted episode return fitness counts)."""
+    fn = "task_values"
+    start, obj_pos, obj_kind, dist = _layout_arrays(fn, start, obj_pos, obj_kind, dist)
+    kind_feat = _arr(f"{fn}: kind_feat", kind_feat, np.float64, 2)
+    _finite(f"{fn}: kind_feat", kind_feat)
+    nk = kind_feat.shape[0]
+    kind_reward = _arr(f"{fn}: kind_reward", kind_reward, np.float64, 1)
+    _shape(f"{fn}: kind_reward", kind_reward, (nk,))
+    _finite(f"{fn}: kind_reward", kind_reward)
+    kind_inter = _arr(f"{fn}: kind_inter", kind_inter, np.int64, 1)
+    _shape(f"{fn}: kind_inter", kind_inter, (nk,))
+    if kind_inter.size and (kind_inter.min() < 0 or kind_inter.max() > 3):
+        raise ValueError(f"{fn}: kind_inter must hold Interaction codes 0..3")
+    _kinds(fn, obj_kind, nk)
+    n_feat = _int(f"{fn}: n_feat", n_feat, 1, min(MAX_FEATURES, kind_feat.shape[1]))
+    radius = _arr(f"{fn}: radius", radius, np.int64, 1)
+    if len(radius) < n_feat or (radius[:n_feat] < 0).any():
+        raise ValueError(f"{fn}: radius needs one non-negative entry per feature channel ({n_feat})")
+    depth = _int(f"{fn}: depth", depth, 1, MAX_DEPTH)
+    max_steps = _int(f"{fn}: max_steps", max_steps, 1, MAX_STEPS_LIMIT)
+    capacity = _int(f"{fn}: capacity", capacity, 0)
+    gamma_base = float(gamma_base)
+    if not 0 < gamma_base <= 1:
+        raise ValueError(f"{fn}: gamma_base must be in (0, 1], got {gamma_base}")
+    nl = len(start)
+    cand = np.full((nl, MAX_PERCEIVED), -1, dtype=np.int64)
+    cand_d = np.zeros((nl, MAX_PERCEIVED), dtype=np.int64)
+    vis = np.zeros((nl, MAX_PERCEIVED, n_feat))
+    n_cand = np.zeros(nl, dtype=np.int64)
+    f = np.full((nl, MAX_PERCEIVED + 1), np.nan)
+    _task_values(start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_inter, radius, n_feat, depth, max_steps,
+                 capacity, gamma_base, cand, cand_d, vis, n_cand, f)
+    return TaskValues(cand, cand_d, vis, n_cand, f)
+
+
+def planner_genes(genomes, max_depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """(depth int64 [N], discount float64 [N]) every genome expresses as a planner, exactly as the rollout decodes them."""
+    genomes = _arr("planner_genes: genomes", genomes, np.float32, 2)
+    if genomes.shape[1] != N_GENES:
+        raise ValueError(f"planner_genes: genomes must be [N, {N_GENES}], got {genomes.shape}")
+    _finite("planner_genes: genomes", genomes)
+    max_depth = _int("planner_genes: max_depth", max_depth, 1, MAX_DEPTH)
+    depth = np.empty(len(genomes), dtype=np.int64)
+    gamma = np.empty(len(genomes))
+    for i in range(len(genomes)):
+        depth[i], gamma[i] = _planner_genes(genomes[i], max_depth)
+    return depth, gamma
+
+
+def mesa_values(utility, depth, gamma, tasks: TaskValues, obj_pos, obj_kind, dist, kind_inter) -> np.ndarray:
+    """g over outputs (float64 [N, L, P + 1], NaN for no output) of planners with ``utility[N, F]``
+    (over the channels of ``tasks.vis``), search ``depth[N]`` (1..MAX_DEPTH) and discount
+    ``gamma[N]`` in (0, 1], on the tasks of ``task_values`` (same layouts)."""
+    fn = "mesa_values"
+    if not isinstance(tasks, TaskValues):
+        raise ValueError(f"{fn}: tasks must come from task_values")
+    _, obj_pos, obj_kind, dist = _layout_arrays(fn, np.zeros((len(obj_kind), 2), dtype=np.int64), obj_pos, obj_kind,
+                                                dist)
+    if len(obj_kind) != len(tasks.n_cand):
+        raise ValueError(f"{fn}: the layouts are not those of tasks ({len(obj_kind)} vs {len(tasks.n_cand)})")
+    nf = tasks.vis.shape[2]
+    utility = _arr(f"{fn}: utility", utility, np.float64, 2)
+    if utility.shape[1] != nf:
+        raise ValueError(f"{fn}: utility must be [N, {nf}], got {utility.shape}")
+    _finite(f"{fn}: utility", utility)
+    n = len(utility)
+    depth = _arr(f"{fn}: depth", depth, np.int64, 1)
+    gamma = _arr(f"{fn}: gamma", gamma, np.float64, 1)
+    _shape(f"{fn}: depth", depth, (n,))
+    _shape(f"{fn}: gamma", gamma, (n,))
+    if n and (depth.min() < 1 or depth.max() > MAX_DEPTH):
+        raise ValueError(f"{fn}: depth must be in 1..{MAX_DEPTH}")
+    if n and not ((gamma > 0) & (gamma <= 1)).all():
+        raise ValueError(f"{fn}: gamma must be in (0, 1]")
+    kind_inter = _arr(f"{fn}: kind_inter", kind_inter, np.int64, 1)
+    _kinds(fn, obj_kind, len(kind_inter))
+    g = np.empty((n, len(obj_kind), MAX_PERCEIVED + 1))
+    _mesa_values(utility, depth, gamma, obj_pos, obj_kind, dist, kind_inter, tasks.cand, tasks.cand_d, tasks.vis,
+                 tasks.n_cand, g)
+    return g
+
+
 __all__ = [
+    "TaskValues", "task_values", "mesa_values", "planner_genes",
     "ChoiceEvents", "Rollouts", "choice_events", "distance_maps", "episode_keys", "fit_choices", "heuristic_action",
     "oracle_values", "planner_action", "planner_plan", "rollout",
 ]

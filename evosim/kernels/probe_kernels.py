@@ -20,12 +20,15 @@ Oracle
 Choice events
     For the behavioural objective: one event per step at which the organism perceives
     something (options: the perceived alive objects, with what it can see of them and their
-    path distances, nearest ``MAX_PERCEIVED`` first). If the step shortens the path to the
-    next object it reaches, that object is the choice; if it shortens the path to no perceived
-    object, the choice is the outside option (none of them); if it heads only for objects it
-    does not reach next, the step is ambiguous and gives no event.
+    path distances, nearest ``MAX_PERCEIVED`` first). The choice does not depend on what the
+    organism reaches later (no conditioning on the outcome, issue 15): if the step shortens the
+    path to exactly one perceived object, that object is the choice; if it shortens the path to
+    none, the choice is the outside option (none of them); if it shortens the paths to several,
+    the step does not say which one it heads for and gives no event.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit, prange
@@ -189,13 +192,6 @@ def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n
     opt_f = np.zeros((MAX_PERCEIVED, n_feat))
     count = 0
     for t in range(n_steps):
-        # the next object reached after step t
-        r = -1
-        target = -1
-        for o in range(m):
-            if obj_kind[o] >= 0 and reach[o] > t and (r < 0 or reach[o] < r):
-                r = reach[o]
-                target = o
         c = trace[t]
         n = _options(c // width, c % width, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r,
                      opt, opt_d, opt_f)
@@ -203,14 +199,13 @@ def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n
             continue
         c1 = trace[t + 1]
         pick = -1
-        closer = False
+        n_closer = 0
         for q in range(n):
             if np.int64(dist[opt[q], c1 // width, c1 % width]) < opt_d[q]:
-                closer = True
-                if opt[q] == target:
-                    pick = q
-        if closer and pick < 0:
-            continue  # heading for something it did not reach next: ambiguous, no event
+                n_closer += 1
+                pick = q
+        if n_closer > 1:
+            continue  # the step heads for several perceived objects at once: ambiguous, no event
         if write:
             row = base + count
             ev_nopt[row] = n
@@ -358,3 +353,188 @@ def _fit_choices(feat, dist, nopt, chosen, org_start, gammas, ridge, w_out, gamm
         g, o = _fit_one(feat, dist, nopt, chosen, lo, hi, gammas, ridge, w_out[i])
         gamma_out[i] = g
         obj_out[i] = o
+
+
+# -- agreement relative to a distribution (seed 003): outputs, f and g per task -----------------
+# A task is a probe layout; its outputs are the first choices open to an organism at the start:
+# slot 0 = "none of them" (explore), slot q + 1 = head first for the q-th perceived object
+# (nearest by path first, as the planner's ``_perceive`` orders them). f values an output by the
+# base return of the best plan (up to ``depth`` visits among the perceived objects) that starts
+# with it, under the true rules; g values it by the organism's own search.
+@njit(cache=True)
+def _task_candidates(start, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, cand, cand_d, vis):
+    """Perceived objects at the start into cand/cand_d/vis (visible features); returns how many."""
+    max_r = 0
+    for f in range(n_feat):
+        if radius[f] > max_r:
+            max_r = radius[f]
+    y, x = start[0], start[1]
+    n_c = 0
+    for o in range(obj_kind.shape[0]):
+        k = obj_kind[o]
+        if k < 0:
+            continue
+        md = abs(obj_pos[o, 0] - y) + abs(obj_pos[o, 1] - x)
+        if md > max_r:
+            continue
+        d = np.int64(dist[o, y, x])
+        if d >= UNREACHABLE:
+            continue
+        j = n_c
+        while j > 0 and cand_d[j - 1] > d:
+            j -= 1
+        if j >= MAX_PERCEIVED:
+            continue
+        last = min(n_c, MAX_PERCEIVED - 1)
+        for t in range(last, j, -1):
+            cand[t] = cand[t - 1]
+            cand_d[t] = cand_d[t - 1]
+            for f in range(n_feat):
+                vis[t, f] = vis[t - 1, f]
+        cand[j] = o
+        cand_d[j] = d
+        for f in range(n_feat):
+            vis[j, f] = kind_feat[k, f] if md <= radius[f] else 0.0
+        if n_c < MAX_PERCEIVED:
+            n_c += 1
+    return n_c
+
+
+@njit(cache=True)
+def _base_step(k, kind_reward, kind_inter, inv, eaten, capacity):
+    """True rules of one visit: (reward, inventory after, eaten after, episode over after)."""
+    it = kind_inter[k]
+    if it == I_OPENED:
+        if inv > 0:
+            return np.float64(kind_reward[k]), inv - 1, eaten, False
+        return 0.0, inv, eaten, False
+    if it == I_PICKED:
+        return np.float64(kind_reward[k]), inv + 1, eaten, False
+    if it == I_ENDS:
+        return np.float64(kind_reward[k]), inv, eaten, True
+    eaten += 1
+    return np.float64(kind_reward[k]), inv, eaten, capacity > 0 and eaten >= capacity
+
+
+@njit(cache=True, parallel=True)
+def _task_values(start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_inter, radius, n_feat, depth,
+                 max_steps, capacity, gamma_base, cand, cand_d, vis, n_cand, f_out):
+    """Per task: the perceived objects (cand, cand_d, vis, n_cand) and f over outputs (f_out[L, P+1],
+    NaN for slots that are no output). f(none) = 0; f(q) = max over plans of 1..depth distinct
+    perceived objects starting with q of sum gamma_base**t * reward, visits arriving after
+    ``max_steps`` count nothing, a plan ends at an episode-ending object or at satiety."""
+    for li in prange(start.shape[0]):
+        nc = _task_candidates(start[li], obj_pos[li], obj_kind[li], dist[li], kind_feat, radius, n_feat, cand[li],
+                              cand_d[li], vis[li])
+        n_cand[li] = nc
+        f_out[li, :] = np.nan
+        f_out[li, 0] = 0.0
+        ok = obj_kind[li]
+        op = obj_pos[li]
+        dl = dist[li]
+        for a in range(nc):
+            t1 = cand_d[li, a]
+            if t1 == 0:
+                continue
+            oa = cand[li, a]
+            best = 0.0
+            if t1 <= max_steps:
+                r1, inv1, e1, end1 = _base_step(ok[oa], kind_reward, kind_inter, 0, 0, capacity)
+                v1 = r1 * gamma_base ** np.float64(t1)
+                best = v1
+                if depth > 1 and not end1:
+                    for b in range(nc):
+                        if b == a:
+                            continue
+                        ob = cand[li, b]
+                        d2 = np.int64(dl[ob, op[oa, 0], op[oa, 1]])
+                        if d2 >= UNREACHABLE or t1 + d2 > max_steps:
+                            continue
+                        t2 = t1 + d2
+                        r2, inv2, e2, end2 = _base_step(ok[ob], kind_reward, kind_inter, inv1, e1, capacity)
+                        v2 = v1 + r2 * gamma_base ** np.float64(t2)
+                        if v2 > best:
+                            best = v2
+                        if depth > 2 and not end2:
+                            for c in range(nc):
+                                if c == a or c == b:
+                                    continue
+                                oc = cand[li, c]
+                                d3 = np.int64(dl[oc, op[ob, 0], op[ob, 1]])
+                                if d3 >= UNREACHABLE or t2 + d3 > max_steps:
+                                    continue
+                                r3, inv3, e3, end3 = _base_step(ok[oc], kind_reward, kind_inter, inv2, e2, capacity)
+                                v3 = v2 + r3 * gamma_base ** np.float64(t2 + d3)
+                                if v3 > best:
+                                    best = v3
+            f_out[li, a + 1] = best
+
+
+@njit(cache=True)
+def _mesa_term(k, u, kind_inter, inv, t, gamma):
+    """The planner's world model of one visit: (value term, inventory after) as in rollout._search."""
+    it = kind_inter[k]
+    if it == I_OPENED:
+        if inv > 0:
+            return u * math.pow(gamma, np.float64(t)), inv - 1
+        return 0.0, inv
+    if it == I_PICKED:
+        return u * math.pow(gamma, np.float64(t)), inv + 1
+    return u * math.pow(gamma, np.float64(t)), inv
+
+
+@njit(cache=True, parallel=True)
+def _mesa_values(utility, depth, gamma, obj_pos, obj_kind, dist, kind_inter, cand, cand_d, vis, n_cand, g_out):
+    """g over outputs for every organism and task (g_out[N, L, P+1], NaN for no output): g(none) = 0;
+    g(q) = max over the organism's plans (1..depth[i] distinct perceived objects, its own utility of
+    what it sees from the start, its own discount, its world model) that start with q."""
+    n, nl = utility.shape[0], cand.shape[0]
+    nf = utility.shape[1]
+    for job in prange(n * nl):
+        i, li = job // nl, job % nl
+        g_out[i, li, :] = np.nan
+        g_out[i, li, 0] = 0.0
+        nc = n_cand[li]
+        util = np.zeros(MAX_PERCEIVED)
+        for q in range(nc):
+            s = 0.0
+            for f in range(nf):
+                s += utility[i, f] * vis[li, q, f]
+            util[q] = s
+        ok = obj_kind[li]
+        op = obj_pos[li]
+        dl = dist[li]
+        dep = depth[i]
+        gm = gamma[i]
+        for a in range(nc):
+            t1 = cand_d[li, a]
+            if t1 == 0:
+                continue
+            oa = cand[li, a]
+            v1, inv1 = _mesa_term(ok[oa], util[a], kind_inter, 0, t1, gm)
+            best = v1
+            if dep > 1 and kind_inter[ok[oa]] != I_ENDS:
+                for b in range(nc):
+                    if b == a:
+                        continue
+                    ob = cand[li, b]
+                    d2 = np.int64(dl[ob, op[oa, 0], op[oa, 1]])
+                    if d2 >= UNREACHABLE:
+                        continue
+                    term, inv2 = _mesa_term(ok[ob], util[b], kind_inter, inv1, t1 + d2, gm)
+                    v2 = v1 + term
+                    if v2 > best:
+                        best = v2
+                    if dep > 2 and kind_inter[ok[ob]] != I_ENDS:
+                        for c in range(nc):
+                            if c == a or c == b:
+                                continue
+                            oc = cand[li, c]
+                            d3 = np.int64(dl[oc, op[ob, 0], op[ob, 1]])
+                            if d3 >= UNREACHABLE:
+                                continue
+                            term3, _ = _mesa_term(ok[oc], util[c], kind_inter, inv2, t1 + d2 + d3, gm)
+                            v3 = v2 + term3
+                            if v3 > best:
+                                best = v3
+            g_out[i, li, a + 1] = best

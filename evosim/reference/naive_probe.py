@@ -8,6 +8,9 @@ extraction with Python lists.
 """
 from __future__ import annotations
 
+import itertools
+import math
+
 import numpy as np
 
 UNREACHABLE = 32767
@@ -95,16 +98,13 @@ def episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_
     pos = [(int(c) // width, int(c) % width) for c in trace[: n_steps + 1]]
     events = []
     for t in range(n_steps):
-        later = [(int(reach[o]), o) for o in range(len(obj_kind)) if obj_kind[o] >= 0 and reach[o] > t]
-        target = min(later)[1] if later else -1
         opts = perceived(*pos[t], t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat)
         if not opts:
             continue
         closer = [q for q, (o, d, _) in enumerate(opts) if int(dist[o][pos[t + 1]]) < d]
-        picks = [q for q in closer if opts[q][0] == target]
-        if closer and not picks:
-            continue
-        events.append((picks[0] if picks else -1, [d for _, d, _ in opts], [f for _, _, f in opts]))
+        if len(closer) > 1:
+            continue  # heads for several perceived objects at once: no event (never asks what is reached next)
+        events.append((closer[0] if closer else -1, [d for _, d, _ in opts], [f for _, _, f in opts]))
     return events
 
 
@@ -125,3 +125,110 @@ def fit_choice_model_scipy(feat, dist, nopt, chosen, gammas, ridge):
         if best is None or -res.fun > best[2]:
             best = (res.x, g, -res.fun)
     return best
+
+
+# -- agreement on tasks: outputs, f and g (twins of kernels.task_values / kernels.mesa_values) -----
+def task_outputs(start, obj_pos, obj_kind, dist, kind_feat, radius, n_feat):
+    """Perceived objects at the start, nearest by path first (ties by index): [(object, distance, visible features)]."""
+    y, x = int(start[0]), int(start[1])
+    max_r = max(int(r) for r in radius[:n_feat])
+    seen = []
+    for o, k in enumerate(obj_kind):
+        if k < 0:
+            continue
+        md = abs(int(obj_pos[o][0]) - y) + abs(int(obj_pos[o][1]) - x)
+        d = int(dist[o][y][x])
+        if md > max_r or d >= 32767:
+            continue
+        vis = [float(kind_feat[k][f]) if md <= radius[f] else 0.0 for f in range(n_feat)]
+        seen.append((d, o, vis))
+    seen.sort(key=lambda t: (t[0], t[1]))
+    return [(o, d, vis) for d, o, vis in seen[:8]]
+
+
+def _plans(n, depth):
+    for length in range(1, depth + 1):
+        yield from itertools.permutations(range(n), length)
+
+
+def task_value_twin(start, obj_pos, obj_kind, dist, kind_reward, kind_inter, cands, depth, max_steps, capacity=0,
+                    gamma_base=1.0):
+    """f over outputs [none, cand 0, cand 1, ...] by brute force over every ordered plan."""
+    f = [0.0]
+    for a in range(len(cands)):
+        if cands[a][1] == 0:
+            f.append(float("nan"))
+            continue
+        best = None
+        for plan in _plans(len(cands), depth):
+            if plan[0] != a:
+                continue
+            pos, t, inv, eaten, v, over = (int(start[0]), int(start[1])), 0, 0, 0, 0.0, False
+            for q in plan:
+                if over:
+                    break
+                o = cands[q][0]
+                d = int(dist[o][pos[0]][pos[1]])
+                if d >= 32767 or t + d > max_steps:
+                    break
+                t += d
+                pos = (int(obj_pos[o][0]), int(obj_pos[o][1]))
+                k = obj_kind[o]
+                it = kind_inter[k]
+                r = float(kind_reward[k])
+                if it == 3:  # opened with a key
+                    if inv > 0:
+                        inv -= 1
+                    else:
+                        r = 0.0
+                elif it == 2:
+                    inv += 1
+                elif it == 1:
+                    over = True
+                else:
+                    eaten += 1
+                    over = capacity > 0 and eaten >= capacity
+                v += r * gamma_base ** t
+            best = v if best is None else max(best, v)
+        f.append(best)
+    return f
+
+
+def mesa_value_twin(utility, depth, gamma, start, obj_pos, obj_kind, dist, kind_inter, cands):
+    """g over outputs of one planner by brute force over every ordered plan, with the planner's world model."""
+    util = [sum(u * v for u, v in zip(utility, c[2])) for c in cands]
+    g = [0.0]
+    for a in range(len(cands)):
+        if cands[a][1] == 0:
+            g.append(float("nan"))
+            continue
+        best = None
+        for plan in _plans(len(cands), depth):
+            if plan[0] != a:
+                continue
+            pos, t, inv, v, ok = (int(start[0]), int(start[1])), 0, 0, 0.0, True
+            for j, q in enumerate(plan):
+                o = cands[q][0]
+                if j > 0 and kind_inter[obj_kind[cands[plan[j - 1]][0]]] == 1:
+                    ok = False  # nothing follows an exit
+                    break
+                d = int(dist[o][pos[0]][pos[1]])
+                if d >= 32767:
+                    ok = False
+                    break
+                t += d
+                pos = (int(obj_pos[o][0]), int(obj_pos[o][1]))
+                it = kind_inter[obj_kind[o]]
+                if it == 3:
+                    if inv > 0:
+                        inv -= 1
+                        v += util[q] * math.pow(gamma, t)
+                elif it == 2:
+                    inv += 1
+                    v += util[q] * math.pow(gamma, t)
+                else:
+                    v += util[q] * math.pow(gamma, t)
+            if ok:
+                best = v if best is None else max(best, v)
+        g.append(best)
+    return g
