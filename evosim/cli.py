@@ -88,6 +88,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.debug = debug
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command line only writes figures to files (the library leaves the backend alone)
     from evosim.errors import UserError
 
     try:
