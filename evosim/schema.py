@@ -35,6 +35,13 @@ ARCHITECTURES = tuple(ARCH_NAMES[a] for a in sorted(Arch))
 #: architecture groups of per-architecture share tables: the whole population, then each architecture
 ARCH_GROUPS = ("all", *ARCHITECTURES)
 
+
+def architectures(with_memoriser: bool = True) -> tuple[str, ...]:
+    """Categories of a run's ``architecture`` columns: every architecture if memorisers are part of
+    the experiment (``evosim.config.memorisers_enabled``), else heuristic and planner only, so the
+    tables of an experiment without memorisers are written exactly as before the memoriser existed."""
+    return ARCHITECTURES if with_memoriser else tuple(a for a in ARCHITECTURES if a != ARCH_NAMES[Arch.MEMORISER])
+
 # -- table columns ---------------------------------------------------------------------------
 #: documented columns of a run's tables (generations.parquet, organisms.parquet, genomes.parquet)
 RUN_COLUMNS = {
@@ -54,6 +61,13 @@ RUN_COLUMNS = {
         "depth_mean": "mean expressed search depth of planners",
         "u_<feature>_mean": "mean planner utility weight on a feature channel (the mesa-objective)",
         "h_attract_<feature>_mean": "mean heuristic attraction weight on a feature channel",
+        "memoriser_share": "fraction of organisms expressing the memoriser block (only in runs with memorisers, "
+                           "min_depth 0 or a description cost: ``evosim.model.conditions_columns``)",
+        "heuristic_share": "fraction of heuristics (same runs as memoriser_share)",
+        "memoriser_fitness_mean": "mean fitness of memorisers (NaN if none; same runs as memoriser_share)",
+        "depth_<d>": "fraction of planners expressing search depth d, d = 0..max_depth (NaN without planners; same "
+                     "runs as memoriser_share): the evolved amount of search",
+        "description_mean": "mean expressed genes per organism (what organisms.description_cost charges; same runs)",
     },
     "organisms": {
         "generation": "generation index",
@@ -312,6 +326,6 @@ def bootstrap_interval(values, rng=None, n_boot: int = 10_000, level: float = 0.
     return float(lo), float(hi)
 
 
-__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
+__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "architectures", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
            "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "class_shares", "class_share_columns", "TInterval", "t_interval",
            "wilson_interval", "bootstrap_interval"]
