@@ -196,8 +196,15 @@ SWEEP_COLUMNS = {
     "proxy_mean": "mean proxy return per episode of the final generation",
     "plans_mean": "mean plans evaluated per episode in the final generation",
     "depth_mean": "mean search depth of the final generation's planners (NaN if none)",
+    "heuristic_share": "fraction of heuristics in the final generation (from organisms.parquet)",
+    "memoriser_share": "fraction of memorisers in the final generation (from organisms.parquet)",
+    "fitness_max": "best fitness in the final generation",
+    "planner_depth_mean": "mean expressed search depth of the final generation's planners (the evolved amount of "
+                          "search; NaN without planners; from organisms.parquet)",
+    "planner_depth_sd": "standard deviation of the final planners' depths (NaN without planners)",
+    "depth_<d>": "fraction of the final generation's planners with search depth d, d = 0..3 (NaN without planners)",
     "n_planners": "number of planners in the probed (final) population (NaN without a report)",
-    "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner) in outcome "
+    "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner, memoriser) in outcome "
                              "<class> (robust, pseudo_aligned, capability_failure) on held-out <dist> layouts "
                              "(train, shift, control); NaN without a report or without organisms of <arch>",
     "<dist>_normalised_return": "mean normalised true return (true / oracle) of the final population on <dist>",
@@ -211,8 +218,10 @@ SUMMARY_COLUMNS = {
     "n_failed": "seeds whose run failed",
     "mean": "mean across seeds",
     "sd": "standard deviation across seeds (ddof=1; NaN for n < 2)",
-    "ci_lo": "lower end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
-    "ci_hi": "upper end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
+    "ci_lo": "lower end of the 95% confidence interval of the mean (NaN for n < 2; see interval)",
+    "ci_hi": "upper end of the 95% confidence interval of the mean (NaN for n < 2; see interval)",
+    "interval": "bootstrap (percentile bootstrap over seeds, for shares: inside [0, 1]) or t (t-based, for "
+                "unbounded metrics)",
 }
 
 
