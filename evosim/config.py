@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evosim.constants import MAX_DEPTH, MAX_SIZE, MAX_STEPS_LIMIT
+from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_SIZE, MAX_STEPS_LIMIT
 from evosim.errors import UserError
 
 
@@ -96,7 +96,9 @@ class OrganismConfig:
     """fitness lost per expressed gene (a description-length, simplicity pressure): heuristic 2 x features + 4,
     planner features + 2, memoriser min(64, world.max_steps) (``evosim.genome.expressed_genes``)"""
     planning_cost: float = setting(0.0002, lo=0.0, hi=1.0)
-    """fitness lost per plan evaluated, averaged over episodes (the cost of computation)"""
+    """fitness lost per unit of search work: objects scored + plans evaluated (per episode, averaged over episodes; the cost of computation)"""
+    heuristic_signal: str = setting("path", choices=HEURISTIC_SIGNALS)
+    """what the heuristic senses: path = BFS-gradient toward perceived objects, the same distances the planner uses; compass = Manhattan-direction sums, the old signal"""
     max_depth: int = setting(3, lo=1, hi=MAX_DEPTH)
     """largest planner search depth that can be expressed"""
     init_sigma: float = setting(1.0, lo=0.0, hi=10.0, lo_open=True)

@@ -56,6 +56,15 @@ class Arch(IntEnum):
 
 ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner", Arch.MEMORISER: "memoriser"}
 
+#: what a heuristic senses (``organisms.heuristic_signal``; the kernels take the int code):
+#:   path    per channel and move, the sum over perceived objects for which that move goes down the
+#:           object's BFS distance map of feature / path distance (the distances the planner uses)
+#:   compass per channel and move, the sum over perceived objects strictly on that side of
+#:           feature / Manhattan distance (the signal before issue 13)
+HEURISTIC_SIGNALS = ("path", "compass")
+SIGNAL_PATH = 0
+SIGNAL_COMPASS = 1
+
 #: feature channels per world are padded to this many in the kernels
 MAX_FEATURES = 4
 #: genes of the memoriser's open-loop plan: step t plays the action coded by gene t mod MEMO_STEPS

@@ -220,9 +220,9 @@ class Evaluation:
     """What ``evaluate`` measured for one generation: fitness and the per-organism rollout records."""
 
     fitness: np.ndarray
-    """float64 [N]: mean return - planning_cost * mean plans evaluated per episode"""
+    """float64 [N]: mean return - planning_cost * mean search work per episode (objects scored + plans evaluated)"""
     records: kernels.Rollouts
-    """per organism and episode: ret, proxy, steps, plans, reach"""
+    """per organism and episode: ret, proxy, steps, plans, work, reach"""
     description: np.ndarray | None = None
     """int64 [N]: expressed genes per organism (``genome.expressed_genes``; what description_cost charges)"""
 
@@ -242,6 +242,10 @@ class Evaluation:
     def plans(self) -> np.ndarray:
         return self.records.plans.mean(axis=1)
 
+    @property
+    def work(self) -> np.ndarray:
+        return self.records.work.mean(axis=1)
+
 
 def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``)."""
@@ -249,10 +253,10 @@ def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     # a writable copy: numba compiles read-only arrays as a separate type
     rec = kernels.rollout(np.array(state.genomes), layouts, idx, world.table, world.radius, len(world.features),
                           cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_TRAIN,
-                          state.generation, state.organism_ids())
+                          state.generation, state.organism_ids(), heuristic_signal=cfg.organisms.heuristic_signal)
     ret = rec.ret.mean(axis=1)
-    plans = rec.plans.mean(axis=1)
-    fitness = ret - cfg.organisms.planning_cost * plans
+    work = rec.work.mean(axis=1)
+    fitness = ret - cfg.organisms.planning_cost * work
     desc = gn.expressed_genes(state.genomes, len(world.features), cfg.world.max_steps)
     if cfg.organisms.description_cost > 0:
         fitness = fitness - cfg.organisms.description_cost * desc

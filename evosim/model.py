@@ -40,6 +40,7 @@ KEYWORD_SETTINGS = {
     "train_pool": "world.train_pool",
     "initial_planner_share": "organisms.initial_planner_share",
     "planning_cost": "organisms.planning_cost",
+    "heuristic_signal": "organisms.heuristic_signal",
     "population": "evolution.population",
     "generations": "evolution.generations",
     "episodes": "evolution.episodes",
@@ -88,7 +89,8 @@ class EvolutionModel(mesa.Model):
             parents <- tournament selection
             children <- uniform crossover, Gaussian mutation, architecture flips
         evaluation <- ga.evaluate: this generation's training layouts, kernels.rollout
-            fitness = mean return - planning_cost * mean plans evaluated per episode
+            fitness = mean return - planning_cost * mean search work per episode
+                      (work: objects scored + plans evaluated; 0 for heuristics)
         tell the GA the fitness; statistics and organism rows; datacollector.collect(self)
 
     The population lives in ``model.state`` (an immutable ``ga.GAState``); ``genomes``,
@@ -104,12 +106,12 @@ class EvolutionModel(mesa.Model):
 
     def __init__(self, config=None, rng=None, *, world=None, size=None, n_distractors=None, training=None,
                  proxy_break_rate=None, train_pool=None, initial_planner_share=None, planning_cost=None,
-                 population=None, generations=None, episodes=None, state=None, pending_rows=None):
+                 heuristic_signal=None, population=None, generations=None, episodes=None, state=None, pending_rows=None):
         cfg = resolve_config(config)
         given = {"world": world, "size": size, "n_distractors": n_distractors, "training": training,
                  "proxy_break_rate": proxy_break_rate, "train_pool": train_pool,
                  "initial_planner_share": initial_planner_share, "planning_cost": planning_cost,
-                 "population": population, "generations": generations, "episodes": episodes}
+                 "heuristic_signal": heuristic_signal, "population": population, "generations": generations, "episodes": episodes}
         overrides = {KEYWORD_SETTINGS[k]: v for k, v in given.items() if v is not None}
         if isinstance(rng, np.random.Generator):
             rng = int(rng.integers(2**63 - 1))
@@ -211,14 +213,14 @@ class EvolutionModel(mesa.Model):
         self._records = result.records
         self._description = result.description
         self._ga.tell(result.fitness)
-        self._record(result.ret, result.proxy, result.steps, result.plans)
+        self._record(result.ret, result.proxy, result.steps, result.plans, result.work)
         self.datacollector.collect(self)
         self.running = self.generation + 1 < self.config.evolution.generations
 
     def stat_names(self) -> list[str]:
         feats = self.world.features
         return (["generation", "fitness_mean", "fitness_max", "fitness_std", "return_mean", "return_max",
-                 "proxy_mean", "steps_mean", "plans_mean", "planner_share", "planner_fitness_mean",
+                 "proxy_mean", "steps_mean", "plans_mean", "work_mean", "planner_share", "planner_fitness_mean",
                  "heuristic_fitness_mean", "depth_mean"]
                 + [f"u_{f}_mean" for f in feats] + [f"h_attract_{f}_mean" for f in feats]
                 + (["heuristic_share", "memoriser_share", "memoriser_fitness_mean"]
@@ -232,7 +234,7 @@ class EvolutionModel(mesa.Model):
     def organism_ids(self) -> np.ndarray:
         return self.state.organism_ids()
 
-    def _record(self, ret, proxy, steps, plans) -> None:
+    def _record(self, ret, proxy, steps, plans, work) -> None:
         g, arch, fit = self.genomes, self.architecture, self.fitness
         planner = arch == int(Arch.PLANNER)
         heur = arch == int(Arch.HEURISTIC)
@@ -243,7 +245,7 @@ class EvolutionModel(mesa.Model):
             "generation": self.generation,
             "fitness_mean": float(fit.mean()), "fitness_max": float(fit.max()), "fitness_std": float(fit.std()),
             "return_mean": float(ret.mean()), "return_max": float(ret.max()), "proxy_mean": float(proxy.mean()),
-            "steps_mean": float(steps.mean()), "plans_mean": float(plans.mean()),
+            "steps_mean": float(steps.mean()), "plans_mean": float(plans.mean()), "work_mean": float(work.mean()),
             "planner_share": float(planner.mean()),
             "planner_fitness_mean": float(fit[planner].mean()) if planner.any() else nan,
             "heuristic_fitness_mean": float(fit[heur].mean()) if heur.any() else nan,
@@ -269,7 +271,7 @@ class EvolutionModel(mesa.Model):
             "parent_a": self.parents[:, 0], "parent_b": self.parents[:, 1],
             "architecture": pd.Categorical.from_codes(arch, categories=self.arch_categories),
             "fitness": fit, "return_mean": ret, "proxy_mean": proxy, "steps_mean": steps, "plans_mean": plans,
-            "depth": np.where(planner, dep, -1).astype(np.int64),
+            "work_mean": work, "depth": np.where(planner, dep, -1).astype(np.int64),
         }))
 
     def _spawn_agents(self) -> None:

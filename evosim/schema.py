@@ -47,7 +47,7 @@ def architectures(with_memoriser: bool = True) -> tuple[str, ...]:
 RUN_COLUMNS = {
     "generations": {
         "generation": "generation index, from 0",
-        "fitness_mean": "mean fitness (training return minus planning cost) over the population",
+        "fitness_mean": "mean fitness (training return minus planning cost x work) over the population",
         "fitness_max": "best fitness",
         "fitness_std": "standard deviation of fitness",
         "return_mean": "mean training return (base objective) per episode",
@@ -55,6 +55,7 @@ RUN_COLUMNS = {
         "proxy_mean": "mean proxy return per episode (what the proxy would have paid)",
         "steps_mean": "mean episode length in steps",
         "plans_mean": "mean plans evaluated per episode (0 for heuristics)",
+        "work_mean": "mean search work per episode, the cost of computation: objects scored + plans evaluated (0 for heuristics)",
         "planner_share": "fraction of organisms expressing the planner block",
         "planner_fitness_mean": "mean fitness of planners (NaN if none)",
         "heuristic_fitness_mean": "mean fitness of heuristics (NaN if none)",
@@ -75,11 +76,12 @@ RUN_COLUMNS = {
         "parent_a": "id of the first parent (-1: initial population)",
         "parent_b": "id of the second parent (-1: elite copy or initial)",
         "architecture": "heuristic or planner",
-        "fitness": "training return minus planning cost",
+        "fitness": "training return minus planning cost x work",
         "return_mean": "mean training return per episode",
         "proxy_mean": "mean proxy return per episode",
         "steps_mean": "mean episode length",
         "plans_mean": "mean plans evaluated per episode",
+        "work_mean": "mean search work per episode (objects scored + plans evaluated; 0 for heuristics): fitness = return_mean - planning_cost x work_mean",
         "depth": "expressed search depth (-1 for heuristics)",
     },
     "genomes": {

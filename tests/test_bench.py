@@ -80,6 +80,7 @@ def test_mesa_reference_matches_the_kernel(make):
     a different policy, used other random draws, or ended episodes under another rule, in which
     case ``heuristic_speedup_vs_mesa`` would compare different work."""
     work = make()
+    work.heuristic_signal = "compass"  # the Mesa reference implements the compass signal
     rec = work.run(record_trace=True)
     steps, ret, trace = bench.mesa_rollout(work)
     np.testing.assert_array_equal(steps, rec.steps)

@@ -61,6 +61,10 @@ BAD = {
     "negative radius": (_sub("max_steps = 40", "max_steps = 40\nradius = { red = -2 }"), ["world.radius.red = -2", "non-negative"]),
     "depth beyond max": (_sub("planning_cost = 0.0002", f"planning_cost = 0.0002\nmax_depth = {MAX_DEPTH + 1}"),
                          [f"organisms.max_depth = {MAX_DEPTH + 1}", f"1 <= value <= {MAX_DEPTH}"]),
+    "unknown heuristic signal": (_sub("planning_cost = 0.0002", 'planning_cost = 0.0002\nheuristic_signal = "smell"'),
+                                 ["organisms.heuristic_signal = 'smell'", "one of 'path', 'compass'"]),
+    "heuristic signal not a string": (_sub("planning_cost = 0.0002", "planning_cost = 0.0002\nheuristic_signal = 1"),
+                                      ["organisms.heuristic_signal = 1"]),
     "unknown world": (_sub('name = "red_door"', 'name = "red_dor"'), ["world.name = 'red_dor'", "did you mean 'red_door'"]),
     "elitism >= population": (_sub("episodes = 8", "episodes = 8\nelitism = 200"),
                               ["evolution.elitism = 200", "smaller than evolution.population = 200"]),
@@ -251,3 +255,16 @@ def test_world_names_come_from_the_registry(monkeypatch):
     monkeypatch.delitem(WORLDS, "fake_world")
     with pytest.raises(ConfigError):
         validate_setting("world.name", "fake_world")
+
+
+def test_heuristic_signal_setting():
+    """``organisms.heuristic_signal``: "path" by default, "compass" accepted, anything else one clear line."""
+    cfg = parse_config(QUICK, SRC)
+    assert cfg.organisms.heuristic_signal == "path"
+    assert parse_config(_sub("planning_cost = 0.0002", 'planning_cost = 0.0002\nheuristic_signal = "compass"'),
+                        SRC).organisms.heuristic_signal == "compass"
+    assert validate_setting("organisms.heuristic_signal", "compass") == "compass"
+    with pytest.raises(ConfigError) as ei:
+        validate_setting("organisms.heuristic_signal", "Path")
+    msg = str(ei.value)
+    assert "\n" not in msg and "organisms.heuristic_signal = 'Path'" in msg and "'path', 'compass'" in msg

@@ -27,10 +27,12 @@ from evosim.kernels import distance_maps, episode_keys, heuristic_action, planne
 from evosim.kernels.rng import _episode_key as episode_key
 from evosim.kernels.rng import _splitmix64 as splitmix64
 from evosim.kernels.rng import _uniform as uniform
-from evosim.kernels.rollout import _explore
+from evosim.constants import MAX_FEATURES
+from evosim.kernels.rollout import _explore, _planner_action, _signals_into
 from evosim.worlds import DISTRIBUTIONS, WORLDS, Layouts
 
-FIELDS = ("ret", "proxy", "steps", "plans", "reach", "trace")
+FIELDS = ("ret", "proxy", "steps", "plans", "work", "reach", "trace")
+SIGNALS = ("path", "compass")
 HYP = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -50,13 +52,14 @@ def genomes_for(rng, n, planner_share=0.5, depths=None, spread=2.0):
 
 
 def run_both(world, lay, genomes, max_steps, seed=11, max_depth=MAX_DEPTH, radius=None, episode_layout=None,
-             generation=3, organism_ids=None):
+             generation=3, organism_ids=None, signal="path"):
     radius = world.radius if radius is None else np.asarray(radius, dtype=np.int64)
     episode_layout = np.arange(len(lay)) if episode_layout is None else episode_layout
     organism_ids = np.arange(100, 100 + len(genomes)) if organism_ids is None else organism_ids
     args = (genomes, lay, episode_layout, world.table, radius, len(world.features), max_depth, max_steps,
             seed, 1, generation, organism_ids)
-    return rollout(*args, record=True), naive.rollout(*args, record=True)
+    return (rollout(*args, record=True, heuristic_signal=signal),
+            naive.rollout(*args, record=True, heuristic_signal=signal))
 
 
 def assert_same(k, t):
@@ -219,10 +222,24 @@ def test_decisions_equal_twin_at_random_states(name):
                                         lay.dist[li], feats, world.table.interaction, radius, nf, md, int(key), step)
             assert tuple(got) == want, (trial, md)
             n_plans += want[1]
-        got = heuristic_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive, feats,
-                               radius, nf, key, step)
-        assert got == naive.heuristic_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li],
-                                             alive, feats, radius, nf, int(key), step)
+        for sig in SIGNALS:
+            got = heuristic_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                   lay.dist[li], feats, radius, nf, key, step, heuristic_signal=sig)
+            assert got == naive.heuristic_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li],
+                                                 alive, lay.dist[li], feats, radius, nf, int(key), step, sig), (trial, sig)
+            want_sig = naive.signals(naive._ints(lay.walls[li]), y, x, naive._ints(lay.obj_pos[li]),
+                                     naive._ints(lay.obj_kind[li]), list(alive), naive._ints(lay.dist[li]),
+                                     naive._floats(feats), naive._ints(radius), nf, sig)
+            got_sig = np.zeros((MAX_FEATURES, 4))
+            _signals_into(got_sig, lay.walls[li], y, x, lay.obj_pos[li], lay.obj_kind[li], alive, lay.dist[li], feats,
+                          np.asarray(radius, dtype=np.int64), nf, SIGNALS.index(sig))
+            assert got_sig[:nf].tolist() == want_sig, (trial, sig)
+        for md in (1, 2, 3):
+            a, p, scored = _planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                           lay.dist[li], feats, world.table.interaction, np.asarray(radius, np.int64),
+                                           nf, md, key, step, np.full(MAX_DEPTH, -1, np.int64))
+            assert scored == naive.objects_scored(y, x, naive._ints(lay.obj_pos[li]), naive._ints(lay.obj_kind[li]),
+                                                  list(alive), naive._ints(lay.dist[li]), naive._ints(radius), nf)
         want = naive.explore(lay.walls[li], y, x, prev, int(key), step)
         assert _explore(lay.walls[li], y, x, prev, key, step) == want
     assert n_plans > 1000  # the search was actually exercised
@@ -315,21 +332,25 @@ def test_plan_count_matches_ordered_visits():
 @pytest.mark.parametrize("name", sorted(WORLDS))
 def test_rollout_equals_twin(name, distribution):
     """Random layouts (up to 16 objects, more than MAX_PERCEIVED), genomes of both architectures with
-    depths 1-3, max_depth 1-3, two seeds, the world's radii and a shrunken radius set; every
-    per-episode record identical. record=False gives the same records without a trace."""
+    depths 1-3, max_depth 1-3, two seeds, the world's radii and a shrunken radius set, both heuristic
+    signals; every per-episode record (work included) identical. record=False gives the same records
+    without a trace."""
     rng = np.random.default_rng([sum(map(ord, name)), DISTRIBUTIONS.index(distribution)])
     for size, nd, max_steps, max_depth in ((9, 2, 30, 3), (11, 4, 40, 2), (13, 8, 50, 3), (7, 1, 20, 1)):
         world = make_world(name, size=size, n_distractors=nd, wall_density=0.2)
         lay = world.sample(rng, distribution, 4)
         g = genomes_for(rng, 12)
         ep = np.array([0, 1, 2, 3, 1])
-        for seed in (1, 2):
-            assert_same(*run_both(world, lay, g, max_steps, seed=seed, max_depth=max_depth, episode_layout=ep))
-        k, t = run_both(world, lay, g, max_steps, radius=[3, 1, 0, 0])
-        assert_same(k, t)
-    assert (k.plans[g[:, ARCH] <= 0] == 0).all()
+        for seed, sig in ((1, "path"), (2, "compass")):
+            assert_same(*run_both(world, lay, g, max_steps, seed=seed, max_depth=max_depth, episode_layout=ep,
+                                  signal=sig))
+        for sig in SIGNALS:
+            k, t = run_both(world, lay, g, max_steps, radius=[3, 1, 0, 0], signal=sig)
+            assert_same(k, t)
+    assert (k.plans[g[:, ARCH] <= 0] == 0).all() and (k.work[g[:, ARCH] <= 0] == 0).all()
+    assert (k.work >= k.plans).all() and (k.work[g[:, ARCH] > 0].sum() > k.plans.sum())
     quiet = rollout(g, lay, np.arange(4), world.table, np.array([3, 1, 0, 0]), len(world.features), 3, max_steps,
-                    11, 1, 3, np.arange(100, 112))
+                    11, 1, 3, np.arange(100, 112), heuristic_signal="compass")
     assert quiet.trace is None and np.array_equal(quiet.ret, k.ret) and np.array_equal(quiet.reach, k.reach)
 
 
@@ -351,7 +372,9 @@ def test_rollout_equals_twin_on_arbitrary_layouts(data, name, size, n_obj, max_s
     objs = [(*free[j], int(rng.integers(len(world.kinds)))) for j in order[1:1 + n_obj]]
     lay = hand_layout(["".join("#" if v else "." for v in row) for row in walls], start, objs, m=8)
     g = genomes_for(rng, 6, spread=3.0)
-    assert_same(*run_both(world, lay, g, max_steps, radius=rng.integers(0, 6, 4), seed=int(rng.integers(100))))
+    radius, seed = rng.integers(0, 6, 4), int(rng.integers(100))
+    for sig in SIGNALS:
+        assert_same(*run_both(world, lay, g, max_steps, radius=radius, seed=seed, signal=sig))
 
 
 # -- edge cases ------------------------------------------------------------------------------------
@@ -501,7 +524,8 @@ THREAD_SCRIPT = textwrap.dedent("""
         g = random_population(rng, 48, 0.5)
         r = rollout(g, lay, np.arange(4), world.table, world.radius, len(world.features), 3, 40, 9, 1, 2,
                     np.arange(48), record=True)
-        out += [r.ret.ravel(), r.proxy.ravel(), r.steps.ravel(), r.plans.ravel(), r.reach.ravel(), r.trace.ravel()]
+        out += [r.ret.ravel(), r.proxy.ravel(), r.steps.ravel(), r.plans.ravel(), r.work.ravel(), r.reach.ravel(),
+                r.trace.ravel()]
     np.save(sys.argv[1], np.concatenate([np.asarray(v, dtype=np.float64) for v in out]))
 """)
 
@@ -591,7 +615,7 @@ def _decision_args():
 
 def _heuristic_args():
     d = _decision_args()
-    for k in ("dist", "kind_inter", "max_depth"):
+    for k in ("kind_inter", "max_depth"):
         d.pop(k)
     return d
 
@@ -614,11 +638,14 @@ def _heuristic_args():
     ("max_depth", 4, "max_depth"),
     ("dist", np.zeros((2, 3, 3), np.int16), "dist"),
     ("kind_inter", np.array([0, 9, 0, 0, 0][:1]), "kind_inter"),
+    ("heuristic_signal", "gradient", "heuristic_signal = 'gradient': expected one of 'path', 'compass'"),
 ])
 def test_decision_wrappers_reject_bad_input(fn, field, bad, match):
     import evosim.kernels as K
 
     args = _decision_args() if fn != "heuristic_action" else _heuristic_args()
+    if field == "heuristic_signal" and fn == "heuristic_action":
+        args[field] = "compass"
     if field not in args:
         pytest.skip(f"{fn} has no {field}")
     getattr(K, fn)(**args)  # the good arguments pass
@@ -709,3 +736,122 @@ def test_kernel_constants_come_from_constants_py():
     for mod in (bfs, probe_kernels, R):
         for name in ("_DY", "_DX", "_OPP"):
             assert not hasattr(mod, name)
+
+
+# -- what the heuristic senses (issue 13) ----------------------------------------------------------
+CORRIDOR = ["#######",
+            "#F....#",
+            "#####.#",
+            "#..S..#",
+            "#######"]
+
+
+def _corridor_heuristic():
+    """A heuristic that follows its signal: strong attraction to fruit, walls repel, almost no noise."""
+    from evosim.genome import H_ATTRACT, H_LOGTEMP, H_WALL
+
+    g = np.zeros(N_GENES, np.float32)
+    g[ARCH] = -1.0
+    g[H_ATTRACT] = 10.0
+    g[H_WALL] = -10.0
+    g[H_LOGTEMP] = -5.0
+    return g
+
+
+def test_path_signal_follows_the_corridor_where_the_compass_leads_into_a_dead_end():
+    """Fruit at (1, 1) behind a wall; the heuristic at (3, 3). The compass signal points north (a
+    wall) and west (a dead-end pocket, (3, 1)); the path signal points east, the first step of the
+    only way round (path distance 8). In "path" mode the heuristic walks the corridor and eats the
+    fruit in 8 steps; in "compass" mode it goes west and shuttles in the pocket, whatever the key."""
+    world = make_world("ancestral_modern")
+    fruit = world.kind_index("fruit")
+    lay = hand_layout(CORRIDOR, (3, 3), [(1, 1, fruit)])
+    dist = lay.dist[0]
+    assert dist[0, 3, 3] == 8 and dist[0, 3, 4] == 7 and dist[0, 3, 2] == 9
+    feats = world.table.features.astype(np.float64)
+    radius = np.array([8, 8, 0, 0])
+    g = _corridor_heuristic()
+    sig = {}
+    for s in SIGNALS:
+        sig[s] = naive.signals(naive._ints(lay.walls[0]), 3, 3, naive._ints(lay.obj_pos[0]),
+                               naive._ints(lay.obj_kind[0]), [True], naive._ints(dist), naive._floats(feats),
+                               naive._ints(radius), 2, s)
+    assert sig["path"] == [[0.0, 1 / 8, 0.0, 0.0]] * 2  # east only: down the BFS gradient
+    assert sig["compass"] == [[1 / 4, 0.0, 0.0, 1 / 4]] * 2  # north (a wall) and west (the pocket)
+    for k in range(20):
+        args = (g, lay.walls[0], 3, 3, -1, 0, lay.obj_pos[0], lay.obj_kind[0], np.ones(1, bool), dist, feats,
+                radius, 2, np.uint64(k), 0)
+        assert heuristic_action(*args, heuristic_signal="path") == 1, k  # east
+        assert heuristic_action(*args, heuristic_signal="compass") == 3, k  # west, into the pocket
+    genomes = np.repeat(g[None], 10, axis=0)
+    for s in SIGNALS:
+        k, t = run_both(world, lay, genomes, 30, radius=radius, episode_layout=np.zeros(3, np.int64), signal=s)
+        assert_same(k, t)
+        if s == "path":
+            assert (k.reach[:, :, 0] == 8).all() and (k.ret == 1.0).all()
+        else:
+            assert (k.reach[:, :, 0] == -1).all() and (k.steps == 30).all()
+            assert np.isin(k.trace[:, :, 1:], [3 * 7 + 1, 3 * 7 + 2]).all()  # it never leaves the pocket
+    assert (k.work == 0).all()
+
+
+def test_path_signal_ignores_unreachable_and_unseen_objects():
+    """A sealed fruit adds nothing to the path signal (the compass still feels it); an object
+    beyond the channel's Manhattan radius adds nothing in either mode, though its path is short."""
+    world = make_world("ancestral_modern")
+    fruit = world.kind_index("fruit")
+    walls = ["#######",
+             "#...#.#",
+             "#...###",
+             "#.....#",
+             "#######"]
+    lay = hand_layout(walls, (3, 3), [(1, 5, fruit), (3, 5, fruit)])
+    feats = world.table.features.astype(np.float64)
+    args = (naive._ints(lay.walls[0]), 3, 3, naive._ints(lay.obj_pos[0]), naive._ints(lay.obj_kind[0]),
+            [True, True], naive._ints(lay.dist[0]), naive._floats(feats))
+    assert naive.signals(*args, [4, 4], 2, "path") == [[0.0, 0.5, 0.0, 0.0]] * 2  # only the open fruit, east
+    assert naive.signals(*args, [4, 4], 2, "compass") == [[0.25, 0.5 + 0.25, 0.0, 0.0]] * 2
+    assert naive.signals(*args, [1, 1], 2, "path") == [[0.0, 0.0, 0.0, 0.0]] * 2
+    for r in ([4, 4, 0, 0], [1, 1, 0, 0]):
+        for i, s in enumerate(SIGNALS):
+            got = np.zeros((MAX_FEATURES, 4))
+            _signals_into(got, lay.walls[0], 3, 3, lay.obj_pos[0], lay.obj_kind[0], np.ones(2, bool), lay.dist[0],
+                          feats, np.array(r), 2, i)
+            assert got[:2].tolist() == naive.signals(*args, r, 2, s)
+
+
+def test_work_counts_objects_scored_and_plans():
+    """Open room, n fruit in view (none ends the episode): one depth-d decision scores n objects
+    (the nearest MAX_PERCEIVED are kept, all n are scored) and evaluates sum_r perm(k, r) plans;
+    a rollout's work is the sum over decisions. A heuristic does no search work."""
+    world = make_world("ancestral_modern")
+    walls = ["#" * 9] + ["#" + "." * 7 + "#"] * 7 + ["#" * 9]
+    cells = [(1, 1), (1, 7), (7, 1), (7, 7), (4, 1), (1, 4), (7, 4), (4, 7), (2, 2), (6, 6)]
+    g = np.zeros(N_GENES, np.float32)
+    g[ARCH], g[P_UTILITY.start] = 1.0, 1.0
+    for n in (1, 5, 10):
+        lay = hand_layout(walls, (4, 4), [(y, x, 0) for y, x in cells[:n]], m=10)
+        for depth in (1, 2):
+            g[P_DEPTH] = depth
+            k = min(n, MAX_PERCEIVED)
+            a, p, scored = _planner_action(g, lay.walls[0], 4, 4, -1, 0, lay.obj_pos[0], lay.obj_kind[0],
+                                           lay.obj_kind[0] >= 0, lay.dist[0], world.table.features,
+                                           world.table.interaction, np.array([20, 20, 0, 0]), 2, 3, np.uint64(1), 0,
+                                           np.full(MAX_DEPTH, -1, np.int64))
+            assert (p, scored) == (sum(math.perm(k, r) for r in range(1, depth + 1)), n)
+            h = g.copy()
+            h[ARCH] = -1.0
+            kr, t = run_both(world, lay, np.stack([g, h]), 1, radius=[20, 20, 0, 0], episode_layout=np.zeros(1, np.int64))
+            assert_same(kr, t)
+            assert kr.work[0, 0] == p + n and kr.plans[0, 0] == p and kr.work[1, 0] == 0
+
+
+def test_rollout_rejects_an_unknown_signal():
+    world = make_world("red_door")
+    lay = hand_layout(OPEN, (2, 2), [(1, 1, 0)])
+    g = np.zeros((1, N_GENES), np.float32)
+    with pytest.raises(ValueError, match="rollout: heuristic_signal = 'smell': expected one of 'path', 'compass'"):
+        rollout(g, lay, np.zeros(1, np.int64), world.table, world.radius, 3, 3, 5, 1, 1, 0, [0],
+                heuristic_signal="smell")
+    with pytest.raises(ValueError, match="heuristic_signal"):
+        rollout(g, lay, np.zeros(1, np.int64), world.table, world.radius, 3, 3, 5, 1, 1, 0, [0], heuristic_signal=1)

@@ -119,14 +119,38 @@ def test_mesa_batch_run():
 
 
 def test_planning_cost_is_charged():
-    """A planner's fitness is its return minus planning_cost times plans per episode."""
-    m = evosim.EvolutionModel(population=20, episodes=2, generations=1, initial_planner_share=1.0,
+    """A planner's fitness is its return minus planning_cost times its search work per episode
+    (objects scored + plans evaluated: more than the plans alone); heuristics do no work."""
+    m = evosim.EvolutionModel(population=20, episodes=2, generations=1, initial_planner_share=0.5,
                               planning_cost=0.01, rng=4)
     m.step()
     rec = m.records
-    expect = rec.ret.mean(1) - 0.01 * rec.plans.mean(1)
-    np.testing.assert_allclose(m.fitness, expect)
-    assert (rec.plans.sum(1) > 0).all()
+    expect = rec.ret.mean(1) - 0.01 * rec.work.mean(1)
+    np.testing.assert_array_equal(m.fitness, expect)
+    planner = m.architecture == 1
+    assert planner.any() and (~planner).any()
+    assert (rec.plans[planner].sum(1) > 0).all() and (rec.work[planner] > rec.plans[planner]).any()
+    assert (rec.work[~planner] == 0).all() and (rec.work >= rec.plans).all()
+    orgs = m.organisms_table()
+    np.testing.assert_array_equal(orgs["work_mean"], rec.work.mean(1))
+    assert m.stats["work_mean"] == float(rec.work.mean(1).mean())
+
+
+def test_heuristic_signal_passes_through():
+    """``heuristic_signal=`` reaches the config and the kernel: heuristics behave differently under
+    "path" and "compass" on the same layouts and seeds; planners (no signal) are unaffected."""
+    runs = {}
+    for sig in ("path", "compass"):
+        m = evosim.EvolutionModel(population=40, episodes=4, generations=1, heuristic_signal=sig, rng=5)
+        assert m.config.organisms.heuristic_signal == sig
+        m.step()
+        runs[sig] = m
+    planner = runs["path"].architecture == 1
+    a, b = runs["path"].records, runs["compass"].records
+    np.testing.assert_array_equal(a.ret[planner], b.ret[planner])
+    assert not np.array_equal(a.steps[~planner], b.steps[~planner]) or not np.array_equal(a.ret[~planner], b.ret[~planner])
+    with pytest.raises(Exception, match="heuristic_signal"):
+        evosim.EvolutionModel(population=10, heuristic_signal="smell")
 
 
 def test_architecture_flip_switches_blocks():

@@ -24,6 +24,7 @@ class Workload:
     seed: int = 1
     stream: int = 1
     generation: int = 0
+    heuristic_signal: str = "path"
 
     @property
     def n_features(self) -> int:
@@ -37,11 +38,11 @@ class Workload:
     def run(self, record_trace: bool = False):
         from evosim import kernels
 
-        return kernels.rollout(*self.args(), record=record_trace)
+        return kernels.rollout(*self.args(), record=record_trace, heuristic_signal=self.heuristic_signal)
 
     def subset(self, n: int, episodes: int) -> "Workload":
         return Workload(self.genomes[:n], self.layouts, self.episode_layout[:episodes], self.world, self.max_depth,
-                        self.max_steps, self.seed, self.stream, self.generation)
+                        self.max_steps, self.seed, self.stream, self.generation, self.heuristic_signal)
 
 
 def _world(**settings):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evosim.constants import MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, N_ACTIONS
+from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, N_ACTIONS
 from evosim.genome import N_GENES
 from evosim.kernels.bfs import _distance_maps
 from evosim.kernels.probe_kernels import ORACLE_MAX_OBJECTS, _count_choices, _fill_choices, _fit_choices, _oracle
@@ -61,16 +61,22 @@ class Rollouts:
     plans: np.ndarray  # int64: plans evaluated (0 for heuristics)
     reach: np.ndarray  # int64: step at which each object was reached, -1 if never
     trace: np.ndarray | None  # int64: cell index (row * W + col) after each step, -1 after the end
+    work: np.ndarray  # int64: search work charged as the cost of computation: over a planner's decisions,
+    #                   objects scored (distance lookup + utility) + plans evaluated; 0 for heuristics
 
 
 def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, max_depth: int, max_steps: int,
-            seed: int, stream: int, generation: int, organism_ids, record: bool = False) -> Rollouts:
+            seed: int, stream: int, generation: int, organism_ids, record: bool = False,
+            heuristic_signal: str = "path") -> Rollouts:
     """Roll every genome out on every episode; episode ``e`` plays layout ``episode_layout[e]``.
 
     ``table.capacity`` (> 0) ends an episode once that many objects have been eaten (satiety).
     The random numbers of episode ``e`` of organism ``organism_ids[i]`` derive from
-    (seed, stream, generation, organism_ids[i], e) only.
+    (seed, stream, generation, organism_ids[i], e) only. ``heuristic_signal`` is what heuristics
+    sense, one of ``HEURISTIC_SIGNALS`` (see ``evosim.constants``): "path" (BFS-gradient toward
+    perceived objects) or "compass" (Manhattan-direction sums).
     """
+    mode = _signal_code("rollout", heuristic_signal)
     genomes = np.ascontiguousarray(genomes, dtype=np.float32)
     if genomes.ndim != 2 or genomes.shape[1] != N_GENES:
         raise ValueError(f"rollout: genomes must be [N, {N_GENES}], got {genomes.shape}")
@@ -94,6 +100,7 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
     proxy = np.zeros((n, e))
     steps = np.zeros((n, e), dtype=np.int64)
     plans = np.zeros((n, e), dtype=np.int64)
+    work = np.zeros((n, e), dtype=np.int64)
     reach = np.zeros((n, e, m), dtype=np.int64)
     trace = np.full((n, e, max_steps + 1) if record else (1, 1, max_steps + 1), -1, dtype=np.int64)
     _rollout(genomes, np.ascontiguousarray(layouts.walls, dtype=np.uint8), np.ascontiguousarray(layouts.start, dtype=np.int64),
@@ -102,8 +109,17 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
              np.ascontiguousarray(table.reward, dtype=np.float64), np.ascontiguousarray(table.proxy, dtype=np.float64),
              np.ascontiguousarray(table.interaction, dtype=np.int64), np.ascontiguousarray(radius, dtype=np.int64),
              int(n_features), int(max_depth), int(max_steps), np.uint64(seed), np.uint64(stream), np.uint64(generation),
-             organism_ids, ret, proxy, steps, plans, reach, trace, bool(record), int(getattr(table, "capacity", 0)))
-    return Rollouts(ret, proxy, steps, plans, reach, trace if record else None)
+             organism_ids, ret, proxy, steps, plans, work, reach, trace, bool(record), int(getattr(table, "capacity", 0)),
+             mode)
+    return Rollouts(ret, proxy, steps, plans, reach, trace if record else None, work)
+
+
+def _signal_code(fn: str, signal) -> int:
+    """The kernels' int code of a heuristic signal name (its index in ``HEURISTIC_SIGNALS``)."""
+    if not isinstance(signal, str) or signal not in HEURISTIC_SIGNALS:
+        raise ValueError(f"{fn}: heuristic_signal = {signal!r}: expected one of "
+                         + ", ".join(repr(v) for v in HEURISTIC_SIGNALS))
+    return HEURISTIC_SIGNALS.index(signal)
 
 
 # -- helpers of the wrappers -------------------------------------------------------------------
@@ -183,15 +199,29 @@ def _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, aliv
     return genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, np.uint64(key), step
 
 
-def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat: int,
-                     key, step: int) -> int:
+def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius,
+                     n_feat: int, key, step: int, heuristic_signal: str = "path") -> int:
     """The move (``Action``) a heuristic genome takes at one state: standing on (y, x) of
     ``walls[H, W]`` after move ``prev`` (-1: none yet) holding ``inv`` keys, with objects
-    ``obj_pos[M, 2]`` / ``obj_kind[M]`` of which ``alive[M]`` are still there, at step ``step``
-    of the episode with random key ``key`` (see ``episode_keys``)."""
-    args = _decision_inputs("heuristic_action", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat,
-                            radius, n_feat, key, step)
-    return int(_heuristic_action(*args))
+    ``obj_pos[M, 2]`` / ``obj_kind[M]`` of which ``alive[M]`` are still there, the layout's
+    ``dist[M, H, W]`` from ``distance_maps``, at step ``step`` of the episode with random key
+    ``key`` (see ``episode_keys``), sensing ``heuristic_signal`` ("path" or "compass")."""
+    fn = "heuristic_action"
+    mode = _signal_code(fn, heuristic_signal)
+    (genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
+     step) = _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat,
+                              key, step)
+    dist = _dist_input(fn, dist, len(obj_kind), walls.shape)
+    return int(_heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius,
+                                 n_feat, key, step, mode))
+
+
+def _dist_input(fn, dist, m, shape):
+    dist = np.ascontiguousarray(dist)
+    if dist.dtype not in (np.int16, np.int32, np.int64):
+        raise ValueError(f"{fn}: dist must be an integer array (int16 from distance_maps), got {dist.dtype}")
+    _shape(f"{fn}: dist", dist, (m,) + shape)
+    return dist
 
 
 def _planner_call(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
@@ -199,18 +229,15 @@ def _planner_call(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, 
     (genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
      step) = _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat,
                               key, step)
-    dist = np.ascontiguousarray(dist)
-    if dist.dtype not in (np.int16, np.int32, np.int64):
-        raise ValueError(f"{fn}: dist must be an integer array (int16 from distance_maps), got {dist.dtype}")
-    _shape(f"{fn}: dist", dist, (len(obj_kind),) + walls.shape)
+    dist = _dist_input(fn, dist, len(obj_kind), walls.shape)
     kind_inter = _arr(f"{fn}: kind_inter", kind_inter, np.int64, 1)
     _shape(f"{fn}: kind_inter", kind_inter, (kind_feat.shape[0],))
     if kind_inter.size and (kind_inter.min() < 0 or kind_inter.max() > 3):
         raise ValueError(f"{fn}: kind_inter must hold Interaction codes 0..3")
     max_depth = _int(f"{fn}: max_depth", max_depth, 1, MAX_DEPTH)
     plan = np.full(MAX_DEPTH, -1, dtype=np.int64)
-    a, p = _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                           radius, n_feat, max_depth, key, step, plan)
+    a, p, _ = _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                              radius, n_feat, max_depth, key, step, plan)
     return int(a), int(p), plan
 
 

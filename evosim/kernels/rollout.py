@@ -4,7 +4,9 @@ Per step an organism observes, decides, moves and interacts:
 
     observe   objects within the perception radius of each feature channel (Manhattan)
     decide    heuristic: argmax over moves of a linear score of directional feature
-              signals, wall bits, inventory, momentum and Gumbel noise (no lookahead);
+              signals (path: BFS-gradient toward perceived objects, the planner's distances;
+              or compass: Manhattan-direction sums), wall bits, inventory, momentum and
+              Gumbel noise (no lookahead);
               planner: enumerate ordered visits to up to ``depth`` perceived objects
               under its world model (BFS distances, keys open chests, exits end the
               episode), value each plan with its utility, discounted by arrival time,
@@ -29,7 +31,7 @@ from numba import njit, prange
 
 from evosim.constants import (
     DX, DY, I_CONSUMED, I_ENDS, I_OPENED, I_PICKED, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, OPPOSITE,
-    UNREACHABLE,
+    SIGNAL_PATH, UNREACHABLE,
 )
 from evosim.genome import (
     ARCH, H_ATTRACT, H_ATTRACT_KEY, H_BACK, H_LOGTEMP, H_MOMENTUM, H_WALL, P_DEPTH, P_DISCOUNT, P_UTILITY,
@@ -99,15 +101,17 @@ def _blocked(walls, y, x, a):
 
 
 @njit(cache=True)
-def _heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step):
-    """Reactive policy: argmax over moves of feature signals + wall bits + momentum + noise."""
+def _heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key,
+                      step, mode):
+    """Reactive policy: argmax over moves of feature signals (``mode``: SIGNAL_PATH or
+    SIGNAL_COMPASS) + wall bits + momentum + noise."""
     sig = np.empty((MAX_FEATURES + 2, 4))
     w_free = np.empty(MAX_FEATURES)
     w_key = np.empty(MAX_FEATURES)
     temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
     tab = np.empty((1, 1, 1, 1))
-    return _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step,
-                             sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, False)
+    return _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key,
+                             step, mode, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, False)
 
 
 @njit(cache=True)
@@ -125,12 +129,21 @@ def _heuristic_genes(genome, n_feat, w_free, w_key):
 
 
 @njit(cache=True, inline="always")
-def _signals_into(sig, y, x, obj_pos, obj_kind, alive, kind_feat, radius, n_feat):
-    """Per channel and move, the sum over live objects strictly on that side, within the
-    channel's radius and not on (y, x), of feature / Manhattan distance (object order)."""
+def _signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, mode):
+    """The heuristic's signal ``sig[f, a]`` per channel f and move a, summed in object order over
+    live objects not on (y, x) whose Manhattan distance from (y, x) is within the channel's radius
+    (the planner's visibility rule, ``_perceive``), of feature / distance:
+
+        SIGNAL_PATH     distance = path distance d = dist[o, y, x] (objects cut off are skipped),
+                        added to every move onto a free cell strictly nearer to o (dist < d)
+        SIGNAL_COMPASS  distance = Manhattan distance, added to every move strictly toward o's side
+    """
     for f in range(n_feat):
         for a in range(4):
             sig[f, a] = 0.0
+    if mode == SIGNAL_PATH:
+        _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat)
+        return
     for o in range(obj_kind.shape[0]):
         if not alive[o]:
             continue
@@ -154,14 +167,56 @@ def _signals_into(sig, y, x, obj_pos, obj_kind, alive, kind_feat, radius, n_feat
                     sig[f, 3] += s
 
 
+@njit(cache=True, inline="always")
+def _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat):
+    """The SIGNAL_PATH sums of ``_signals_into`` (``sig`` already zeroed)."""
+    h, w = walls.shape
+    max_r = 0
+    for f in range(n_feat):
+        if radius[f] > max_r:
+            max_r = radius[f]
+    # which moves stay on the grid off walls (dist is UNREACHABLE on walls, but the grid edge needs a test)
+    free_n = y > 0 and walls[y - 1, x] == 0
+    free_e = x < w - 1 and walls[y, x + 1] == 0
+    free_s = y < h - 1 and walls[y + 1, x] == 0
+    free_w = x > 0 and walls[y, x - 1] == 0
+    for o in range(obj_kind.shape[0]):
+        if not alive[o]:
+            continue
+        md = abs(obj_pos[o, 0] - y) + abs(obj_pos[o, 1] - x)
+        if md == 0 or md > max_r:
+            continue
+        d = dist[o, y, x]
+        if d >= UNREACHABLE:
+            continue
+        down_n = free_n and dist[o, y - 1, x] < d
+        down_e = free_e and dist[o, y, x + 1] < d
+        down_s = free_s and dist[o, y + 1, x] < d
+        down_w = free_w and dist[o, y, x - 1] < d
+        k = obj_kind[o]
+        for f in range(n_feat):
+            v = kind_feat[k, f]
+            if v != 0.0 and md <= radius[f]:
+                s = v / np.int64(d)
+                if down_n:
+                    sig[f, 0] += s
+                if down_e:
+                    sig[f, 1] += s
+                if down_s:
+                    sig[f, 2] += s
+                if down_w:
+                    sig[f, 3] += s
+
+
 #: largest episodes x cells for which ``_rollout`` tabulates the heuristic's signals (x 128 bytes)
 SIGNAL_TABLE_MAX_CELLS = 250_000
 
 
 @njit(cache=True)
-def _signal_tables(obj_pos, obj_kind, episode_layout, kind_feat, radius, n_feat, out):
-    """``out[E, H, W, F, 4]``: the heuristic's signals on every cell of episode e's layout with
-    all of its objects present (the state of an episode until its first interaction)."""
+def _signal_tables(walls, obj_pos, obj_kind, dist, episode_layout, kind_feat, radius, n_feat, mode, out):
+    """``out[E, H, W, F, 4]``: the heuristic's signals (``mode`` as in ``_signals_into``) on every
+    cell of episode e's layout with all of its objects present (the state of an episode until its
+    first interaction)."""
     n_ep, h, w = out.shape[0], out.shape[1], out.shape[2]
     alive = np.empty(obj_kind.shape[1], dtype=np.bool_)
     for e in range(n_ep):
@@ -170,12 +225,13 @@ def _signal_tables(obj_pos, obj_kind, episode_layout, kind_feat, radius, n_feat,
             alive[o] = obj_kind[li, o] >= 0
         for y in range(h):
             for x in range(w):
-                _signals_into(out[e, y, x], y, x, obj_pos[li], obj_kind[li], alive, kind_feat, radius, n_feat)
+                _signals_into(out[e, y, x], walls[li], y, x, obj_pos[li], obj_kind[li], alive, dist[li], kind_feat,
+                              radius, n_feat, mode)
 
 
 @njit(cache=True, inline="always")
-def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step,
-                      sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, pristine):
+def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key, step,
+                      mode, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, pristine):
     """``_heuristic_action`` with its per-episode genes precomputed and scratch ``sig`` passed in.
 
     ``sig`` is [MAX_FEATURES + 2, 4]: channel signals, then (row MAX_FEATURES) each move's score
@@ -189,7 +245,7 @@ def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_fea
     the arithmetic.
     """
     if not pristine:
-        _signals_into(sig, y, x, obj_pos, obj_kind, alive, kind_feat, radius, n_feat)
+        _signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, mode)
     best_a = 0
     best_lo = -np.inf
     for a in range(4):
@@ -266,9 +322,10 @@ Scratch = namedtuple("Scratch", ["alive", "cand", "cand_d", "util", "plan", "pat
 #: one episode's layout: walls [H, W], start [2], obj_pos [M, 2], obj_kind [M], dist [M, H, W]
 EpisodeLayout = namedtuple("EpisodeLayout", ["walls", "start", "obj_pos", "obj_kind", "dist"])
 #: what is constant over a rollout: the kind table (features, base reward, proxy, interaction),
-#: the radius per channel, channels used, the depth cap, the step limit and the satiety capacity
+#: the radius per channel, channels used, the depth cap, the step limit, the satiety capacity and
+#: the heuristic's signal mode (SIGNAL_PATH / SIGNAL_COMPASS)
 Rules = namedtuple("Rules", ["kind_feat", "kind_reward", "kind_proxy", "kind_inter", "radius", "n_feat", "max_depth",
-                             "max_steps", "capacity"])
+                             "max_steps", "capacity", "signal"])
 
 
 @njit(cache=True)
@@ -287,17 +344,17 @@ def _new_scratch(m, n_powtab):
 @njit(cache=True)
 def _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                     radius, n_feat, max_depth, key, step, plan):
-    """One planner decision: returns (action, plans evaluated).
+    """One planner decision: returns (action, plans evaluated, objects scored).
 
     ``plan`` (int64, length MAX_DEPTH) receives the best plan: the object indices (into
     ``obj_pos``/``obj_kind``) it visits in order, padded with -1; all -1 when the planner explores.
     Its first object is the one the returned action heads for."""
     depth, gamma = _planner_genes(genome, max_depth)
     sc = _new_scratch(1, _powtab_size(walls))
-    a, p = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                           radius, n_feat, key, step, depth, gamma, sc)
+    a, p, scored = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                   kind_inter, radius, n_feat, key, step, depth, gamma, sc)
     plan[:] = sc.plan
-    return a, p
+    return a, p, scored
 
 
 @njit(cache=True, inline="always")
@@ -332,12 +389,14 @@ def _discount(powtab, gamma, t):
 def _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand, cand_d, util):
     """The nearest (by path, then index: a stable insertion) MAX_PERCEIVED live objects within the
     largest radius into ``cand``/``cand_d``/``util`` (utility of what is visible of each); returns
-    how many."""
+    (how many, objects scored): every live reachable object within the largest radius is scored
+    (a distance lookup and a utility evaluation), kept or not."""
     max_r = 0
     for f in range(n_feat):
         if radius[f] > max_r:
             max_r = radius[f]
     n_c = 0
+    scored = 0
     for o in range(obj_kind.shape[0]):
         if not alive[o]:
             continue
@@ -352,6 +411,7 @@ def _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n
         for f in range(n_feat):
             if md <= radius[f]:
                 u += np.float64(genome[P_U0 + f]) * kind_feat[k, f]
+        scored += 1
         # insertion by (distance, index): stable
         j = n_c
         while j > 0 and cand_d[j - 1] > d:
@@ -368,7 +428,7 @@ def _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n
         util[j] = u
         if n_c < MAX_PERCEIVED:
             n_c += 1
-    return n_c
+    return n_c, scored
 
 
 @njit(cache=True, inline="always")
@@ -401,6 +461,26 @@ def _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, dep
     # what the current depth extends: the root (the planner's cell) at depth 0
     py, px, pt, pinv, pv = y, x, np.int64(0), inv, 0.0
     while True:
+        if lvl + 1 >= depth and c == 0:
+            # the innermost depth: value every unused slot in order, nothing extends (no stack writes)
+            for c in range(n_c):
+                if (used >> c) & 1:
+                    continue
+                o = cand[c]
+                d = np.int64(dist[o, py, px])
+                if d >= UNREACHABLE or (lvl == 0 and d == 0):
+                    continue
+                t = pt + d
+                v = pv
+                if kind_inter[obj_kind[o]] != I_OPENED or pinv > 0:
+                    term = util[c] * _discount(powtab, gamma, t)
+                    v = term if lvl == 0 else pv + term
+                plans += 1
+                if v > best_v:
+                    best_v = v
+                    for q in range(MAX_DEPTH):
+                        best[q] = path[0, q] if q < lvl else (c if q == lvl else -1)
+            c = n_c
         if c >= n_c:
             # every extension tried: back up one depth and go on with the next slot there
             if lvl == 0:
@@ -464,9 +544,9 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     """``_planner_action`` with the expressed genes passed in and the organism's ``Scratch`` ``sc``
     (its ``powtab``, gamma ** t by arrival time t, -1 where not yet computed, is valid for this
     ``gamma`` only and carried across steps). Fills ``sc.plan`` once, after the search.
-    Returns (action, plans evaluated)."""
+    Returns (action, plans evaluated, objects scored by ``_perceive``)."""
     cand, cand_d, plan = sc.cand, sc.cand_d, sc.plan
-    n_c = _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand, cand_d, sc.util)
+    n_c, scored = _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand, cand_d, sc.util)
     # best candidate slots into ``plan``, then mapped to object indices below
     plans = _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, sc.util, depth, gamma, sc.powtab,
                     sc.path, sc.path_v, plan)
@@ -474,7 +554,7 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     if best_i < 0 or cand_d[best_i] == 0:
         for t in range(MAX_DEPTH):
             plan[t] = -1
-        return _explore(walls, y, x, prev, key, step), plans
+        return _explore(walls, y, x, prev, key, step), plans, scored
     for t in range(MAX_DEPTH):
         if plan[t] >= 0:
             plan[t] = cand[plan[t]]
@@ -487,15 +567,15 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     for a in range(4):
         if not _blocked(walls, y, x, a) and dist[o, y + DY[a], x + DX[a]] < here:
             if not _occupied(obj_pos, alive, y + DY[a], x + DX[a], o):
-                return a, plans
+                return a, plans, scored
             if fallback < 0:
                 fallback = a
     if fallback >= 0:
-        return fallback, plans
+        return fallback, plans, scored
     # no neighbour is closer (only with inconsistent distance maps): explore, with no plan
     for t in range(MAX_DEPTH):
         plan[t] = -1
-    return _explore(walls, y, x, prev, key, step), plans
+    return _explore(walls, y, x, prev, key, step), plans, scored
 
 
 @njit(cache=True, inline="always")
@@ -514,7 +594,9 @@ def _episode(genome, is_planner, lay, rules, key, sc, tab, use_tab, reach, trace
     table (see ``_signal_tables``). Fills ``reach`` (step at which each object was interacted with,
     -1 if never) and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start);
     ``sc.plan`` holds a planner's latest plan after each decision (see ``_planner_action``).
-    Returns (return, proxy return, steps taken, plans evaluated)."""
+    Returns (return, proxy return, steps taken, plans evaluated, work): a planner's work is the sum
+    over its decisions of objects scored (``_perceive``) + plans evaluated (``_search``); 0 for a
+    heuristic."""
     walls, obj_pos, obj_kind, dist = lay.walls, lay.obj_pos, lay.obj_kind, lay.dist
     kind_feat, kind_reward, kind_proxy, kind_inter = rules.kind_feat, rules.kind_reward, rules.kind_proxy, rules.kind_inter
     radius, n_feat, max_steps, capacity = rules.radius, rules.n_feat, rules.max_steps, rules.capacity
@@ -544,6 +626,7 @@ def _episode(genome, is_planner, lay, rules, key, sc, tab, use_tab, reach, trace
     ret = 0.0
     proxy = 0.0
     plans = 0
+    work = 0
     prev = -1
     steps = 0
     eaten = 0  # CONSUMED objects so far: the episode ends once ``capacity`` (> 0) are eaten
@@ -558,12 +641,14 @@ def _episode(genome, is_planner, lay, rules, key, sc, tab, use_tab, reach, trace
         if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
             break
         if is_planner:
-            a, p = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                                   kind_inter, radius, n_feat, key, steps, depth, gamma, sc)
+            a, p, scored = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                                           kind_inter, radius, n_feat, key, steps, depth, gamma, sc)
             plans += p
+            work += scored + p
         else:
-            a = _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
-                                  steps, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, pristine)
+            a = _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat,
+                                  key, steps, rules.signal, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab,
+                                  pristine)
         if not _blocked(walls, y, x, a):
             y += DY[a]
             x += DX[a]
@@ -601,13 +686,13 @@ def _episode(genome, is_planner, lay, rules, key, sc, tab, use_tab, reach, trace
                     ended = True
         if ended:
             break
-    return ret, proxy, steps, plans
+    return ret, proxy, steps, plans, work
 
 
 @njit(cache=True, parallel=True)
 def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kind_feat, kind_reward, kind_proxy,
              kind_inter, radius, n_feat, max_depth, max_steps, seed, stream, generation, organism_ids,
-             ret, proxy, steps, plans, reach, trace, record, capacity):
+             ret, proxy, steps, plans, work, reach, trace, record, capacity, signal):
     n = genomes.shape[0]
     n_ep = episode_layout.shape[0]
     m = obj_kind.shape[1]
@@ -621,10 +706,11 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
     use_tab = any_heuristic and n_ep * h * w <= SIGNAL_TABLE_MAX_CELLS
     if use_tab:
         tab = np.empty((n_ep, h, w, MAX_FEATURES, 4))
-        _signal_tables(obj_pos, obj_kind, episode_layout, kind_feat, radius, n_feat, tab)
+        _signal_tables(walls, obj_pos, obj_kind, dist, episode_layout, kind_feat, radius, n_feat, signal, tab)
     else:
         tab = np.empty((1, 1, 1, MAX_FEATURES, 4))
-    rules = Rules(kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, capacity)
+    rules = Rules(kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, capacity,
+                  signal)
     for i in prange(n):
         g = genomes[i]
         is_planner = g[ARCH] > 0
@@ -635,8 +721,9 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
             lay = EpisodeLayout(walls[li], start[li], obj_pos[li], obj_kind[li], dist[li])
             tr = trace[i, e] if record else trace[0, 0]
             tb = tab[e] if use_tab else tab[0]
-            r, p, s, pl = _episode(g, is_planner, lay, rules, key, sc, tb, use_tab, reach[i, e], tr, record)
+            r, p, s, pl, wk = _episode(g, is_planner, lay, rules, key, sc, tb, use_tab, reach[i, e], tr, record)
             ret[i, e] = r
             proxy[i, e] = p
             steps[i, e] = s
             plans[i, e] = pl
+            work[i, e] = wk

@@ -139,35 +139,54 @@ def _ints(a) -> list:
 
 
 # -- decisions -------------------------------------------------------------------------------------
-def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key, step):
-    """Score each move: sum over channels of (attraction [+ key attraction if inv > 0]) x signal,
-    where a channel's signal in a direction is the sum over live objects strictly on that side
-    (and within the channel's radius, not on our cell) of feature / Manhattan distance; plus the
-    wall gene if blocked, the momentum gene if it repeats ``prev``, the back gene if it undoes it,
-    plus temperature x Gumbel(uniform(key, step, a)). The first maximum wins."""
-    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
-    walls, obj_pos, obj_kind = _ints(walls), _ints(obj_pos), _ints(obj_kind)
-    kind_feat, radius = _floats(kind_feat), _ints(radius)
-    alive = [bool(v) for v in np.asarray(alive)]
+def signals(walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, mode="path"):
+    """The heuristic's signal [channel][move]. An object is sensed on channel f if it is alive, not
+    on our cell and its Manhattan distance is within radius[f] (the planner's visibility rule).
+
+    mode "path": with d its BFS distance from our cell (skipped if UNREACHABLE), every move onto a
+    free cell whose BFS distance to the object is below d gets feature / d.
+    mode "compass": every move strictly toward the object's side (north if it lies in a row above,
+    ...) gets feature / Manhattan distance.
+    Contributions are added object by object."""
     signal = [[0.0, 0.0, 0.0, 0.0] for _ in range(n_feat)]
     for o in range(len(obj_kind)):
         if not alive[o]:
             continue
         dy, dx = obj_pos[o][0] - y, obj_pos[o][1] - x
-        d = abs(dy) + abs(dx)
-        if d == 0:
+        md = abs(dy) + abs(dx)
+        if md == 0:
             continue
+        if mode == "path":
+            d = int(dist[o][y][x])
+            if d >= UNREACHABLE:
+                continue
+            toward = [not _blocked(walls, y, x, a) and dist[o][y + MOVES[a][0]][x + MOVES[a][1]] < d
+                      for a in range(4)]
+        elif mode == "compass":
+            d = md
+            toward = [dy < 0, dx > 0, dy > 0, dx < 0]
+        else:
+            raise ValueError(mode)
         for f in range(n_feat):
             v = kind_feat[obj_kind[o]][f]
-            if v != 0.0 and d <= radius[f]:
-                if dy < 0:
-                    signal[f][0] += v / d
-                if dx > 0:
-                    signal[f][1] += v / d
-                if dy > 0:
-                    signal[f][2] += v / d
-                if dx < 0:
-                    signal[f][3] += v / d
+            if v != 0.0 and md <= radius[f]:
+                for a in range(4):
+                    if toward[a]:
+                        signal[f][a] += v / d
+    return signal
+
+
+def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key,
+                     step, mode="path"):
+    """Score each move: sum over channels of (attraction [+ key attraction if inv > 0]) x signal
+    (see ``signals``: "path" BFS-gradient or "compass" Manhattan-direction sums); plus the wall
+    gene if blocked, the momentum gene if it repeats ``prev``, the back gene if it undoes it, plus
+    temperature x Gumbel(uniform(key, step, a)). The first maximum wins."""
+    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
+    walls, obj_pos, obj_kind, dist = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(dist)
+    kind_feat, radius = _floats(kind_feat), _ints(radius)
+    alive = [bool(v) for v in np.asarray(alive)]
+    signal = signals(walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, mode)
     temperature = math.exp(min(max(g[G_LOGTEMP], -5.0), 3.0))
     best_a, best_s = 0, -math.inf
     for a in range(4):
@@ -274,6 +293,16 @@ def enumerate_plans(cands, inv, depth, gamma, obj_pos, obj_kind, dist, kind_inte
     return out
 
 
+def objects_scored(y, x, obj_pos, obj_kind, alive, dist, radius, n_feat):
+    """How many objects the planner scores at (y, x) (a distance lookup and a utility each): the
+    live objects within the largest radius that are reachable, whether or not they are among
+    the MAX_PERCEIVED nearest it keeps."""
+    max_r = max([0] + list(radius[:n_feat]))
+    return sum(1 for o in range(len(obj_kind))
+               if alive[o] and abs(obj_pos[o][0] - y) + abs(obj_pos[o][1] - x) <= max_r
+               and int(dist[o][y][x]) < UNREACHABLE)
+
+
 def _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                     radius, n_feat, max_depth):
     """The planner's search. Returns (candidates, every plan as (first, value, path), best path):
@@ -342,8 +371,11 @@ def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist,
 
 # -- episodes --------------------------------------------------------------------------------------
 def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy, kind_inter,
-            radius, n_feat, max_depth, max_steps, key, capacity=0):
-    """One episode. Returns (return, proxy, steps, plans, reach[M], trace[max_steps + 1]).
+            radius, n_feat, max_depth, max_steps, key, capacity=0, mode="path"):
+    """One episode. Returns (return, proxy, steps, plans, reach[M], trace[max_steps + 1], work).
+
+    A heuristic senses signal ``mode`` ("path" or "compass"). A planner's work is, summed over its
+    decisions, the objects it scored (``objects_scored``) plus the plans it evaluated; 0 for a heuristic.
 
     Each step: stop if no reward is obtainable any more (no live positive-reward object that
     pays on contact, and either no positive-reward chest or neither a held nor a lying key);
@@ -363,7 +395,7 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
     trace = [-1] * (max_steps + 1)
     y, x = int(start[0]), int(start[1])
     trace[0] = y * w + x
-    inv, prev, steps, plans, eaten = 0, -1, 0, 0, 0
+    inv, prev, steps, plans, eaten, work = 0, -1, 0, 0, 0, 0
     ret, proxy = 0.0, 0.0
 
     def obtainable():
@@ -378,9 +410,10 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
             a, p = planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
                                   kind_inter, radius, n_feat, max_depth, key, steps)
             plans += p
+            work += p + objects_scored(y, x, obj_pos, obj_kind, alive, dist, radius, n_feat)
         else:
-            a = heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius,
-                                 n_feat, key, steps)
+            a = heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius,
+                                 n_feat, key, steps, mode)
         if not _blocked(walls, y, x, a):
             y, x = y + MOVES[a][0], x + MOVES[a][1]
         prev = a
@@ -407,11 +440,11 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
                 ended = ended or (capacity > 0 and eaten >= capacity)
         if ended:
             break
-    return ret, proxy, steps, plans, reach, trace
+    return ret, proxy, steps, plans, reach, trace, work
 
 
 def rollout(genomes, layouts, episode_layout, table, radius, n_features, max_depth, max_steps,
-            seed, stream, generation, organism_ids, record=True):
+            seed, stream, generation, organism_ids, record=True, heuristic_signal="path"):
     """Every genome on every episode; episode ``e`` plays layout ``episode_layout[e]`` with the key
     episode_key(seed, stream, generation, organism_ids[i], e). Distance maps come from the naive
     BFS, not from ``layouts.dist``. Returns ``evosim.kernels.Rollouts`` (a plain record)."""
@@ -424,17 +457,18 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features, max_dep
     proxy = np.zeros((n, e))
     steps = np.zeros((n, e), dtype=np.int64)
     plans = np.zeros((n, e), dtype=np.int64)
+    work = np.zeros((n, e), dtype=np.int64)
     reach = np.zeros((n, e, m), dtype=np.int64)
     trace = np.full((n, e, max_steps + 1), -1, dtype=np.int64)
     for i in range(n):
         for ep in range(e):
             li = int(episode_layout[ep])
             key = episode_key(int(seed), int(stream), int(generation), int(organism_ids[i]), ep)
-            r, p, s, pl, rc, tr = episode(genomes[i], layouts.walls[li], layouts.start[li], layouts.obj_pos[li],
+            r, p, s, pl, rc, tr, wk = episode(genomes[i], layouts.walls[li], layouts.start[li], layouts.obj_pos[li],
                                           layouts.obj_kind[li], dist[li].tolist(), table.features, table.reward,
                                           table.proxy, table.interaction, radius, n_features, max_depth,
-                                          max_steps, key, getattr(table, "capacity", 0))
-            ret[i, ep], proxy[i, ep], steps[i, ep], plans[i, ep] = r, p, s, pl
+                                          max_steps, key, getattr(table, "capacity", 0), heuristic_signal)
+            ret[i, ep], proxy[i, ep], steps[i, ep], plans[i, ep], work[i, ep] = r, p, s, pl, wk
             reach[i, ep] = rc
             trace[i, ep] = tr
-    return Rollouts(ret, proxy, steps, plans, reach, trace if record else None)
+    return Rollouts(ret, proxy, steps, plans, reach, trace if record else None, work)

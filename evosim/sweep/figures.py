@@ -27,7 +27,7 @@ import seaborn as sns  # noqa: E402
 #: readable axis labels (with units) for the settings sweeps usually vary
 LABELS = {
     "world.train_pool": "training diversity: layouts in the fixed training pool (fresh = new every generation)",
-    "organisms.planning_cost": "planning cost (fitness per plan evaluated)",
+    "organisms.planning_cost": "planning cost (fitness per unit of search work)",
     "world.size": "grid size (cells per side)",
     "world.n_distractors": "distractors per layout",
     "world.proxy_break_rate": "proxy-break rate (fraction of training layouts from control)",
