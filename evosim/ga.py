@@ -123,10 +123,8 @@ def initial_state(cfg) -> GAState:
     core_share = org.initial_planner_share if not org.initial_shares else (p / (p + h) if p + h > 0 else 0.0)
     rng = np.random.default_rng([cfg.seed, STREAM_GA, 2**32 - 1])
     n = cfg.evolution.population
-    core = gn.random_population(rng, n, core_share, org.init_sigma, org.min_depth)
-    memo = gn.random_memo_block(np.random.default_rng([cfg.seed, STREAM_GA_MEMO, 2**32 - 1]), core, m,
-                                org.init_sigma)
-    genomes = np.concatenate([core, memo], axis=1)
+    genomes = gn.random_population(rng, n, core_share, org.init_sigma, org.min_depth,
+                                   np.random.default_rng([cfg.seed, STREAM_GA_MEMO, 2**32 - 1]), m)
     return GAState(genomes, np.full((n, 2), -1, dtype=np.int64), None, 0)
 
 
@@ -137,7 +135,7 @@ def with_memo_block(genomes: np.ndarray, seed: int) -> np.ndarray:
     if genomes.shape[1] != gn.CORE_GENES:
         return genomes
     rng = np.random.default_rng([seed, STREAM_GA_MEMO, 2**32 - 2])
-    return np.concatenate([genomes, gn.random_memo_block(rng, genomes, 0.0)], axis=1)
+    return np.concatenate([genomes, gn.random_memo_block(rng, genomes, 0.0)], axis=1).astype(np.float32)
 
 
 def breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool = False) -> GAState:
@@ -253,7 +251,8 @@ def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     # a writable copy: numba compiles read-only arrays as a separate type
     rec = kernels.rollout(np.array(state.genomes), layouts, idx, world.table, world.radius, len(world.features),
                           cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_TRAIN,
-                          state.generation, state.organism_ids(), heuristic_signal=cfg.organisms.heuristic_signal)
+                          state.generation, state.organism_ids(), heuristic_signal=cfg.organisms.heuristic_signal,
+                          min_depth=cfg.organisms.min_depth)
     ret = rec.ret.mean(axis=1)
     work = rec.work.mean(axis=1)
     fitness = ret - cfg.organisms.planning_cost * work

@@ -126,10 +126,28 @@ def utility(genomes: np.ndarray, n_features: int) -> np.ndarray:
 
 # -- initialisation --------------------------------------------------------------------------
 def random_population(rng: np.random.Generator, n: int, planner_share: float, sigma: float = 1.0,
-                      min_depth: int = 1) -> np.ndarray:
-    """``n`` random core genomes (``CORE_GENES`` columns); a ``planner_share`` fraction (rounded)
-    expresses the planner block. With ``min_depth`` 0 the depth gene starts uniform over
-    [-0.5, MAX_DEPTH + 0.5) (depths 0..MAX_DEPTH), else over [0.5, MAX_DEPTH + 0.5)."""
+                      min_depth: int = 1, rng_memo: np.random.Generator | None = None,
+                      memoriser_share: float = 0.0) -> np.ndarray:
+    """``n`` random genomes (float32 [n, N_GENES]); a ``planner_share`` fraction (rounded) of the core
+    expresses the planner block. The core comes from ``rng`` alone (``random_core``); the memoriser
+    block from ``rng_memo`` (``random_memo_block``, ``memoriser_share`` of each core architecture
+    become memorisers), or, without ``rng_memo``, a fixed block with no memoriser (memoriser gene -1,
+    plan genes 0)."""
+    core = random_core(rng, n, planner_share, sigma, min_depth)
+    if rng_memo is None:
+        memo = np.zeros((n, N_GENES - M_ARCH), dtype=np.float32)
+        memo[:, 0] = -1.0
+    else:
+        memo = random_memo_block(rng_memo, core, memoriser_share, sigma)
+    return np.concatenate([core, memo], axis=1)
+
+
+def random_core(rng: np.random.Generator, n: int, planner_share: float, sigma: float = 1.0,
+                min_depth: int = 1) -> np.ndarray:
+    """``n`` random core genomes (``CORE_GENES`` columns, exactly the draws made before the memoriser
+    block existed); a ``planner_share`` fraction (rounded) expresses the planner block. With
+    ``min_depth`` 0 the depth gene starts uniform over [-0.5, MAX_DEPTH + 0.5) (depths 0..MAX_DEPTH),
+    else over [0.5, MAX_DEPTH + 0.5)."""
     g = rng.normal(0.0, sigma, size=(n, CORE_GENES))
     n_planners = int(round(planner_share * n))
     arch = np.full(n, -1.0)
