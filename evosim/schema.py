@@ -87,8 +87,10 @@ RUN_COLUMNS = {
     "genomes": {
         "generation": "generation of the population",
         "organism_id": "run-wide id",
-        "architecture": "heuristic or planner",
-        "<gene>": "one column per gene, named by evosim.genome.gene_names",
+        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
+        "<gene>": "one column per gene, named by evosim.genome.gene_names; the memoriser block (m_arch, "
+                  "m_step0..m_step63) follows the core genes; written every checkpoint_every generations, or every "
+                  "generation with evolution.keep_all_genomes",
     },
 }
 

@@ -228,3 +228,32 @@ def test_memoriser_memorises_its_one_layout():
                   np.array([0]))
     assert on_pool.ret.mean() == 1.0
     assert off.ret.mean() < 0.4
+
+
+def test_keep_all_genomes_and_lineages(tmp_path):
+    """evolution.keep_all_genomes writes every generation's genomes; analysis/lineages.py traces the final
+    planners through parent_a to generation 0 and writes its tables and figure."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from conftest import ROOT
+
+    out = tmp_path / "run"
+    from evosim.cli import main
+
+    assert main(["run", str(ROOT / "runs" / "conditions_base.toml"), "--seed", "1", "--out", str(out), "--quiet",
+                 "--set", "evolution.population=30", "--set", "evolution.generations=6", "--set", "evolution.episodes=2",
+                 "--set", "evolution.keep_all_genomes=true", "--set", "evolution.checkpoint_every=4"]) == 0
+    g = pd.read_parquet(out / "genomes.parquet")
+    assert sorted(g["generation"].unique()) == list(range(6))
+    r = subprocess.run([sys.executable, str(ROOT / "analysis" / "lineages.py"), str(out)], capture_output=True,
+                       text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "generation numbers are exact" in r.stdout
+    lin = pd.read_csv(out / "analysis" / "lineages.csv")
+    steps = pd.read_csv(out / "analysis" / "lineage_steps.csv")
+    assert len(lin) and set(lin["order"]) <= {"depth_before", "depth_after", "never_rose"}
+    assert (steps.groupby("final_planner")["generation"].min() == 0).all()
+    assert (out / "analysis" / "lineages.png").exists()
