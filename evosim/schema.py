@@ -75,7 +75,7 @@ RUN_COLUMNS = {
         "organism_id": "run-wide id (generation * population + row)",
         "parent_a": "id of the first parent (-1: initial population)",
         "parent_b": "id of the second parent (-1: elite copy or initial)",
-        "architecture": "heuristic or planner",
+        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
         "fitness": "training return minus planning cost x work",
         "return_mean": "mean training return per episode",
         "proxy_mean": "mean proxy return per episode",
@@ -99,7 +99,7 @@ PROBE_COLUMNS = {
     "probe": {
         "generation": "generation of the probed population",
         "organism_id": "run-wide organism id (as in organisms.parquet)",
-        "architecture": "heuristic or planner",
+        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
         "depth": "expressed planner search depth (-1 for heuristics)",
         "distribution": "held-out layout distribution: train, shift or control",
         "episodes": "held-out episodes played (same layouts for every organism)",
