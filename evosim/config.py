@@ -71,10 +71,30 @@ class WorldConfig:
     """training diversity: 0 draws fresh layouts every generation; k > 0 draws all from a fixed pool of k layouts"""
 
 
+#: architectures ``organisms.initial_shares`` may name (``evosim.schema.ARCHITECTURES``)
+ARCHITECTURE_NAMES = ("heuristic", "planner", "memoriser")
+
+
 @dataclass(frozen=True)
 class OrganismConfig:
     initial_planner_share: float = setting(0.5, lo=0.0, hi=1.0)
-    """fraction of the initial population expressing the planner block"""
+    """fraction of the initial population expressing the planner block (the rest: heuristics); shorthand for
+    ``initial_shares = { heuristic = 1 - share, planner = share }``; give one of the two, not both"""
+    initial_shares: dict = field(default_factory=dict)
+    """initial share of each architecture, e.g. ``{ heuristic = 0.45, planner = 0.1, memoriser = 0.45 }``
+    (names: heuristic, planner, memoriser; non-negative, summing to 1; architectures left out start at 0).
+    Empty: ``initial_planner_share`` decides. ``memoriser = 0`` (or left out) means memorisers are not part
+    of the experiment: the memoriser gene starts negative and never mutates or flips (unless
+    ``memoriser_flips``), and tables list only heuristic and planner as architectures"""
+    memoriser_flips: bool = setting(False)
+    """let the memoriser gene mutate and flip (at ``evolution.arch_flip_rate``) even when no memoriser starts
+    (memorisers can then arise by mutation); always on when ``initial_shares.memoriser`` > 0"""
+    min_depth: int = setting(1, lo=0, hi=MAX_DEPTH)
+    """smallest planner search depth that can be expressed: 1 (the expression before issue 14) or 0 (a planner
+    of depth 0 does no search: it moves along the path gradient of its utility over what it perceives)"""
+    description_cost: float = setting(0.0, lo=0.0, hi=1.0)
+    """fitness lost per expressed gene (a description-length, simplicity pressure): heuristic 2 x features + 4,
+    planner features + 2, memoriser min(64, world.max_steps) (``evosim.genome.expressed_genes``)"""
     planning_cost: float = setting(0.0002, lo=0.0, hi=1.0)
     """fitness lost per unit of search work: objects scored + plans evaluated (per episode, averaged over episodes; the cost of computation)"""
     heuristic_signal: str = setting("path", choices=HEURISTIC_SIGNALS)
@@ -107,6 +127,9 @@ class EvolutionConfig:
     """per-organism probability that the architecture gene flips sign (heuristic <-> planner)"""
     checkpoint_every: int = setting(10, lo=1, hi=1_000_000)
     """write genomes (and a resumable checkpoint) every k generations"""
+    keep_all_genomes: bool = setting(False)
+    """also write every generation's genomes (genomes_<g>.parquet parts; for lineage analysis,
+    ``analysis/lineages.py``); checkpoints stay every ``checkpoint_every`` generations"""
 
 
 @dataclass(frozen=True)
@@ -220,6 +243,10 @@ def _fmt_allowed(f) -> str:
 def _check_value(where: str, f, value):
     t = f.type if isinstance(f.type, str) else f.type.__name__
     md = f.metadata
+    if t == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} = {_val(value)}: expected true or false, got {_tname(value)}")
+        return value
     if t == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where} = {_val(value)}: expected {_fmt_allowed(f)}, got {_tname(value)}")
@@ -243,6 +270,26 @@ def _check_value(where: str, f, value):
     return value
 
 
+def _check_shares(where: str, value) -> dict:
+    """``organisms.initial_shares``: a table of architecture = share, shares >= 0 summing to 1."""
+    allowed = ", ".join(ARCHITECTURE_NAMES)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} = {_val(value)}: expected a table of architecture = share, e.g. "
+                          f"initial_shares = {{ heuristic = 0.45, planner = 0.1, memoriser = 0.45 }}")
+    out = {}
+    for a, v in value.items():
+        if a not in ARCHITECTURE_NAMES:
+            raise ConfigError(f"{where}.{_key(a)}: unknown architecture{_suggest(a, ARCHITECTURE_NAMES)}; "
+                              f"allowed: {allowed}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or v > 1:
+            raise ConfigError(f"{where}.{_key(a)} = {_val(v)}: expected a share, a number with 0 <= value <= 1")
+        out[a] = float(v)
+    if out and abs(sum(out.values()) - 1.0) > 1e-9:
+        raise ConfigError(f"{where} = {_val(value)}: shares sum to {sum(out.values()):.6g}; allowed: "
+                          f"non-negative shares of {allowed} summing to 1")
+    return out
+
+
 def _check_radius(where: str, value) -> dict:
     if not isinstance(value, dict):
         raise ConfigError(f"{where} = {_val(value)}: expected a table of feature = radius, e.g. radius = {{ red = 8 }}")
@@ -263,6 +310,9 @@ def _build(cls, data, prefix: str, source: str):
             raise ConfigError(f"{where}: unknown key{_suggest(key, fields)}; allowed in [{prefix}]: {', '.join(fields)}")
         if key == "radius":
             kwargs[key] = _check_radius(where, value)
+            continue
+        if key == "initial_shares":
+            kwargs[key] = _check_shares(where, value)
             continue
         kwargs[key] = _check_value(where, fields[key], value)
     return cls(**kwargs)
@@ -286,6 +336,11 @@ def from_dict(data: dict, source: str = "<config>") -> Config:
         if key not in top:
             raise ConfigError(f"{source}: {_key(key)}: unknown key{_suggest(key, top)}; allowed at top level: {', '.join(top)}")
         if key in SECTIONS:
+            if (key == "organisms" and isinstance(value, dict) and "initial_planner_share" in value
+                    and value.get("initial_shares")):
+                raise ConfigError(f"{source}: organisms.initial_shares and organisms.initial_planner_share are both "
+                                  f"given; allowed: one of them (initial_planner_share is the shorthand for "
+                                  f"heuristic and planner only)")
             kwargs[key] = _build(SECTIONS[key], value, key, source)
         elif key == "name":
             kwargs[key] = _check_name(f"{source}: name", value)
@@ -299,8 +354,11 @@ def from_dict(data: dict, source: str = "<config>") -> Config:
 def _check_combinations(cfg: Config, source: str) -> None:
     from evosim.worlds import WORLDS
 
-    w, ev = cfg.world, cfg.evolution
+    w, ev, org = cfg.world, cfg.evolution, cfg.organisms
     world_cls = WORLDS[w.name]
+    if org.min_depth > org.max_depth:
+        raise ConfigError(f"{source}: organisms.min_depth = {org.min_depth}: larger than organisms.max_depth = "
+                          f"{org.max_depth}; allowed: 0 <= min_depth <= max_depth")
     far = 2 * (w.size - 1)
     for ch, r in w.radius.items():
         if ch not in world_cls.features:
@@ -416,6 +474,11 @@ def validate_setting(dotted: str, value, source: str = "overrides"):
     parts = dotted.split(".")
     if len(parts) == 3 and parts[:2] == ["world", "radius"]:
         return _check_radius(f"{source}: world.radius", {parts[2]: value})[parts[2]]
+    if len(parts) == 3 and parts[:2] == ["organisms", "initial_shares"]:
+        sh = {parts[2]: value}
+        if parts[2] not in ARCHITECTURE_NAMES or isinstance(value, bool) or not isinstance(value, (int, float)):
+            return _check_shares(f"{source}: organisms.initial_shares", sh)[parts[2]]
+        return value  # the sum is checked with the whole table
     if dotted in SECTIONS:
         raise ConfigError(f"{where}: is a table; set its keys one by one, e.g. '{dotted}.<key>'")
     if dotted not in paths:
@@ -426,6 +489,8 @@ def validate_setting(dotted: str, value, source: str = "overrides"):
         return _check_name(where, value)
     if dotted == "world.radius":
         return _check_radius(where, value)
+    if dotted == "organisms.initial_shares":
+        return _check_shares(where, value)
     return _check_value(where, f, value)
 
 
@@ -444,6 +509,14 @@ def validate_overrides(overrides: dict, source: str = "overrides", base: Config 
     """
     checked = validate_settings(overrides, source)
     data = to_dict(base) if isinstance(base, Config) else dict(base or {})
+    # initial_shares and initial_planner_share are alternatives: setting one replaces the base's other
+    touched_ps = "organisms.initial_planner_share" in checked
+    touched_sh = any(str(k).startswith("organisms.initial_shares") for k in checked)
+    org = data.get("organisms")
+    if isinstance(org, dict) and touched_ps != touched_sh:
+        org = dict(org)
+        org.pop("initial_shares" if touched_ps else "initial_planner_share", None)
+        data["organisms"] = org
     return from_dict(apply_overrides(data, checked, source), source)
 
 
@@ -461,13 +534,13 @@ def apply_overrides(data: dict, overrides: dict, source: str = "overrides") -> d
                 raise ConfigError(f"{source}: {parts[0]}: is not a table")
             sec[parts[1]] = value
             out[parts[0]] = sec
-        elif len(parts) == 3 and parts[1] == "radius":
+        elif len(parts) == 3 and parts[1] in ("radius", "initial_shares"):
             sec = out.get(parts[0])
             sec = dict(sec) if isinstance(sec, dict) else {}
-            rad = sec.get("radius", {})
+            rad = sec.get(parts[1], {})
             rad = dict(rad) if isinstance(rad, dict) else {}
             rad[parts[2]] = value
-            sec["radius"] = rad
+            sec[parts[1]] = rad
             out[parts[0]] = sec
         else:
             raise ConfigError(f"{source}: {dotted}: not a known setting path{_suggest(dotted, setting_paths())}")
@@ -475,8 +548,39 @@ def apply_overrides(data: dict, overrides: dict, source: str = "overrides") -> d
 
 
 def to_dict(cfg: Config) -> dict:
-    """Plain nested dict (TOML-writable) of a config."""
-    return dataclasses.asdict(cfg)
+    """Plain nested dict (TOML-writable) of a config. With ``organisms.initial_shares`` given, the
+    shorthand ``initial_planner_share`` is left out (the two are alternatives; reading both is an error)."""
+    d = dataclasses.asdict(cfg)
+    if d["organisms"].get("initial_shares"):
+        d["organisms"].pop("initial_planner_share", None)
+    # settings added by issue 14 are written only when set, so that a config using none of them is
+    # written (config.toml, the resume check, sweep cell hashes) exactly as before they existed
+    for sec, defaults in QUIET_DEFAULTS.items():
+        for k, v in defaults.items():
+            if k in d[sec] and d[sec][k] == v and type(d[sec][k]) is type(v):
+                del d[sec][k]
+    return d
+
+
+#: settings ``to_dict`` leaves out at their default value (see there)
+QUIET_DEFAULTS = {
+    "organisms": {"initial_shares": {}, "memoriser_flips": False, "min_depth": 1, "description_cost": 0.0},
+    "evolution": {"keep_all_genomes": False},
+}
+
+
+def resolved_shares(org: OrganismConfig) -> dict[str, float]:
+    """Initial share of every architecture (``ARCHITECTURE_NAMES`` order): ``initial_shares`` if given
+    (architectures left out: 0), else heuristic 1 - initial_planner_share, planner initial_planner_share."""
+    if org.initial_shares:
+        return {a: float(org.initial_shares.get(a, 0.0)) for a in ARCHITECTURE_NAMES}
+    return {"heuristic": 1.0 - org.initial_planner_share, "planner": org.initial_planner_share, "memoriser": 0.0}
+
+
+def memorisers_enabled(org: OrganismConfig) -> bool:
+    """Whether memorisers are part of the experiment: a positive initial memoriser share or
+    ``memoriser_flips``. If not, the memoriser gene never changes and no memoriser can exist."""
+    return resolved_shares(org)["memoriser"] > 0 or bool(org.memoriser_flips)
 
 
 def replace(cfg: Config, **dotted) -> Config:

@@ -51,9 +51,10 @@ class Arch(IntEnum):
 
     HEURISTIC = 0  # reactive policy, no search, no explicit objective ("optimised, not optimising")
     PLANNER = 1  # searches over plans with an evolved utility (a mesa-optimiser)
+    MEMORISER = 2  # an open-loop plan: one action per step, no perception, no objective (a lookup table)
 
 
-ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner"}
+ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner", Arch.MEMORISER: "memoriser"}
 
 #: what a heuristic senses (``organisms.heuristic_signal``; the kernels take the int code):
 #:   path    per channel and move, the sum over perceived objects for which that move goes down the
@@ -66,6 +67,8 @@ SIGNAL_COMPASS = 1
 
 #: feature channels per world are padded to this many in the kernels
 MAX_FEATURES = 4
+#: genes of the memoriser's open-loop plan: step t plays the action coded by gene t mod MEMO_STEPS
+MEMO_STEPS = 64
 #: the planner enumerates ordered visits to at most this many objects
 MAX_DEPTH = 3
 #: the planner considers, and a choice event offers, at most this many perceived objects (nearest first)
@@ -86,6 +89,9 @@ STREAM_TRAIN = 1
 STREAM_LAYOUT = 2
 STREAM_PROBE = 3
 STREAM_GA = 4
+#: the memoriser block's own GA stream (initial values, mutation, crossover, flips of the genes at the
+#: end of the genome): the draws of STREAM_GA keep their shapes whether or not memorisers take part
+STREAM_GA_MEMO = 5
 
 
 class Purpose(IntEnum):

@@ -133,6 +133,9 @@ def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_gene
                                     planners=f"{model.stats['planner_share']:.2f}")
                 final = gen == total - 1
                 due = gen % k == 0
+                if cfg.evolution.keep_all_genomes and not (due or final):
+                    # every generation's genomes (lineages); due and final generations are written below
+                    writer.write_part(f"genomes_{int(model.generation):07d}.parquet", model.genomes_table())
                 if due or final:
                     write_parts()
                 if final:

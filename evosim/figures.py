@@ -17,7 +17,7 @@ from evosim.objectives import classify  # noqa: E402
 from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, class_shares  # noqa: E402
 
 PALETTE = sns.color_palette("colorblind")
-ARCH_COLORS = {"heuristic": PALETTE[0], "planner": PALETTE[1]}
+ARCH_COLORS = {"heuristic": PALETTE[0], "planner": PALETTE[1], "memoriser": PALETTE[4]}
 CLASS_COLORS = {"robust": PALETTE[2], "pseudo_aligned": PALETTE[3], "capability_failure": PALETTE[7]}
 DIST_ORDER = list(DISTRIBUTIONS)
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from evosim import genome as gn
 from evosim import kernels
-from evosim.constants import STREAM_GA, STREAM_LAYOUT, STREAM_TRAIN
+from evosim.constants import STREAM_GA, STREAM_GA_MEMO, STREAM_LAYOUT, STREAM_TRAIN
 
 #: keys of ``GAState.to_arrays()`` (and of a checkpoint's state.npz), in the order written
 STATE_KEYS = ("genomes", "parents", "fitness", "generation")
@@ -108,26 +108,60 @@ class GAState:
 
 
 def initial_state(cfg) -> GAState:
-    """Generation 0: random genomes from ``(cfg.seed, STREAM_GA, 2**32 - 1)``, no parents, not evaluated."""
+    """Generation 0: random genomes, no parents, not evaluated. The core from ``(cfg.seed, STREAM_GA,
+    2**32 - 1)``, the memoriser block from ``(cfg.seed, STREAM_GA_MEMO, 2**32 - 1)``.
+
+    Shares (``organisms.initial_shares``, or ``initial_planner_share`` for two architectures): the
+    core expresses planners in the proportion planner / (planner + heuristic) (exactly
+    ``initial_planner_share`` when there are no memorisers), then that share of each core
+    architecture becomes a memoriser (``genome.random_memo_block``)."""
+    from evosim.config import resolved_shares
+
+    org = cfg.organisms
+    shares = resolved_shares(org)
+    p, h, m = shares["planner"], shares["heuristic"], shares["memoriser"]
+    core_share = org.initial_planner_share if not org.initial_shares else (p / (p + h) if p + h > 0 else 0.0)
     rng = np.random.default_rng([cfg.seed, STREAM_GA, 2**32 - 1])
     n = cfg.evolution.population
-    genomes = gn.random_population(rng, n, cfg.organisms.initial_planner_share, cfg.organisms.init_sigma)
+    genomes = gn.random_population(rng, n, core_share, org.init_sigma, org.min_depth,
+                                   np.random.default_rng([cfg.seed, STREAM_GA_MEMO, 2**32 - 1]), m)
     return GAState(genomes, np.full((n, 2), -1, dtype=np.int64), None, 0)
 
 
-def breed(state: GAState, evolution_cfg, seed: int) -> GAState:
+def with_memo_block(genomes: np.ndarray, seed: int) -> np.ndarray:
+    """``genomes`` with a memoriser block (no memorisers) appended if they have only the core
+    (a checkpoint written before the block existed); else unchanged."""
+    genomes = np.asarray(genomes)
+    if genomes.shape[1] != gn.CORE_GENES:
+        return genomes
+    rng = np.random.default_rng([seed, STREAM_GA_MEMO, 2**32 - 2])
+    return np.concatenate([genomes, gn.random_memo_block(rng, genomes, 0.0)], axis=1).astype(np.float32)
+
+
+def breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool = False) -> GAState:
+    """``_breed``: see there. ``memoriser_flips`` (``config.memorisers_enabled``): whether the
+    memoriser gene mutates and flips."""
+    return _breed(state, evolution_cfg, seed, memoriser_flips)
+
+
+def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> GAState:
     """Selection and variation: evaluated generation g -> unevaluated generation g + 1. Pure.
 
     elites <- the best ``elitism`` organisms, unchanged (ties: lower row first)
     parents <- two rounds of tournament selection
     children <- uniform crossover, Gaussian mutation, architecture flips
 
-    Random numbers come from ``default_rng([seed, STREAM_GA, state.generation])`` only.
+    The core's random numbers come from ``default_rng([seed, STREAM_GA, state.generation])``, in
+    exactly the shapes they had before the memoriser block existed; the memoriser block's (its
+    crossover swaps, mutation, flips of the memoriser gene) from ``default_rng([seed,
+    STREAM_GA_MEMO, state.generation])``. Unless ``memoriser_flips``, the memoriser gene is left
+    out of mutation and never flips, so an experiment without memorisers never grows one.
     """
     if state.fitness is None:
         raise ValueError("breed: the state has no fitness (evaluate and tell first)")
     ev = evolution_cfg
     rng = np.random.default_rng([seed, STREAM_GA, state.generation])
+    rng_memo = np.random.default_rng([seed, STREAM_GA_MEMO, state.generation])
     genomes, fitness = state.genomes, state.fitness
     n = len(genomes)
     ids = state.organism_ids()
@@ -140,11 +174,20 @@ def breed(state: GAState, evolution_cfg, seed: int) -> GAState:
     pa = gn.select_tournament(fitness, rng, ev.tournament_size, n_pairs)
     pb = gn.select_tournament(fitness, rng, ev.tournament_size, n_pairs)
     # Variation
-    ca, cb = gn.crossover_uniform(genomes[pa], genomes[pb], rng, ev.crossover_rate)
+    ca, cb = gn.crossover_blocks(genomes[pa], genomes[pb], rng, rng_memo, ev.crossover_rate)
     kids = np.concatenate([ca, cb])[:n_kids]
     kid_parents = np.concatenate([np.stack([ids[pa], ids[pb]], 1), np.stack([ids[pb], ids[pa]], 1)])[:n_kids]
-    kids = gn.mutate_gaussian(kids, rng, ev.mutation_sigma, ev.mutation_rate)
-    kids = gn.flip_architecture(kids, rng, ev.arch_flip_rate)
+    core = gn.mutate_gaussian(kids[:, gn.CORE], rng, ev.mutation_sigma, ev.mutation_rate)
+    core = gn.flip_architecture(core, rng, ev.arch_flip_rate)
+    memo = kids[:, gn.MEMO_BLOCK]
+    if memoriser_flips:
+        memo = gn.mutate_gaussian(memo, rng_memo, ev.mutation_sigma, ev.mutation_rate)
+        flip = rng_memo.random(len(memo)) < ev.arch_flip_rate
+        memo[flip, 0] = -memo[flip, 0]
+    else:  # the plan genes drift; the memoriser gene stays as it is (negative: no memorisers)
+        plan = gn.mutate_gaussian(memo[:, 1:], rng_memo, ev.mutation_sigma, ev.mutation_rate)
+        memo = np.concatenate([memo[:, :1], plan], axis=1)
+    kids = np.concatenate([core, memo], axis=1)
     new_genomes = np.concatenate([genomes[elites], kids]).astype(np.float32)
     new_parents = np.concatenate([np.stack([ids[elites], np.full(len(elites), -1)], 1), kid_parents]).astype(np.int64)
     return GAState(new_genomes, new_parents, None, state.generation + 1)
@@ -178,6 +221,8 @@ class Evaluation:
     """float64 [N]: mean return - planning_cost * mean search work per episode (objects scored + plans evaluated)"""
     records: kernels.Rollouts
     """per organism and episode: ret, proxy, steps, plans, work, reach"""
+    description: np.ndarray | None = None
+    """int64 [N]: expressed genes per organism (``genome.expressed_genes``; what description_cost charges)"""
 
     @property
     def ret(self) -> np.ndarray:
@@ -206,10 +251,15 @@ def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     # a writable copy: numba compiles read-only arrays as a separate type
     rec = kernels.rollout(np.array(state.genomes), layouts, idx, world.table, world.radius, len(world.features),
                           cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_TRAIN,
-                          state.generation, state.organism_ids(), heuristic_signal=cfg.organisms.heuristic_signal)
+                          state.generation, state.organism_ids(), heuristic_signal=cfg.organisms.heuristic_signal,
+                          min_depth=cfg.organisms.min_depth)
     ret = rec.ret.mean(axis=1)
     work = rec.work.mean(axis=1)
-    return Evaluation(ret - cfg.organisms.planning_cost * work, rec)
+    fitness = ret - cfg.organisms.planning_cost * work
+    desc = gn.expressed_genes(state.genomes, len(world.features), cfg.world.max_steps)
+    if cfg.organisms.description_cost > 0:
+        fitness = fitness - cfg.organisms.description_cost * desc
+    return Evaluation(fitness, rec, desc)
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -231,6 +281,8 @@ class GA:
             state = initial_state(cfg)
         elif not isinstance(state, GAState):
             state = GAState.from_arrays(state)
+        if state.genomes.shape[1] == gn.CORE_GENES:  # a checkpoint from before the memoriser block
+            state = GAState(with_memo_block(state.genomes, cfg.seed), state.parents, state.fitness, state.generation)
         self._state = state
 
     @property
@@ -240,7 +292,9 @@ class GA:
     def ask(self) -> tuple[np.ndarray, np.ndarray]:
         """(genomes [N, G] float32, organism ids [N] int64) of the generation to evaluate next."""
         if self._state.fitness is not None:
-            self._state = breed(self._state, self.cfg.evolution, self.cfg.seed)
+            from evosim.config import memorisers_enabled
+
+            self._state = breed(self._state, self.cfg.evolution, self.cfg.seed, memorisers_enabled(self.cfg.organisms))
         return self._state.genomes, self._state.organism_ids()
 
     def evaluate(self) -> Evaluation:
@@ -255,4 +309,4 @@ class GA:
 
 
 __all__ = ["GAState", "GA", "Evaluation", "STATE_KEYS", "initial_state", "breed", "evaluate", "make_pool",
-           "training_layouts"]
+           "training_layouts", "with_memo_block"]

@@ -1,9 +1,16 @@
 """Genome layout, decoding and the GA's variation operators.
 
-A population is one float32 matrix ``genomes[N, G]``. Every organism carries both blocks;
-the architecture gene decides which one is expressed, and the other drifts under mutation,
-so a single mutation of the architecture gene can switch an organism between a heuristic
-and a planner. The layout is fixed (features padded to ``MAX_FEATURES``) so that kernels,
+A population is one float32 matrix ``genomes[N, G]``. Every organism carries every block;
+the architecture genes decide which one is expressed, and the others drift under mutation,
+so a single flip of an architecture gene can switch an organism between a heuristic, a
+planner and a memoriser.
+
+Layout: the core (``CORE_GENES`` genes: the ARCH gene, the heuristic block, the planner block)
+followed by the memoriser block (``MEMO_BLOCK``: the memoriser gene, then ``MEMO_STEPS`` plan
+genes). Expressed architecture: memoriser if the memoriser gene is > 0, else planner if ARCH > 0,
+else heuristic. The core's random numbers come from the GA stream and the memoriser block's from
+its own stream (``STREAM_GA_MEMO``), so adding the block changed no draw of the core: a run
+without memorisers evolves exactly the core it evolved before the block existed. The layout is fixed (features padded to ``MAX_FEATURES``) so that kernels,
 tables and checkpoints agree on it for every world.
 
 Operators are small pure functions in the style of DEAP: arrays and an explicit
@@ -13,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evosim.constants import MAX_DEPTH, MAX_FEATURES, Arch
+from evosim.constants import MAX_DEPTH, MAX_FEATURES, MEMO_STEPS, Arch
 
 F = MAX_FEATURES
 # -- layout ----------------------------------------------------------------------------------
@@ -34,13 +41,24 @@ H_LOGTEMP = H_WALL + 3
 P_UTILITY = slice(H_LOGTEMP + 1, H_LOGTEMP + 1 + F)
 """planner: utility weight per feature channel (the mesa-objective)"""
 P_DEPTH = H_LOGTEMP + 1 + F
-"""planner: search depth gene, expressed as clip(floor(g + 0.5), 1, max_depth)"""
+"""planner: search depth gene, expressed as clip(floor(g + 0.5), min_depth, max_depth) (min_depth 1 unless
+``organisms.min_depth = 0``: depth 0 is a purely reactive planner, see kernels/rollout.py)"""
 P_DISCOUNT = P_DEPTH + 1
 """planner: discount gene, expressed as 0.5 + 0.49 * sigmoid(g)"""
-N_GENES = P_DISCOUNT + 1
+CORE_GENES = P_DISCOUNT + 1
+"""genes before the memoriser block (the whole genome before issue 14)"""
+M_ARCH = CORE_GENES
+"""memoriser gene: > 0 expresses the memoriser block, overriding ARCH"""
+M_PLAN = slice(M_ARCH + 1, M_ARCH + 1 + MEMO_STEPS)
+"""memoriser: the open-loop plan; step t plays action floor(2 * g[t mod MEMO_STEPS]) mod 4 (``memo_action``)"""
+N_GENES = M_PLAN.stop
 
 HEURISTIC_BLOCK = slice(1, H_LOGTEMP + 1)
-PLANNER_BLOCK = slice(H_LOGTEMP + 1, N_GENES)
+PLANNER_BLOCK = slice(H_LOGTEMP + 1, CORE_GENES)
+CORE = slice(0, CORE_GENES)
+MEMO_BLOCK = slice(M_ARCH, N_GENES)
+#: the largest magnitude a memoriser plan gene is read at (floor of a huge float overflows int64)
+MEMO_GENE_CLIP = 1.0e6
 
 
 def gene_names(features: tuple[str, ...]) -> list[str]:
@@ -53,18 +71,46 @@ def gene_names(features: tuple[str, ...]) -> list[str]:
         + ["h_wall", "h_momentum", "h_back", "h_logtemp"]
         + [f"u_{f}" for f in pad]
         + ["p_depth", "p_discount"]
+        + ["m_arch"] + [f"m_step{t}" for t in range(MEMO_STEPS)]
     )
 
 
 # -- decoding --------------------------------------------------------------------------------
 def architecture(genomes: np.ndarray) -> np.ndarray:
-    """``Arch`` code per organism (int64)."""
-    return np.where(genomes[:, ARCH] > 0, int(Arch.PLANNER), int(Arch.HEURISTIC)).astype(np.int64)
+    """``Arch`` code per organism (int64): memoriser if the memoriser gene is > 0, else planner if
+    ARCH > 0, else heuristic. A genome of ``CORE_GENES`` columns (written before the memoriser
+    block existed) has no memorisers."""
+    a = np.where(genomes[:, ARCH] > 0, int(Arch.PLANNER), int(Arch.HEURISTIC)).astype(np.int64)
+    if genomes.shape[1] > M_ARCH:
+        a[genomes[:, M_ARCH] > 0] = int(Arch.MEMORISER)
+    return a
 
 
-def depth(genomes: np.ndarray, max_depth: int = MAX_DEPTH) -> np.ndarray:
-    """Expressed planner search depth per organism (1..max_depth)."""
-    return np.clip(np.floor(genomes[:, P_DEPTH].astype(np.float64) + 0.5), 1, max_depth).astype(np.int64)
+def depth(genomes: np.ndarray, max_depth: int = MAX_DEPTH, min_depth: int = 1) -> np.ndarray:
+    """Expressed planner search depth per organism (min_depth..max_depth; min_depth is 1 unless
+    ``organisms.min_depth = 0``). The gene is clamped to [0, max_depth] first, as in the kernel."""
+    g = np.clip(genomes[:, P_DEPTH].astype(np.float64), 0.0, float(max_depth))
+    return np.clip(np.floor(g + 0.5), min_depth, max_depth).astype(np.int64)
+
+
+def memo_actions(genomes: np.ndarray) -> np.ndarray:
+    """The memoriser plan as actions, int64 [N, MEMO_STEPS]: floor(2 * g) mod 4 (period 2 in the gene,
+    so every gene is equally easy to mutate from one action to the next: a sigmoid code would freeze
+    genes that drift into its tails)."""
+    g = np.clip(genomes[:, M_PLAN].astype(np.float64), -MEMO_GENE_CLIP, MEMO_GENE_CLIP)
+    return np.floor(2.0 * g).astype(np.int64) & 3
+
+
+def expressed_genes(genomes: np.ndarray, n_features: int, max_steps: int) -> np.ndarray:
+    """Genes each organism expresses (its description length, for ``organisms.description_cost``), int64 [N].
+
+    heuristic: 2 * n_features + 4 (attraction and key attraction per channel of the world, wall,
+    momentum, back, temperature); planner: n_features + 2 (utility per channel, depth, discount);
+    memoriser: min(MEMO_STEPS, max_steps) (only the plan genes an episode can read). Architecture
+    genes are not counted (every organism has them)."""
+    arch = architecture(genomes)
+    counts = np.array([2 * n_features + 4, n_features + 2, min(MEMO_STEPS, int(max_steps))], dtype=np.int64)
+    return counts[arch]
 
 
 def discount(genomes: np.ndarray) -> np.ndarray:
@@ -79,18 +125,61 @@ def utility(genomes: np.ndarray, n_features: int) -> np.ndarray:
 
 
 # -- initialisation --------------------------------------------------------------------------
-def random_population(rng: np.random.Generator, n: int, planner_share: float, sigma: float = 1.0) -> np.ndarray:
-    """``n`` random genomes; a ``planner_share`` fraction (rounded) expresses the planner block."""
-    g = rng.normal(0.0, sigma, size=(n, N_GENES))
+def random_population(rng: np.random.Generator, n: int, planner_share: float, sigma: float = 1.0,
+                      min_depth: int = 1, rng_memo: np.random.Generator | None = None,
+                      memoriser_share: float = 0.0) -> np.ndarray:
+    """``n`` random genomes (float32 [n, N_GENES]); a ``planner_share`` fraction (rounded) of the core
+    expresses the planner block. The core comes from ``rng`` alone (``random_core``); the memoriser
+    block from ``rng_memo`` (``random_memo_block``, ``memoriser_share`` of each core architecture
+    become memorisers), or, without ``rng_memo``, a fixed block with no memoriser (memoriser gene -1,
+    plan genes 0)."""
+    core = random_core(rng, n, planner_share, sigma, min_depth)
+    if rng_memo is None:
+        memo = np.zeros((n, N_GENES - M_ARCH), dtype=np.float32)
+        memo[:, 0] = -1.0
+    else:
+        memo = random_memo_block(rng_memo, core, memoriser_share, sigma)
+    return np.concatenate([core, memo], axis=1)
+
+
+def random_core(rng: np.random.Generator, n: int, planner_share: float, sigma: float = 1.0,
+                min_depth: int = 1) -> np.ndarray:
+    """``n`` random core genomes (``CORE_GENES`` columns, exactly the draws made before the memoriser
+    block existed); a ``planner_share`` fraction (rounded) expresses the planner block. With
+    ``min_depth`` 0 the depth gene starts uniform over [-0.5, MAX_DEPTH + 0.5) (depths 0..MAX_DEPTH),
+    else over [0.5, MAX_DEPTH + 0.5)."""
+    g = rng.normal(0.0, sigma, size=(n, CORE_GENES))
     n_planners = int(round(planner_share * n))
     arch = np.full(n, -1.0)
     arch[:n_planners] = 1.0
     g[:, ARCH] = rng.permutation(arch) * rng.uniform(0.2, 1.0, size=n)
     g[:, H_WALL] = rng.normal(-2.0, 0.5, size=n)  # a newborn does not head-butt walls
     g[:, H_LOGTEMP] = rng.normal(-1.0, 0.5, size=n)
-    g[:, P_DEPTH] = rng.uniform(0.5, MAX_DEPTH + 0.5, size=n)
+    g[:, P_DEPTH] = rng.uniform(0.5 if min_depth >= 1 else -0.5, MAX_DEPTH + 0.5, size=n)
     g[:, P_DISCOUNT] = rng.normal(1.5, 0.5, size=n)
     return g.astype(np.float32)
+
+
+def random_memo_block(rng: np.random.Generator, core: np.ndarray, memoriser_share: float,
+                      sigma: float = 1.0) -> np.ndarray:
+    """The memoriser block (float32 [n, MEMO_STEPS + 1]) for ``core`` genomes, from the memo stream.
+
+    round(memoriser_share * n_planners) of the core's planners and round(memoriser_share *
+    n_heuristics) of its heuristics become memorisers (memoriser gene in [0.2, 1.0)), so each
+    architecture's share of the start is the one asked for, up to rounding; the rest get a
+    negative memoriser gene in (-1.0, -0.2]. Plan genes ~ N(0, sigma)."""
+    n = len(core)
+    m = np.empty((n, N_GENES - M_ARCH))
+    m[:, 1:] = rng.normal(0.0, sigma, size=(n, MEMO_STEPS))
+    mag = rng.uniform(0.2, 1.0, size=n)
+    sign = -np.ones(n)
+    planner = core[:, ARCH] > 0
+    for group in (np.flatnonzero(planner), np.flatnonzero(~planner)):
+        k = int(round(memoriser_share * len(group)))
+        if k:
+            sign[rng.choice(group, size=k, replace=False)] = 1.0
+    m[:, 0] = sign * mag
+    return m.astype(np.float32)
 
 
 # -- variation (DEAP-style operators) --------------------------------------------------------
@@ -107,6 +196,18 @@ def flip_architecture(genomes: np.ndarray, rng: np.random.Generator, rate: float
     flip = rng.random(len(out)) < rate
     out[flip, ARCH] = -out[flip, ARCH]
     return out
+
+
+def crossover_blocks(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, rng_memo: np.random.Generator,
+                     rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """``crossover_uniform`` over whole genomes with the core's draws from ``rng`` (exactly the draws
+    ``crossover_uniform`` makes on the core alone: the pair decision, then the core's swaps) and the
+    memoriser block's swaps from ``rng_memo``; a pair crosses over in both blocks or in neither."""
+    do = (rng.random(len(a)) < rate)[:, None]
+    swap_core = rng.random((len(a), CORE_GENES)) < 0.5
+    swap_memo = rng_memo.random((len(a), a.shape[1] - CORE_GENES)) < 0.5
+    swap = np.concatenate([swap_core, swap_memo], axis=1) & do
+    return np.where(swap, b, a).astype(np.float32), np.where(swap, a, b).astype(np.float32)
 
 
 def crossover_uniform(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, rate: float) -> tuple[np.ndarray, np.ndarray]:

@@ -18,8 +18,17 @@ import pandas as pd
 
 from evosim import genome as gn
 from evosim import ga, kernels, worlds
-from evosim.config import Config, load_config, replace
-from evosim.constants import ARCH_NAMES, Arch
+from evosim.config import Config, load_config, memorisers_enabled, replace
+from evosim.constants import ARCH_NAMES, MAX_DEPTH, Arch
+from evosim.schema import architectures
+
+
+def conditions_columns(cfg: Config) -> bool:
+    """Whether a run's generation statistics carry the issue-14 columns (memoriser_share, heuristic_share,
+    memoriser_fitness_mean, depth_0..depth_3, description_mean): when memorisers take part, depth 0 can be
+    expressed or a description cost is charged. Other runs keep the columns they had before."""
+    org = cfg.organisms
+    return memorisers_enabled(org) or org.min_depth == 0 or org.description_cost > 0
 
 #: keyword parameters of ``EvolutionModel`` and the config setting each overrides
 KEYWORD_SETTINGS = {
@@ -121,6 +130,9 @@ class EvolutionModel(mesa.Model):
         self._arch = (None, None)
         self._records: kernels.Rollouts | None = None
         self._stats: dict = {}
+        self.arch_categories = list(architectures(memorisers_enabled(cfg.organisms)))
+        """categories of the ``architecture`` columns (``schema.architectures``)"""
+        self._description = None
         self._pending: list[pd.DataFrame] = []
         if pending_rows is not None and len(pending_rows):
             self._pending.append(pending_rows)
@@ -199,6 +211,7 @@ class EvolutionModel(mesa.Model):
             self._spawn_agents()
         result = self._ga.evaluate()
         self._records = result.records
+        self._description = result.description
         self._ga.tell(result.fitness)
         self._record(result.ret, result.proxy, result.steps, result.plans, result.work)
         self.datacollector.collect(self)
@@ -209,7 +222,10 @@ class EvolutionModel(mesa.Model):
         return (["generation", "fitness_mean", "fitness_max", "fitness_std", "return_mean", "return_max",
                  "proxy_mean", "steps_mean", "plans_mean", "work_mean", "planner_share", "planner_fitness_mean",
                  "heuristic_fitness_mean", "depth_mean"]
-                + [f"u_{f}_mean" for f in feats] + [f"h_attract_{f}_mean" for f in feats])
+                + [f"u_{f}_mean" for f in feats] + [f"h_attract_{f}_mean" for f in feats]
+                + (["heuristic_share", "memoriser_share", "memoriser_fitness_mean"]
+                   + [f"depth_{d}" for d in range(MAX_DEPTH + 1)] + ["description_mean"]
+                   if conditions_columns(self.config) else []))
 
     def training_layouts(self, generation: int):
         """This generation's training layouts and the layout played in each episode."""
@@ -221,7 +237,8 @@ class EvolutionModel(mesa.Model):
     def _record(self, ret, proxy, steps, plans, work) -> None:
         g, arch, fit = self.genomes, self.architecture, self.fitness
         planner = arch == int(Arch.PLANNER)
-        dep = gn.depth(g, self.config.organisms.max_depth)
+        heur = arch == int(Arch.HEURISTIC)
+        dep = gn.depth(g, self.config.organisms.max_depth, self.config.organisms.min_depth)
         util = gn.utility(g, self.n_features)
         nan = float("nan")
         s = {
@@ -231,18 +248,28 @@ class EvolutionModel(mesa.Model):
             "steps_mean": float(steps.mean()), "plans_mean": float(plans.mean()), "work_mean": float(work.mean()),
             "planner_share": float(planner.mean()),
             "planner_fitness_mean": float(fit[planner].mean()) if planner.any() else nan,
-            "heuristic_fitness_mean": float(fit[~planner].mean()) if (~planner).any() else nan,
+            "heuristic_fitness_mean": float(fit[heur].mean()) if heur.any() else nan,
             "depth_mean": float(dep[planner].mean()) if planner.any() else nan,
         }
         for j, f in enumerate(self.world.features):
             s[f"u_{f}_mean"] = float(util[planner, j].mean()) if planner.any() else nan
-            s[f"h_attract_{f}_mean"] = float(g[~planner, gn.H_ATTRACT.start + j].mean()) if (~planner).any() else nan
+            s[f"h_attract_{f}_mean"] = float(g[heur, gn.H_ATTRACT.start + j].mean()) if heur.any() else nan
+        if conditions_columns(self.config):
+            memo = arch == int(Arch.MEMORISER)
+            s["heuristic_share"] = float(heur.mean())
+            s["memoriser_share"] = float(memo.mean())
+            s["memoriser_fitness_mean"] = float(fit[memo].mean()) if memo.any() else nan
+            for d in range(MAX_DEPTH + 1):
+                s[f"depth_{d}"] = float((dep[planner] == d).mean()) if planner.any() else nan
+            desc = self._description if self._description is not None else gn.expressed_genes(
+                g, self.n_features, self.config.world.max_steps)
+            s["description_mean"] = float(np.mean(desc))
         self._stats = s
         self._pending.append(pd.DataFrame({
             "generation": np.full(len(g), self.generation, dtype=np.int64),
             "organism_id": self.organism_ids(),
             "parent_a": self.parents[:, 0], "parent_b": self.parents[:, 1],
-            "architecture": pd.Categorical.from_codes(arch, categories=["heuristic", "planner"]),
+            "architecture": pd.Categorical.from_codes(arch, categories=self.arch_categories),
             "fitness": fit, "return_mean": ret, "proxy_mean": proxy, "steps_mean": steps, "plans_mean": plans,
             "work_mean": work, "depth": np.where(planner, dep, -1).astype(np.int64),
         }))
@@ -270,5 +297,5 @@ class EvolutionModel(mesa.Model):
         df = pd.DataFrame(self.genomes, columns=gn.gene_names(self.world.features))
         df.insert(0, "organism_id", self.organism_ids())
         df.insert(0, "generation", np.int64(self.generation))
-        df.insert(2, "architecture", pd.Categorical.from_codes(self.architecture, categories=["heuristic", "planner"]))
+        df.insert(2, "architecture", pd.Categorical.from_codes(self.architecture, categories=self.arch_categories))
         return df

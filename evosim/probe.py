@@ -27,7 +27,8 @@ from evosim.objectives import (
     mesa_choice, power_bits, prefers_proxy, pseudo_r2, task_agreement,
 )
 from evosim.oracle import oracle_returns
-from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, PROBE_COLUMNS
+from evosim.config import memorisers_enabled
+from evosim.schema import CLASSES, DISTRIBUTIONS, PROBE_COLUMNS, architectures
 
 #: ``generation`` argument of the kernels' counter-based RNG under STREAM_PROBE, per purpose
 _PURPOSE = PROBE_PURPOSE  # alias: constants.PROBE_PURPOSE / constants.Purpose
@@ -67,7 +68,8 @@ def _layout_rng(seed: int, d: int, decision: bool) -> np.random.Generator:
 def _roll(cfg, world, genomes, lay, ids, purpose: str, record: bool = True):
     return kernels.rollout(genomes, lay, np.arange(len(lay)), world.table, world.radius, len(world.features),
                            cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_PROBE, _PURPOSE[purpose],
-                           ids, record=record, heuristic_signal=cfg.organisms.heuristic_signal)
+                           ids, record=record, heuristic_signal=cfg.organisms.heuristic_signal,
+                           min_depth=cfg.organisms.min_depth)
 
 
 def _feature_counts(reach, obj_kind, kind_feat) -> np.ndarray:
@@ -419,7 +421,8 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
             "generation": np.full(n, generation, dtype=np.int64),
             "organism_id": ids,
             "architecture": [ARCH_NAMES[Arch(int(a))] for a in arch],
-            "depth": np.where(planner, gn.depth(genomes, cfg.organisms.max_depth), -1).astype(np.int64),
+            "depth": np.where(planner, gn.depth(genomes, cfg.organisms.max_depth, cfg.organisms.min_depth),
+                              -1).astype(np.int64),
             "distribution": dist,
         })
         for k, v in cols.items():
@@ -446,7 +449,9 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         df["behav_prefers_proxy"] = prefers_proxy(behav, kind_feat, pk, tk)
         rows.append(df)
     out = pd.concat(rows, ignore_index=True)
-    out["architecture"] = pd.Categorical(out["architecture"], categories=list(ARCHITECTURES))
+    # heuristic and planner only unless memorisers take part (schema.architectures)
+    out["architecture"] = pd.Categorical(out["architecture"],
+                                         categories=list(architectures(memorisers_enabled(cfg.organisms))))
     out["distribution"] = pd.Categorical(out["distribution"], categories=list(DISTRIBUTIONS))
     out["class"] = pd.Categorical(out["class"], categories=list(CLASSES))
     out["class_omniscient"] = pd.Categorical(out["class_omniscient"], categories=list(CLASSES))

@@ -35,6 +35,13 @@ ARCHITECTURES = tuple(ARCH_NAMES[a] for a in sorted(Arch))
 #: architecture groups of per-architecture share tables: the whole population, then each architecture
 ARCH_GROUPS = ("all", *ARCHITECTURES)
 
+
+def architectures(with_memoriser: bool = True) -> tuple[str, ...]:
+    """Categories of a run's ``architecture`` columns: every architecture if memorisers are part of
+    the experiment (``evosim.config.memorisers_enabled``), else heuristic and planner only, so the
+    tables of an experiment without memorisers are written exactly as before the memoriser existed."""
+    return ARCHITECTURES if with_memoriser else tuple(a for a in ARCHITECTURES if a != ARCH_NAMES[Arch.MEMORISER])
+
 # -- table columns ---------------------------------------------------------------------------
 #: documented columns of a run's tables (generations.parquet, organisms.parquet, genomes.parquet)
 RUN_COLUMNS = {
@@ -55,13 +62,20 @@ RUN_COLUMNS = {
         "depth_mean": "mean expressed search depth of planners",
         "u_<feature>_mean": "mean planner utility weight on a feature channel (the mesa-objective)",
         "h_attract_<feature>_mean": "mean heuristic attraction weight on a feature channel",
+        "memoriser_share": "fraction of organisms expressing the memoriser block (only in runs with memorisers, "
+                           "min_depth 0 or a description cost: ``evosim.model.conditions_columns``)",
+        "heuristic_share": "fraction of heuristics (same runs as memoriser_share)",
+        "memoriser_fitness_mean": "mean fitness of memorisers (NaN if none; same runs as memoriser_share)",
+        "depth_<d>": "fraction of planners expressing search depth d, d = 0..max_depth (NaN without planners; same "
+                     "runs as memoriser_share): the evolved amount of search",
+        "description_mean": "mean expressed genes per organism (what organisms.description_cost charges; same runs)",
     },
     "organisms": {
         "generation": "generation index",
         "organism_id": "run-wide id (generation * population + row)",
         "parent_a": "id of the first parent (-1: initial population)",
         "parent_b": "id of the second parent (-1: elite copy or initial)",
-        "architecture": "heuristic or planner",
+        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
         "fitness": "training return minus planning cost x work",
         "return_mean": "mean training return per episode",
         "proxy_mean": "mean proxy return per episode",
@@ -73,8 +87,10 @@ RUN_COLUMNS = {
     "genomes": {
         "generation": "generation of the population",
         "organism_id": "run-wide id",
-        "architecture": "heuristic or planner",
-        "<gene>": "one column per gene, named by evosim.genome.gene_names",
+        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
+        "<gene>": "one column per gene, named by evosim.genome.gene_names; the memoriser block (m_arch, "
+                  "m_step0..m_step63) follows the core genes; written every checkpoint_every generations, or every "
+                  "generation with evolution.keep_all_genomes",
     },
 }
 
@@ -83,7 +99,7 @@ PROBE_COLUMNS = {
     "probe": {
         "generation": "generation of the probed population",
         "organism_id": "run-wide organism id (as in organisms.parquet)",
-        "architecture": "heuristic or planner",
+        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
         "depth": "expressed planner search depth (-1 for heuristics)",
         "distribution": "held-out layout distribution: train, shift or control",
         "episodes": "held-out episodes played (same layouts for every organism)",
@@ -234,8 +250,15 @@ SWEEP_COLUMNS = {
     "proxy_mean": "mean proxy return per episode of the final generation",
     "plans_mean": "mean plans evaluated per episode in the final generation",
     "depth_mean": "mean search depth of the final generation's planners (NaN if none)",
+    "heuristic_share": "fraction of heuristics in the final generation (from organisms.parquet)",
+    "memoriser_share": "fraction of memorisers in the final generation (from organisms.parquet)",
+    "fitness_max": "best fitness in the final generation",
+    "planner_depth_mean": "mean expressed search depth of the final generation's planners (the evolved amount of "
+                          "search; NaN without planners; from organisms.parquet)",
+    "planner_depth_sd": "standard deviation of the final planners' depths (NaN without planners)",
+    "depth_<d>": "fraction of the final generation's planners with search depth d, d = 0..3 (NaN without planners)",
     "n_planners": "number of planners in the probed (final) population (NaN without a report)",
-    "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner) in outcome "
+    "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner, memoriser) in outcome "
                              "<class> (robust, pseudo_aligned, capability_failure) on held-out <dist> layouts "
                              "(train, shift, control); NaN without a report or without organisms of <arch>",
     "<dist>_normalised_return": "mean normalised true return (true / oracle) of the final population on <dist>",
@@ -249,8 +272,10 @@ SUMMARY_COLUMNS = {
     "n_failed": "seeds whose run failed",
     "mean": "mean across seeds",
     "sd": "standard deviation across seeds (ddof=1; NaN for n < 2)",
-    "ci_lo": "lower end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
-    "ci_hi": "upper end of the t-based 95% confidence interval of the mean (NaN for n < 2)",
+    "ci_lo": "lower end of the 95% confidence interval of the mean (NaN for n < 2; see interval)",
+    "ci_hi": "upper end of the 95% confidence interval of the mean (NaN for n < 2; see interval)",
+    "interval": "bootstrap (percentile bootstrap over seeds, for shares: inside [0, 1]) or t (t-based, for "
+                "unbounded metrics)",
 }
 
 
@@ -364,6 +389,6 @@ def bootstrap_interval(values, rng=None, n_boot: int = 10_000, level: float = 0.
     return float(lo), float(hi)
 
 
-__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
+__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "architectures", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
            "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "class_shares", "class_share_columns", "TInterval", "t_interval",
            "wilson_interval", "bootstrap_interval"]

@@ -31,6 +31,25 @@ CASES = {
     "negative --seed": (None, ["--seed", "-1"], ["command line: seed = -1", "0 <= value"]),
     "zero --generations": (None, ["--generations", "0"], ["evolution.generations = 0", "out of range"]),
     "resume and overwrite": (None, ["--resume", "--overwrite"], ["--resume and --overwrite exclude each other"]),
+    # issue 14: architectures, shares, costs, depths
+    "unknown architecture": (QUICK.replace("[organisms]", "[organisms]\ninitial_shares = { heuristic = 0.5, planer = 0.5 }")
+                             .replace("initial_planner_share", "# initial_planner_share"), [],
+                             ["organisms.initial_shares.planer", "unknown architecture", "did you mean 'planner'",
+                              "allowed: heuristic, planner, memoriser"]),
+    "shares not summing to 1": (QUICK.replace("[organisms]", "[organisms]\ninitial_shares = { heuristic = 0.5, "
+                                              "memoriser = 0.6 }").replace("initial_planner_share", "# x"), [],
+                                ["organisms.initial_shares", "sum to 1.1", "summing to 1"]),
+    "shares and planner share": (QUICK.replace("[organisms]", "[organisms]\ninitial_shares = { heuristic = 1.0 }"), [],
+                                 ["organisms.initial_shares and organisms.initial_planner_share are both given"]),
+    "negative description cost": (None, ["--set", "organisms.description_cost=-0.1"],
+                                  ["organisms.description_cost = -0.1", "out of range", "0.0 <= value"]),
+    "negative planning cost": (None, ["--set", "organisms.planning_cost=-1"],
+                               ["organisms.planning_cost = -1", "out of range"]),
+    "min_depth beyond max_depth": (None, ["--set", "organisms.min_depth=3", "--set", "organisms.max_depth=2"],
+                                   ["organisms.min_depth = 3", "larger than organisms.max_depth = 2",
+                                    "0 <= min_depth <= max_depth"]),
+    "memoriser_flips not a boolean": (None, ["--set", "organisms.memoriser_flips=1"],
+                                      ["organisms.memoriser_flips = 1", "expected true or false"]),
 }
 
 

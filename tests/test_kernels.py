@@ -237,9 +237,23 @@ def test_decisions_equal_twin_at_random_states(name):
         for md in (1, 2, 3):
             a, p, scored = _planner_action(g, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
                                            lay.dist[li], feats, world.table.interaction, np.asarray(radius, np.int64),
-                                           nf, md, key, step, np.full(MAX_DEPTH, -1, np.int64))
+                                           nf, md, key, step, np.full(MAX_DEPTH, -1, np.int64), 1)
             assert scored == naive.objects_scored(y, x, naive._ints(lay.obj_pos[li]), naive._ints(lay.obj_kind[li]),
                                                   list(alive), naive._ints(lay.dist[li]), naive._ints(radius), nf)
+        # depth 0 (organisms.min_depth = 0): the reactive planner, move and objects scored
+        g0 = np.array(g)
+        g0[P_DEPTH] = -0.7
+        got = planner_plan(g0, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive, lay.dist[li],
+                           feats, world.table.interaction, radius, nf, 3, key, step, min_depth=0)
+        want = naive.planner_action(g0, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                    lay.dist[li], feats, world.table.interaction, radius, nf, 3, int(key), step, 0)
+        assert tuple(got[:2]) == want and (got[2] == -1).all(), trial
+        a0, p0, scored0 = _planner_action(g0, lay.walls[li], y, x, prev, inv, lay.obj_pos[li], lay.obj_kind[li], alive,
+                                          lay.dist[li], feats, world.table.interaction, np.asarray(radius, np.int64),
+                                          nf, 3, key, step, np.full(MAX_DEPTH, -1, np.int64), 0)
+        assert (a0, p0, scored0) == (want[0], 0, naive.reactive_action(
+            g0, lay.walls[li], y, x, prev, lay.obj_pos[li], lay.obj_kind[li], alive, lay.dist[li], feats, radius, nf,
+            int(key), step)[1]), trial
         want = naive.explore(lay.walls[li], y, x, prev, int(key), step)
         assert _explore(lay.walls[li], y, x, prev, key, step) == want
     assert n_plans > 1000  # the search was actually exercised
@@ -837,7 +851,7 @@ def test_work_counts_objects_scored_and_plans():
             a, p, scored = _planner_action(g, lay.walls[0], 4, 4, -1, 0, lay.obj_pos[0], lay.obj_kind[0],
                                            lay.obj_kind[0] >= 0, lay.dist[0], world.table.features,
                                            world.table.interaction, np.array([20, 20, 0, 0]), 2, 3, np.uint64(1), 0,
-                                           np.full(MAX_DEPTH, -1, np.int64))
+                                           np.full(MAX_DEPTH, -1, np.int64), 1)
             assert (p, scored) == (sum(math.perm(k, r) for r in range(1, depth + 1)), n)
             h = g.copy()
             h[ARCH] = -1.0

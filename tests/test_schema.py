@@ -29,8 +29,10 @@ def test_one_definition_everywhere():
     assert evosim.probe.DISTRIBUTIONS is DISTRIBUTIONS
     assert evosim.probe.COLUMNS is schema.PROBE_COLUMNS and evosim.store.COLUMNS is schema.RUN_COLUMNS
     assert evosim.objectives.class_shares is class_shares
-    assert ARCHITECTURES == tuple(ARCH_NAMES[a] for a in Arch) == ("heuristic", "planner")
-    assert ARCH_GROUPS == ("all", "heuristic", "planner")
+    assert ARCHITECTURES == tuple(ARCH_NAMES[a] for a in Arch) == ("heuristic", "planner", "memoriser")
+    assert ARCH_GROUPS == ("all", "heuristic", "planner", "memoriser")
+    # categories of a run's architecture columns: memoriser only where memorisers take part
+    assert schema.architectures(False) == ("heuristic", "planner") and schema.architectures(True) == ARCHITECTURES
     assert set(schema.COLUMNS) == {"generations", "organisms", "genomes", "probe", "interventions",
                                    "population_agreement", "three_way"}
 

@@ -264,17 +264,25 @@ world.size = 11
     assert [r.cell_hash for r in again] == [r.cell_hash for r in specs]
 
 
-def test_summary_uses_t_interval():
-    """summary.parquet's CI is mean +- t(0.975, n-1) * sd / sqrt(n) over complete seeds; failed seeds excluded."""
+def test_summary_uses_t_interval_for_unbounded_metrics_and_bootstrap_for_shares():
+    """summary.parquet's CI: for an unbounded metric mean +- t(0.975, n-1) * sd / sqrt(n) over complete seeds;
+    for a share the percentile bootstrap over seeds (inside [0, 1]); failed seeds excluded."""
     from scipy import stats
+
+    from evosim.schema import bootstrap_interval
 
     vals = [0.1, 0.4, 0.35, 0.9]
     table = pd.DataFrame({"cell": [0] * 5, "k": [1] * 5, "seed": range(5),
-                          "status": ["complete"] * 4 + ["failed"], "planner_share": vals + [math.nan]})
-    s = sw.summarise(table, ["k"]).set_index("metric").loc["planner_share"]
+                          "status": ["complete"] * 4 + ["failed"], "planner_share": vals + [math.nan],
+                          "fitness_mean": vals + [math.nan]})
+    summ = sw.summarise(table, ["k"]).set_index("metric")
+    s = summ.loc["fitness_mean"]
     lo, hi = stats.t.interval(0.95, 3, loc=np.mean(vals), scale=stats.sem(vals))
-    assert s["n"] == 4 and s["n_failed"] == 1
+    assert s["n"] == 4 and s["n_failed"] == 1 and s["interval"] == "t"
     assert s["mean"] == pytest.approx(np.mean(vals)) and s["ci_lo"] == pytest.approx(lo) and s["ci_hi"] == pytest.approx(hi)
+    b = summ.loc["planner_share"]
+    assert b["interval"] == "bootstrap" and (b["ci_lo"], b["ci_hi"]) == bootstrap_interval(vals, rng=0)
+    assert 0.0 <= b["ci_lo"] <= b["mean"] <= b["ci_hi"] <= 1.0
 
 
 def test_figures_from_tables(tmp_path):

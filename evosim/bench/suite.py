@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from evosim.bench.timing import _load, _same_episodes, best_time, numba_threads, steps_per_s
-from evosim.bench.workloads import Workload, heuristic_workload, mixed_workload, planner_workload
+from evosim.bench.workloads import Workload, heuristic_workload, memoriser_workload, mixed_workload, planner_workload
 from evosim.reference import naive
 from evosim.reference.mesa_model import mesa_rollout
 
@@ -55,6 +55,32 @@ def bench_planner(n: int, episodes: int, repeats: int) -> list[dict]:
         record("planner_plans_per_step", rec.plans.sum() / steps, "plans/step", note="depth 2 over n perceived "
                "objects evaluates n + n(n-1) plans when nothing ends the episode: 64 at n = 8, 42 at n = 6"),
     ]
+
+
+def bench_memoriser(n: int, episodes: int, repeats: int) -> list[dict]:
+    """Memorisers: a table lookup per step (target >= 20 M organism-steps/s per core; faster than the heuristic)."""
+    work = memoriser_workload(n, episodes)
+    rate, wall_rate, rec = steps_per_s(work, repeats)
+    return [record("memoriser_steps_per_s_per_core", rate, "organism-steps/s", world="red_door", size=15,
+                   max_steps=100, organisms=n, episodes=episodes, threads=1, target=20e6,
+                   clock=f"process CPU time, best of {repeats}", wall_rate=round(wall_rate),
+                   steps=int(rec.steps.sum()), mean_episode_steps=round(float(rec.steps.mean()), 2))]
+
+
+def bench_planner_depths(n: int, episodes: int, repeats: int, depths=(0, 1, 2, 3)) -> list[dict]:
+    """Planner organism-steps per CPU second at each search depth (0 = reactive: no plans, the
+    utility-weighted path gradient), on the planner workload (keys_chests 21 x 21, 12 objects in view)."""
+    out = []
+    for d in depths:
+        work = planner_workload(n, episodes, depth=d)
+        rate, wall_rate, rec = steps_per_s(work, repeats)
+        steps = int(rec.steps.sum())
+        out.append(record(f"planner_depth{d}_steps_per_s_per_core", rate, "organism-steps/s", world="keys_chests",
+                          size=21, depth=d, n_distractors=6, radius=40, organisms=n, episodes=episodes, threads=1,
+                          clock=f"process CPU time, best of {repeats}", wall_rate=round(wall_rate), steps=steps,
+                          work_per_step=round(float(rec.work.sum()) / steps, 2),
+                          plans_per_step=round(float(rec.plans.sum()) / steps, 2)))
+    return out
 
 
 def speedup_vs_naive(work: Workload, name: str, repeats: int) -> list[dict]:
@@ -344,6 +370,10 @@ def run_suite(profile: str = "full", runs_dir: Path | None = None, log=None, sca
     recs += bench_heuristic(*p.heuristic, p.repeats)
     log("planner kernel ...")
     recs += bench_planner(*p.planner, p.repeats)
+    log("memoriser kernel ...")
+    recs += bench_memoriser(*p.heuristic, p.repeats)
+    log("planner depths 0..3 ...")
+    recs += bench_planner_depths(*p.planner, p.repeats)
     log("naive twins ...")
     recs += speedup_vs_naive(heuristic_workload(*p.naive_heuristic), "heuristic", p.repeats)
     recs += speedup_vs_naive(planner_workload(*p.naive_planner), "planner", p.repeats)
@@ -371,5 +401,5 @@ def run_suite(profile: str = "full", runs_dir: Path | None = None, log=None, sca
 
 
 __all__ = ["record", "run_suite", "PROFILES", "SCALING", "Profile", "speedup_vs_naive", "speedup_vs_mesa",
-           "bench_heuristic", "bench_planner", "bench_parallel", "bench_startup", "bench_concurrent_compile",
+           "bench_heuristic", "bench_planner", "bench_memoriser", "bench_planner_depths", "bench_parallel", "bench_startup", "bench_concurrent_compile",
            "bench_peak_rss", "bench_experiments", "experiment_files", "scaling_rows", "scaling_records"]

@@ -25,6 +25,7 @@ class Workload:
     stream: int = 1
     generation: int = 0
     heuristic_signal: str = "path"
+    min_depth: int = 1
 
     @property
     def n_features(self) -> int:
@@ -38,11 +39,12 @@ class Workload:
     def run(self, record_trace: bool = False):
         from evosim import kernels
 
-        return kernels.rollout(*self.args(), record=record_trace, heuristic_signal=self.heuristic_signal)
+        return kernels.rollout(*self.args(), record=record_trace, heuristic_signal=self.heuristic_signal,
+                               min_depth=self.min_depth)
 
     def subset(self, n: int, episodes: int) -> "Workload":
         return Workload(self.genomes[:n], self.layouts, self.episode_layout[:episodes], self.world, self.max_depth,
-                        self.max_steps, self.seed, self.stream, self.generation, self.heuristic_signal)
+                        self.max_steps, self.seed, self.stream, self.generation, self.heuristic_signal, self.min_depth)
 
 
 def _world(**settings):
@@ -80,6 +82,19 @@ def planner_workload(n: int, episodes: int, size: int = 21, depth: int = 2, max_
     layouts = w.sample(rng, "train", episodes)
     g = gn.random_population(rng, n, 1.0)
     g[:, gn.P_DEPTH] = float(depth)
+    return Workload(g, layouts, np.arange(episodes, dtype=np.int64), w, 3, max_steps, min_depth=0 if depth == 0 else 1)
+
+
+def memoriser_workload(n: int, episodes: int, size: int = 15, max_steps: int = 100, seed: int = 0) -> Workload:
+    """Random memorisers (open-loop plans, actions uniform) on red_door ``size`` x ``size`` training layouts."""
+    from evosim import genome as gn
+
+    w = _world(name="red_door", size=size, max_steps=max_steps)
+    rng = np.random.default_rng([seed, 64])
+    layouts = w.sample(rng, "train", episodes)
+    g = gn.random_population(rng, n, 0.0)
+    g[:, gn.M_ARCH] = 1.0
+    g[:, gn.M_PLAN] = rng.uniform(0.0, 2.0, size=(n, gn.MEMO_STEPS))
     return Workload(g, layouts, np.arange(episodes, dtype=np.int64), w, 3, max_steps)
 
 
@@ -94,4 +109,4 @@ def mixed_workload(n: int, episodes: int, size: int = 15, max_steps: int = 100, 
     return Workload(g, layouts, np.arange(episodes, dtype=np.int64), w, 3, max_steps)
 
 
-__all__ = ["Workload", "heuristic_workload", "planner_workload", "mixed_workload"]
+__all__ = ["Workload", "heuristic_workload", "planner_workload", "memoriser_workload", "mixed_workload"]

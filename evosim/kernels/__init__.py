@@ -72,14 +72,16 @@ class Rollouts:
 
 def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, max_depth: int, max_steps: int,
             seed: int, stream: int, generation: int, organism_ids, record: bool = False,
-            heuristic_signal: str = "path") -> Rollouts:
+            heuristic_signal: str = "path", min_depth: int = 1) -> Rollouts:
     """Roll every genome out on every episode; episode ``e`` plays layout ``episode_layout[e]``.
 
     ``table.capacity`` (> 0) ends an episode once that many objects have been eaten (satiety).
     The random numbers of episode ``e`` of organism ``organism_ids[i]`` derive from
     (seed, stream, generation, organism_ids[i], e) only. ``heuristic_signal`` is what heuristics
     sense, one of ``HEURISTIC_SIGNALS`` (see ``evosim.constants``): "path" (BFS-gradient toward
-    perceived objects) or "compass" (Manhattan-direction sums).
+    perceived objects) or "compass" (Manhattan-direction sums). ``min_depth`` (1, or 0:
+    ``organisms.min_depth``) is the smallest planner depth expressed; depth 0 is a reactive planner.
+    Genomes carry the memoriser block (``genome.N_GENES`` columns); memorisers play their plan.
     """
     mode = _signal_code("rollout", heuristic_signal)
     genomes = np.ascontiguousarray(genomes, dtype=np.float32)
@@ -96,6 +98,8 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
         raise ValueError(f"rollout: n_features must be in 1..{MAX_FEATURES}")
     if not 1 <= max_depth <= MAX_DEPTH:
         raise ValueError(f"rollout: max_depth must be in 1..{MAX_DEPTH}")
+    if min_depth not in (0, 1):
+        raise ValueError(f"rollout: min_depth must be 0 or 1, got {min_depth!r}")
     organism_ids = np.ascontiguousarray(organism_ids, dtype=np.int64)
     if organism_ids.shape != (len(genomes),):
         raise ValueError("rollout: one organism id per genome")
@@ -115,7 +119,7 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
              np.ascontiguousarray(table.interaction, dtype=np.int64), np.ascontiguousarray(radius, dtype=np.int64),
              int(n_features), int(max_depth), int(max_steps), np.uint64(seed), np.uint64(stream), np.uint64(generation),
              organism_ids, ret, proxy, steps, plans, work, reach, trace, bool(record), int(getattr(table, "capacity", 0)),
-             mode)
+             mode, int(min_depth))
     return Rollouts(ret, proxy, steps, plans, reach, trace if record else None, work)
 
 
@@ -230,7 +234,7 @@ def _dist_input(fn, dist, m, shape):
 
 
 def _planner_call(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
-                  n_feat, max_depth, key, step):
+                  n_feat, max_depth, key, step, min_depth=1):
     (genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
      step) = _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat,
                               key, step)
@@ -240,29 +244,31 @@ def _planner_call(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, 
     if kind_inter.size and (kind_inter.min() < 0 or kind_inter.max() > 3):
         raise ValueError(f"{fn}: kind_inter must hold Interaction codes 0..3")
     max_depth = _int(f"{fn}: max_depth", max_depth, 1, MAX_DEPTH)
+    min_depth = _int(f"{fn}: min_depth", min_depth, 0, 1)
     plan = np.full(MAX_DEPTH, -1, dtype=np.int64)
     a, p, _ = _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                              radius, n_feat, max_depth, key, step, plan)
+                              radius, n_feat, max_depth, key, step, plan, min_depth)
     return int(a), int(p), plan
 
 
 def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
-                   n_feat: int, max_depth: int, key, step: int) -> tuple[int, int]:
+                   n_feat: int, max_depth: int, key, step: int, min_depth: int = 1) -> tuple[int, int]:
     """(move, plans evaluated) of a planner genome at one state (arguments as in
     ``heuristic_action``, plus the layout's ``dist[M, H, W]`` from ``distance_maps``, the kinds'
-    ``kind_inter`` codes and the depth cap ``max_depth``)."""
+    ``kind_inter`` codes, the depth cap ``max_depth`` and the smallest depth ``min_depth``, 1 or 0:
+    ``organisms.min_depth``)."""
     a, p, _ = _planner_call("planner_action", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist,
-                            kind_feat, kind_inter, radius, n_feat, max_depth, key, step)
+                            kind_feat, kind_inter, radius, n_feat, max_depth, key, step, min_depth)
     return a, p
 
 
 def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
-                 n_feat: int, max_depth: int, key, step: int) -> tuple[int, int, np.ndarray]:
+                 n_feat: int, max_depth: int, key, step: int, min_depth: int = 1) -> tuple[int, int, np.ndarray]:
     """``planner_action`` with the plan it follows: (move, plans evaluated, plan), ``plan``
     int64 [MAX_DEPTH] the object indices of the best plan in visiting order, padded with -1
     (all -1 when the planner explores); the move heads for ``plan[0]``."""
     return _planner_call("planner_plan", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                         kind_inter, radius, n_feat, max_depth, key, step)
+                         kind_inter, radius, n_feat, max_depth, key, step, min_depth)
 
 
 def episode_keys(seed, stream, generation, organisms, episodes) -> np.ndarray:

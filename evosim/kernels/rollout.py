@@ -33,8 +33,10 @@ from evosim.constants import (
     DX, DY, I_CONSUMED, I_ENDS, I_OPENED, I_PICKED, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, OPPOSITE,
     SIGNAL_PATH, UNREACHABLE,
 )
+from evosim.constants import MEMO_STEPS
 from evosim.genome import (
-    ARCH, H_ATTRACT, H_ATTRACT_KEY, H_BACK, H_LOGTEMP, H_MOMENTUM, H_WALL, P_DEPTH, P_DISCOUNT, P_UTILITY,
+    ARCH, H_ATTRACT, H_ATTRACT_KEY, H_BACK, H_LOGTEMP, H_MOMENTUM, H_WALL, M_ARCH, M_PLAN, MEMO_GENE_CLIP, P_DEPTH,
+    P_DISCOUNT, P_UTILITY,
 )
 from evosim.kernels import rng as _rng
 from evosim.kernels.rng import _episode_key, _splitmix64, _uniform
@@ -42,6 +44,9 @@ from evosim.kernels.rng import _episode_key, _splitmix64, _uniform
 H_ATT0 = H_ATTRACT.start
 H_KEY0 = H_ATTRACT_KEY.start
 P_U0 = P_UTILITY.start
+M_PLAN0 = M_PLAN.start
+#: architecture codes (``evosim.constants.Arch``) as plain ints for the kernels
+A_HEURISTIC, A_PLANNER, A_MEMORISER = 0, 1, 2
 
 #: exploring planners keep their heading with this probability unless blocked
 EXPLORE_KEEP = 0.75
@@ -169,7 +174,9 @@ def _signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, r
 
 @njit(cache=True, inline="always")
 def _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat):
-    """The SIGNAL_PATH sums of ``_signals_into`` (``sig`` already zeroed)."""
+    """The SIGNAL_PATH sums of ``_signals_into`` (``sig`` already zeroed). Returns how many objects
+    entered the sums (live, not on (y, x), within the largest radius, reachable): the objects a
+    depth-0 planner scores."""
     h, w = walls.shape
     max_r = 0
     for f in range(n_feat):
@@ -180,6 +187,7 @@ def _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_fe
     free_e = x < w - 1 and walls[y, x + 1] == 0
     free_s = y < h - 1 and walls[y + 1, x] == 0
     free_w = x > 0 and walls[y, x - 1] == 0
+    n_in = 0
     for o in range(obj_kind.shape[0]):
         if not alive[o]:
             continue
@@ -193,6 +201,7 @@ def _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_fe
         down_e = free_e and dist[o, y, x + 1] < d
         down_s = free_s and dist[o, y + 1, x] < d
         down_w = free_w and dist[o, y, x - 1] < d
+        n_in += 1
         k = obj_kind[o]
         for f in range(n_feat):
             v = kind_feat[k, f]
@@ -206,6 +215,7 @@ def _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_fe
                     sig[f, 2] += s
                 if down_w:
                     sig[f, 3] += s
+    return n_in
 
 
 #: largest episodes x cells for which ``_rollout`` tabulates the heuristic's signals (x 128 bytes)
@@ -325,7 +335,7 @@ EpisodeLayout = namedtuple("EpisodeLayout", ["walls", "start", "obj_pos", "obj_k
 #: the radius per channel, channels used, the depth cap, the step limit, the satiety capacity and
 #: the heuristic's signal mode (SIGNAL_PATH / SIGNAL_COMPASS)
 Rules = namedtuple("Rules", ["kind_feat", "kind_reward", "kind_proxy", "kind_inter", "radius", "n_feat", "max_depth",
-                             "max_steps", "capacity", "signal"])
+                             "max_steps", "capacity", "signal", "min_depth"])
 
 
 @njit(cache=True)
@@ -343,13 +353,13 @@ def _new_scratch(m, n_powtab):
 
 @njit(cache=True)
 def _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                    radius, n_feat, max_depth, key, step, plan):
+                    radius, n_feat, max_depth, key, step, plan, min_depth):
     """One planner decision: returns (action, plans evaluated, objects scored).
 
     ``plan`` (int64, length MAX_DEPTH) receives the best plan: the object indices (into
     ``obj_pos``/``obj_kind``) it visits in order, padded with -1; all -1 when the planner explores.
     Its first object is the one the returned action heads for."""
-    depth, gamma = _planner_genes(genome, max_depth)
+    depth, gamma = _planner_genes(genome, max_depth, min_depth)
     sc = _new_scratch(1, _powtab_size(walls))
     a, p, scored = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
                                    kind_inter, radius, n_feat, key, step, depth, gamma, sc)
@@ -364,11 +374,12 @@ def _powtab_size(walls):
 
 
 @njit(cache=True)
-def _planner_genes(genome, max_depth):
-    """Expressed (search depth, discount) of a planner genome: constant over its episodes."""
+def _planner_genes(genome, max_depth, min_depth):
+    """Expressed (search depth, discount) of a planner genome: constant over its episodes. Depth is
+    clip(floor(g + 0.5), min_depth, max_depth) with min_depth 1 (the expression before issue 14) or 0."""
     # clamp before floor: floor of a huge gene overflows int64 in numba (depth 1 instead of max_depth)
     g_depth = min(max(np.float64(genome[P_DEPTH]), 0.0), np.float64(max_depth))
-    depth = int(min(max(math.floor(g_depth + 0.5), 1.0), np.float64(max_depth)))
+    depth = int(min(max(math.floor(g_depth + 0.5), np.float64(min_depth)), np.float64(max_depth)))
     gamma = 0.5 + 0.49 / (1.0 + math.exp(-np.float64(genome[P_DISCOUNT])))
     return depth, gamma
 
@@ -546,6 +557,9 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     ``gamma`` only and carried across steps). Fills ``sc.plan`` once, after the search.
     Returns (action, plans evaluated, objects scored by ``_perceive``)."""
     cand, cand_d, plan = sc.cand, sc.cand_d, sc.plan
+    if depth == 0:
+        return _reactive_decide(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat,
+                                key, step, sc)
     n_c, scored = _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand, cand_d, sc.util)
     # best candidate slots into ``plan``, then mapped to object indices below
     plans = _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, sc.util, depth, gamma, sc.powtab,
@@ -578,6 +592,52 @@ def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     return _explore(walls, y, x, prev, key, step), plans, scored
 
 
+@njit(cache=True)
+def _reactive_decide(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key, step,
+                     sc):
+    """A depth-0 planner: no enumeration of plans. It scores the perceived objects with its utility
+    and moves along their path gradient: the heuristic's SIGNAL_PATH sums (``_path_signals_into``)
+    weighted by the utility genes, summed channel by channel; the first move with the highest
+    strictly positive score, else the planner's explore rule. No noise beyond exploring.
+    Returns (action, 0 plans, objects scored); ``sc.plan`` is all -1 (no plan)."""
+    sig = sc.sig
+    for t in range(MAX_DEPTH):
+        sc.plan[t] = -1
+    for f in range(n_feat):
+        for a in range(4):
+            sig[f, a] = 0.0
+    scored = _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat)
+    best_a = -1
+    best_s = 0.0
+    for a in range(4):
+        v = 0.0
+        for f in range(n_feat):
+            v += np.float64(genome[P_U0 + f]) * sig[f, a]
+        if v > best_s:
+            best_s = v
+            best_a = a
+    if best_a < 0:
+        return _explore(walls, y, x, prev, key, step), 0, scored
+    return best_a, 0, scored
+
+
+@njit(cache=True, inline="always")
+def _memo_action(genome, step):
+    """A memoriser's move at ``step``: floor(2 * g) mod 4 of plan gene step mod MEMO_STEPS (``genome.memo_actions``)."""
+    g = min(max(np.float64(genome[M_PLAN0 + step % MEMO_STEPS]), -MEMO_GENE_CLIP), MEMO_GENE_CLIP)
+    return np.int64(math.floor(2.0 * g)) & 3
+
+
+@njit(cache=True, inline="always")
+def _arch_of(genome):
+    """``Arch`` code of a genome: memoriser if the memoriser gene is > 0, else planner if ARCH > 0, else heuristic."""
+    if genome[M_ARCH] > 0:
+        return A_MEMORISER
+    if genome[ARCH] > 0:
+        return A_PLANNER
+    return A_HEURISTIC
+
+
 @njit(cache=True, inline="always")
 def _occupied(obj_pos, alive, y, x, skip):
     """Whether a live object other than ``skip`` lies on (y, x)."""
@@ -588,15 +648,16 @@ def _occupied(obj_pos, alive, y, x, skip):
 
 
 @njit(cache=True)
-def _episode(genome, is_planner, lay, rules, key, sc, tab, use_tab, reach, trace, record):
+def _episode(genome, arch, lay, rules, key, sc, tab, use_tab, reach, trace, record):
     """One episode of ``genome`` on layout ``lay`` (an ``EpisodeLayout``) under ``rules`` (``Rules``),
     with the organism's ``Scratch`` ``sc``. If ``use_tab``, ``tab`` holds this layout's signal
     table (see ``_signal_tables``). Fills ``reach`` (step at which each object was interacted with,
     -1 if never) and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start);
     ``sc.plan`` holds a planner's latest plan after each decision (see ``_planner_action``).
     Returns (return, proxy return, steps taken, plans evaluated, work): a planner's work is the sum
-    over its decisions of objects scored (``_perceive``) + plans evaluated (``_search``); 0 for a
-    heuristic."""
+    over its decisions of objects scored (``_perceive``; at depth 0 the objects in its path signal) +
+    plans evaluated (``_search``); 0 for a heuristic and a memoriser. ``arch``: A_HEURISTIC, A_PLANNER
+    or A_MEMORISER (a memoriser plays ``_memo_action`` at each step: no perception, no objective)."""
     walls, obj_pos, obj_kind, dist = lay.walls, lay.obj_pos, lay.obj_kind, lay.dist
     kind_feat, kind_reward, kind_proxy, kind_inter = rules.kind_feat, rules.kind_reward, rules.kind_proxy, rules.kind_inter
     radius, n_feat, max_steps, capacity = rules.radius, rules.n_feat, rules.max_steps, rules.capacity
@@ -632,15 +693,19 @@ def _episode(genome, is_planner, lay, rules, key, sc, tab, use_tab, reach, trace
     eaten = 0  # CONSUMED objects so far: the episode ends once ``capacity`` (> 0) are eaten
     temp = g_wall = g_mom = g_back = 0.0
     depth, gamma = 1, 0.0
+    is_planner = arch == A_PLANNER
+    is_memo = arch == A_MEMORISER
     if is_planner:
-        depth, gamma = _planner_genes(genome, rules.max_depth)
-    else:
+        depth, gamma = _planner_genes(genome, rules.max_depth, rules.min_depth)
+    elif not is_memo:
         temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
     pristine = use_tab
     while steps < max_steps:
         if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
             break
-        if is_planner:
+        if is_memo:
+            a = _memo_action(genome, steps)
+        elif is_planner:
             a, p, scored = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
                                            kind_inter, radius, n_feat, key, steps, depth, gamma, sc)
             plans += p
@@ -692,7 +757,7 @@ def _episode(genome, is_planner, lay, rules, key, sc, tab, use_tab, reach, trace
 @njit(cache=True, parallel=True)
 def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kind_feat, kind_reward, kind_proxy,
              kind_inter, radius, n_feat, max_depth, max_steps, seed, stream, generation, organism_ids,
-             ret, proxy, steps, plans, work, reach, trace, record, capacity, signal):
+             ret, proxy, steps, plans, work, reach, trace, record, capacity, signal, min_depth):
     n = genomes.shape[0]
     n_ep = episode_layout.shape[0]
     m = obj_kind.shape[1]
@@ -700,7 +765,7 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
     # Heuristic signals while every object is present: once per episode layout, not per step
     any_heuristic = False
     for i in range(n):
-        if not genomes[i, ARCH] > 0:
+        if _arch_of(genomes[i]) == A_HEURISTIC:
             any_heuristic = True
             break
     use_tab = any_heuristic and n_ep * h * w <= SIGNAL_TABLE_MAX_CELLS
@@ -710,18 +775,18 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
     else:
         tab = np.empty((1, 1, 1, MAX_FEATURES, 4))
     rules = Rules(kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, capacity,
-                  signal)
+                  signal, min_depth)
     for i in prange(n):
         g = genomes[i]
-        is_planner = g[ARCH] > 0
-        sc = _new_scratch(m, MAX_DEPTH * h * w + 1 if is_planner else 1)
+        arch = _arch_of(g)
+        sc = _new_scratch(m, MAX_DEPTH * h * w + 1 if arch == A_PLANNER else 1)
         for e in range(n_ep):
             li = episode_layout[e]
             key = _episode_key(seed, stream, generation, organism_ids[i], e)
             lay = EpisodeLayout(walls[li], start[li], obj_pos[li], obj_kind[li], dist[li])
             tr = trace[i, e] if record else trace[0, 0]
             tb = tab[e] if use_tab else tab[0]
-            r, p, s, pl, wk = _episode(g, is_planner, lay, rules, key, sc, tb, use_tab, reach[i, e], tr, record)
+            r, p, s, pl, wk = _episode(g, arch, lay, rules, key, sc, tb, use_tab, reach[i, e], tr, record)
             ret[i, e] = r
             proxy[i, e] = p
             steps[i, e] = s

@@ -11,6 +11,7 @@ Twins:
     bfs, distance_maps                   evosim/kernels/bfs.py (+ kernels.distance_maps)
     heuristic_action, explore,
     planner_action, planner_plan,
+    reactive_action (depth 0), memo_action,
     episode, rollout                     evosim/kernels/rollout.py (+ kernels.rollout; planner_plan is
                                          the ``plan`` output of planner_action)
 """
@@ -40,7 +41,8 @@ OPPOSITE = [2, 3, 0, 1]
 CONSUMED, ENDS, PICKED, OPENED = 0, 1, 2, 3
 
 # genome layout (genome.py):
-# arch | attract[4] | attract_key[4] | wall momentum back logtemp | utility[4] | depth discount
+# arch | attract[4] | attract_key[4] | wall momentum back logtemp | utility[4] | depth discount |
+# memoriser gene | plan[64]
 G_ARCH = 0
 G_ATTRACT = 1
 G_ATTRACT_KEY = 5
@@ -51,7 +53,10 @@ G_LOGTEMP = 12
 G_UTILITY = 13
 G_DEPTH = 17
 G_DISCOUNT = 18
-N_GENES = 19
+G_MEMO = 19
+G_PLAN = 20
+MEMO_STEPS = 64
+N_GENES = 84
 
 
 # -- counter-based RNG ----------------------------------------------------------------------------
@@ -303,6 +308,45 @@ def objects_scored(y, x, obj_pos, obj_kind, alive, dist, radius, n_feat):
                and int(dist[o][y][x]) < UNREACHABLE)
 
 
+def planner_depth(genome, max_depth, min_depth=1):
+    """The expressed search depth: floor(gene + 0.5) kept within min_depth..max_depth."""
+    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
+    return int(min(max(math.floor(g[G_DEPTH] + 0.5), min_depth), max_depth))
+
+
+def memo_action(genome, step):
+    """A memoriser's move at ``step``: plan gene g = gene[step mod MEMO_STEPS] (clipped to +-1e6),
+    action floor(2 g) mod 4. No perception, no objective."""
+    g = float(np.float64(np.asarray(genome, dtype=np.float32)[G_PLAN + step % MEMO_STEPS]))
+    g = min(max(g, -1.0e6), 1.0e6)
+    return math.floor(2.0 * g) % 4
+
+
+def reactive_action(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key, step):
+    """A depth-0 planner: (action, objects scored). Score each move as the sum over channels of
+    utility[f] x the heuristic's path signal (``signals``, mode "path"); take the first move with
+    the highest strictly positive score, else ``explore``. Objects scored: the live objects not on
+    our cell, within the largest radius and reachable (those the path signal sums over)."""
+    g = genome if isinstance(genome, list) else [float(v) for v in np.asarray(genome, dtype=np.float64)]
+    walls, obj_pos, obj_kind, dist = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(dist)
+    kind_feat, radius = _floats(kind_feat), _ints(radius)
+    alive = [bool(v) for v in np.asarray(alive)]
+    signal = signals(walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, "path")
+    max_r = max([0] + radius[:n_feat])
+    scored = sum(1 for o in range(len(obj_kind)) if alive[o]
+                 and 0 < abs(obj_pos[o][0] - y) + abs(obj_pos[o][1] - x) <= max_r and int(dist[o][y][x]) < UNREACHABLE)
+    best_a, best_s = -1, 0.0
+    for a in range(4):
+        s = 0.0
+        for f in range(n_feat):
+            s += g[G_UTILITY + f] * signal[f][a]
+        if s > best_s:
+            best_a, best_s = a, s
+    if best_a < 0:
+        return explore(walls, y, x, prev, key, step), scored
+    return best_a, scored
+
+
 def _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                     radius, n_feat, max_depth):
     """The planner's search. Returns (candidates, every plan as (first, value, path), best path):
@@ -327,10 +371,15 @@ def _closer_moves(walls, y, x, dist, o):
 
 
 def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                   radius, n_feat, max_depth, key, step):
+                   radius, n_feat, max_depth, key, step, min_depth=1):
     """Returns (action, plans evaluated): the first move down a shortest path to the first object of
     the first plan with the strictly highest positive value; explore if none is worth > 0 or no
-    neighbour is closer (a plan never starts on our own cell, so the distance-0 check is only a guard)."""
+    neighbour is closer (a plan never starts on our own cell, so the distance-0 check is only a guard).
+    At depth 0 (``min_depth`` 0 and a depth gene below 0.5): ``reactive_action``, 0 plans."""
+    if planner_depth(genome, max_depth, min_depth) == 0:
+        a, _ = reactive_action(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat,
+                               key, step)
+        return a, 0
     walls, obj_pos, obj_kind, kind_inter = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(kind_inter)
     dist = _ints(dist)
     alive = [bool(v) for v in np.asarray(alive)]
@@ -352,11 +401,14 @@ def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dis
 
 
 def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                 radius, n_feat, max_depth, key, step):
+                 radius, n_feat, max_depth, key, step, min_depth=1):
     """The plan ``planner_action`` follows at this state: the object indices of the first plan with
     the strictly highest positive value, in visiting order; [] whenever planner_action explores
     instead (no plan worth > 0, first object on our own cell, no neighbour closer to it).
-    ``prev``, ``key`` and ``step`` only steer exploration; they are taken for symmetry."""
+    ``prev``, ``key`` and ``step`` only steer exploration; they are taken for symmetry. A depth-0
+    planner has no plan ([])."""
+    if planner_depth(genome, max_depth, min_depth) == 0:
+        return []
     walls, obj_pos, obj_kind, kind_inter = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(kind_inter)
     dist = _ints(dist)
     alive = [bool(v) for v in np.asarray(alive)]
@@ -371,11 +423,13 @@ def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist,
 
 # -- episodes --------------------------------------------------------------------------------------
 def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy, kind_inter,
-            radius, n_feat, max_depth, max_steps, key, capacity=0, mode="path"):
+            radius, n_feat, max_depth, max_steps, key, capacity=0, mode="path", min_depth=1):
     """One episode. Returns (return, proxy, steps, plans, reach[M], trace[max_steps + 1], work).
 
     A heuristic senses signal ``mode`` ("path" or "compass"). A planner's work is, summed over its
-    decisions, the objects it scored (``objects_scored``) plus the plans it evaluated; 0 for a heuristic.
+    decisions, the objects it scored (``objects_scored``; at depth 0 those of ``reactive_action``) plus
+    the plans it evaluated; 0 for a heuristic and a memoriser. A memoriser (memoriser gene > 0,
+    overriding the arch gene) plays ``memo_action`` at each step.
 
     Each step: stop if no reward is obtainable any more (no live positive-reward object that
     pays on contact, and either no positive-reward chest or neither a held nor a lying key);
@@ -386,8 +440,11 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
     walls, obj_pos, obj_kind, dist = _ints(walls), _ints(obj_pos), _ints(obj_kind), _ints(dist)
     reward, proxy_pay, inter = _floats(kind_reward), _floats(kind_proxy), _ints(kind_inter)
     kind_feat, radius, kind_inter = _floats(kind_feat), _ints(radius), inter
+    raw = np.asarray(genome, dtype=np.float32)
     genome = [float(v) for v in np.asarray(genome, dtype=np.float64)]
-    is_planner = genome[G_ARCH] > 0
+    is_memo = genome[G_MEMO] > 0
+    is_planner = genome[G_ARCH] > 0 and not is_memo
+    depth = planner_depth(genome, max_depth, min_depth)
     w = len(walls[0])
     m = len(obj_kind)
     alive = [k >= 0 for k in obj_kind]
@@ -406,9 +463,15 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
         return direct or (chests and (inv > 0 or keys))
 
     while steps < max_steps and obtainable():
-        if is_planner:
+        if is_memo:
+            a = memo_action(raw, steps)
+        elif is_planner and depth == 0:
+            a, scored = reactive_action(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius,
+                                        n_feat, key, steps)
+            work += scored
+        elif is_planner:
             a, p = planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                                  kind_inter, radius, n_feat, max_depth, key, steps)
+                                  kind_inter, radius, n_feat, max_depth, key, steps, min_depth)
             plans += p
             work += p + objects_scored(y, x, obj_pos, obj_kind, alive, dist, radius, n_feat)
         else:
@@ -444,7 +507,7 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
 
 
 def rollout(genomes, layouts, episode_layout, table, radius, n_features, max_depth, max_steps,
-            seed, stream, generation, organism_ids, record=True, heuristic_signal="path"):
+            seed, stream, generation, organism_ids, record=True, heuristic_signal="path", min_depth=1):
     """Every genome on every episode; episode ``e`` plays layout ``episode_layout[e]`` with the key
     episode_key(seed, stream, generation, organism_ids[i], e). Distance maps come from the naive
     BFS, not from ``layouts.dist``. Returns ``evosim.kernels.Rollouts`` (a plain record)."""
@@ -467,7 +530,7 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features, max_dep
             r, p, s, pl, rc, tr, wk = episode(genomes[i], layouts.walls[li], layouts.start[li], layouts.obj_pos[li],
                                           layouts.obj_kind[li], dist[li].tolist(), table.features, table.reward,
                                           table.proxy, table.interaction, radius, n_features, max_depth,
-                                          max_steps, key, getattr(table, "capacity", 0), heuristic_signal)
+                                          max_steps, key, getattr(table, "capacity", 0), heuristic_signal, min_depth)
             ret[i, ep], proxy[i, ep], steps[i, ep], plans[i, ep], work[i, ep] = r, p, s, pl, wk
             reach[i, ep] = rc
             trace[i, ep] = tr

@@ -189,9 +189,11 @@ class RunWriter:
         else:
             state = read_state(ckpt)
             keep_g = int(state["generation"])
-            from evosim.genome import N_GENES
+            from evosim.genome import CORE_GENES, N_GENES
 
-            if state["genomes"].shape != (self.cfg.evolution.population, N_GENES) or keep_g >= self.cfg.evolution.generations:
+            # CORE_GENES: a checkpoint from before the memoriser block (the GA appends one, with no memorisers)
+            if (state["genomes"].shape not in ((self.cfg.evolution.population, N_GENES),
+                                               (self.cfg.evolution.population, CORE_GENES))) or keep_g >= self.cfg.evolution.generations:
                 raise RunError(f"{ckpt}: checkpoint does not fit the config (genomes {state['genomes'].shape}, "
                                f"generation {keep_g}); use --overwrite")
             gens = pd.read_parquet(ckpt / "generations.parquet")

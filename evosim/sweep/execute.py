@@ -289,7 +289,7 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> Swe
     figs = []
     try:
         from evosim.sweep import figures
-        figs = figures.sweep_figures(summary, list(sweep.grid_keys), out / "figures")
+        figs = figures.sweep_figures(summary, list(sweep.grid_keys), out / "figures", list(sweep.keys))
     except Exception as e:  # a figure must never cost the tables
         log(f"warning: figures not written: {_one_line(e)}")
     n_failed = int((table["status"] != "complete").sum())

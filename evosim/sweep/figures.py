@@ -5,6 +5,12 @@
   each square is annotated with the mean and the half-width of its 95% CI.
 - ``dose_response``: shares of the outcome classes under shift (all architectures) against
   the one grid key, with the 95% CI as a band.
+- ``architecture_phase_diagrams`` (conditions sweeps: memorisers or depth 0 in play): for every
+  pair of factors, the mean final share of each architecture (heuristic, planner, memoriser),
+  averaged over the other factors' levels; settings that vary together across cells (e.g.
+  world.size with world.wall_density) form one factor.
+- ``depth_distribution``: per cell, the distribution of the final planners' search depths
+  (depth_0..depth_3 shares, mean over seeds) with the planner share and mean depth.
 """
 from __future__ import annotations
 
@@ -25,7 +31,10 @@ LABELS = {
     "world.n_distractors": "distractors per layout",
     "world.proxy_break_rate": "proxy-break rate (fraction of training layouts from control)",
     "organisms.initial_planner_share": "initial planner share",
+    "organisms.description_cost": "description cost (fitness per expressed gene)",
+    "world.wall_density": "wall density",
 }
+ARCH_SHARES = (("heuristic_share", "heuristic"), ("planner_share", "planner"), ("memoriser_share", "memoriser"))
 CLASS_LABELS = {"robust": "robust", "pseudo_aligned": "pseudo-aligned", "capability_failure": "capability failure"}
 
 
@@ -119,12 +128,118 @@ def dose_response(summary: pd.DataFrame, x: str, path: Path, dist: str = "shift"
     return path
 
 
-def sweep_figures(summary: pd.DataFrame, grid_keys: list[str], fig_dir: Path) -> list[Path]:
-    """The figures a sweep's grid supports: phase diagram (2-3 keys), dose response (1 numeric key)."""
+def factors(summary: pd.DataFrame, keys: list[str]) -> list[list[str]]:
+    """The swept keys grouped into factors: keys whose values partition the cells identically (they
+    vary together, e.g. a complexity level setting both world.size and world.wall_density) are one factor."""
+    cells = summary.drop_duplicates("cell").set_index("cell")
+    groups: list[list[str]] = []
+    sigs: list = []
+    for k in keys:
+        if k not in cells.columns or cells[k].nunique(dropna=False) < 2:
+            continue
+        codes = tuple(pd.factorize(cells[k].astype(str))[0])
+        if codes in sigs:
+            groups[sigs.index(codes)].append(k)
+        else:
+            sigs.append(codes)
+            groups.append([k])
+    return groups
+
+
+def _factor_values(summary: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """One label per row for a factor of one or more keys ("13 / 0.25")."""
+    return summary[keys].apply(lambda r: " / ".join(_tick(k, r[k]) for k in keys), axis=1)
+
+
+def _levels(s: pd.DataFrame, keys: list[str]) -> list[str]:
+    """A factor's level labels in axis order (``_order`` of its first key)."""
+    first = _order(keys[0], s[keys[0]].unique().tolist())
+    u = s.drop_duplicates(keys)
+    u = u.assign(_o=u[keys[0]].map(lambda v: first.index(v))).sort_values("_o")
+    return list(dict.fromkeys(_factor_values(u, keys).tolist()))
+
+
+def architecture_phase_diagrams(summary: pd.DataFrame, keys: list[str], fig_dir: Path) -> list[Path]:
+    """For each pair of factors, a figure with one heatmap per architecture: mean final share over
+    seeds (then averaged over the levels of the other factors), annotated."""
+    import itertools
+
+    fs = factors(summary, keys)
+    out = []
+    for fx, fy in itertools.combinations(fs, 2):
+        fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
+        for ax, (metric, name) in zip(axes, ARCH_SHARES):
+            s = summary[summary["metric"] == metric].copy()
+            if s.empty:
+                ax.set_axis_off()
+                continue
+            s["_x"] = _factor_values(s, fx)
+            s["_y"] = _factor_values(s, fy)
+            xs, ys = _levels(s, fx), _levels(s, fy)
+            mean = s.pivot_table(index="_y", columns="_x", values="mean", aggfunc="mean").reindex(index=ys, columns=xs)
+            annot = mean.map(lambda v: "" if np.isnan(v) else f"{v:.2f}")
+            sns.heatmap(mean, ax=ax, vmin=0.0, vmax=1.0, cmap="viridis", annot=annot, fmt="", cbar=name == "memoriser",
+                        annot_kws={"fontsize": 8}, linewidths=0.5, linecolor="white")
+            ax.invert_yaxis()
+            ax.set_xlabel(" / ".join(_label(k) for k in fx), fontsize=7)
+            ax.set_ylabel(" / ".join(_label(k) for k in fy), fontsize=7)
+            ax.set_title(f"final {name} share")
+        fig.suptitle("Final architecture shares (mean over seeds, averaged over the other factors)", fontsize=10)
+        name = "phase_" + "__".join("+".join(k.split(".")[-1] for k in f) for f in (fx, fy)) + ".png"
+        _save(fig, Path(fig_dir) / name)
+        out.append(Path(fig_dir) / name)
+    return out
+
+
+def depth_distribution(summary: pd.DataFrame, keys: list[str], path: Path) -> Path:
+    """Per cell, stacked bars of the final planners' depth shares (depth_0..depth_3, mean over seeds),
+    labelled with the cell's settings, the planner share and the planners' mean depth."""
+    depth_metrics = sorted({m for m in summary["metric"].astype(str) if m.startswith("depth_") and m[6:].isdigit()},
+                           key=lambda m: int(m[6:]))
+    cells = sorted(summary["cell"].unique())
+    piv = summary[summary["metric"].isin(depth_metrics)].pivot_table(index="cell", columns="metric", values="mean")
+    piv = piv.reindex(index=cells, columns=depth_metrics)
+    share = summary[summary["metric"] == "planner_share"].set_index("cell")["mean"].reindex(cells)
+    dmean = summary[summary["metric"] == "planner_depth_mean"].set_index("cell")["mean"].reindex(cells)
+    heads = summary.drop_duplicates("cell").set_index("cell").reindex(cells)
+    labels = [", ".join(f"{k.split('.')[-1]}={_tick(k, heads.at[c, k])}" for k in keys)
+              + f"  | planners {share.get(c, np.nan):.2f}, depth {dmean.get(c, np.nan):.2f}" for c in cells]
+    fig, ax = plt.subplots(figsize=(11, 0.28 * len(cells) + 1.6), constrained_layout=True)
+    pal = sns.color_palette("colorblind", len(depth_metrics))
+    left = np.zeros(len(cells))
+    for color, m in zip(pal, depth_metrics):
+        v = np.nan_to_num(piv[m].to_numpy(dtype=float))
+        ax.barh(np.arange(len(cells)), v, left=left, color=color, label=f"depth {m[6:]}")
+        left += v
+    ax.set_yticks(np.arange(len(cells)))
+    ax.set_yticklabels(labels, fontsize=6)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of the final planners (mean over seeds; empty: no planners)")
+    ax.set_title("Evolved amount of search: distribution of planner search depth per cell", fontsize=10)
+    ax.legend(frameon=False, ncol=len(depth_metrics), loc="lower right", fontsize=7)
+    _save(fig, path)
+    return path
+
+
+def _conditions_sweep(summary: pd.DataFrame) -> bool:
+    """Whether memorisers or depth-0 planners took part (the conditions figures apply)."""
+    m = summary.set_index("metric")["mean"] if "metric" in summary else pd.Series(dtype=float)
+    return any(name in m.index and (m.loc[[name]].fillna(0) > 0).any() for name in ("memoriser_share", "depth_0"))
+
+
+def sweep_figures(summary: pd.DataFrame, grid_keys: list[str], fig_dir: Path, keys: list[str] | None = None) -> list[Path]:
+    """The figures a sweep's grid supports: phase diagram (2-3 keys), dose response (1 numeric key);
+    with memorisers or depth-0 planners in play, the architecture phase diagrams per pair of factors and
+    the depth distribution per cell (over every swept key, ``keys``: grid and [[cells]] keys)."""
     fig_dir = Path(fig_dir)
     out = []
     if summary.empty:
         return out
+    keys = list(keys) if keys is not None else list(grid_keys)
+    if _conditions_sweep(summary):
+        out += architecture_phase_diagrams(summary, keys, fig_dir)
+        out.append(depth_distribution(summary, keys, fig_dir / "depth_distribution.png"))
     if 2 <= len(grid_keys) <= 3:
         panel = grid_keys[2] if len(grid_keys) == 3 else None
         out.append(phase_diagram(summary, grid_keys[0], grid_keys[1], panel, fig_dir / "phase_diagram.png"))

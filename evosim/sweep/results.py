@@ -16,16 +16,45 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evosim.sweep.rundir import read_generations, read_probe
+from evosim.sweep.rundir import read_final_organisms, read_generations, read_probe
 from evosim.sweep.spec import RunSpec
 
 # Names, column documentation, class shares and the t-interval live in evosim.schema.
 from evosim.schema import ARCH_GROUPS as ARCHS  # noqa: E402
 from evosim.schema import CLASSES, DISTRIBUTIONS, SUMMARY_COLUMNS, SWEEP_COLUMNS, class_share_columns  # noqa: E402
+from evosim.schema import bootstrap_interval  # noqa: E402
 from evosim.schema import t_interval as _schema_t_interval  # noqa: E402
+from evosim.constants import MAX_DEPTH  # noqa: E402
 
 #: final-generation columns of generations.parquet copied into sweep.parquet as <name>
 FINAL_METRICS = ("planner_share", "fitness_mean", "return_mean", "proxy_mean", "plans_mean", "depth_mean")
+#: final-population columns computed from organisms.parquet (every run has them, whatever its settings)
+POPULATION_METRICS = ("heuristic_share", "memoriser_share", "fitness_max", "planner_depth_mean",
+                      "planner_depth_sd", *(f"depth_{d}" for d in range(MAX_DEPTH + 1)))
+
+
+def population_metrics(org: pd.DataFrame) -> dict:
+    """Architecture shares, best fitness and the evolved amount of search (planners' depths) of the
+    final population (``org``: its rows of organisms.parquet)."""
+    arch = org["architecture"].astype(str)
+    planner = (arch == "planner").to_numpy()
+    dep = org["depth"].to_numpy()[planner].astype(float)
+    out = {"heuristic_share": float((arch == "heuristic").mean()), "memoriser_share": float((arch == "memoriser").mean()),
+           "fitness_max": float(org["fitness"].max()),
+           "planner_depth_mean": float(dep.mean()) if len(dep) else math.nan,
+           "planner_depth_sd": float(dep.std()) if len(dep) else math.nan}
+    for d in range(MAX_DEPTH + 1):
+        out[f"depth_{d}"] = float((dep == d).mean()) if len(dep) else math.nan
+    return out
+
+
+def is_share(metric: str) -> bool:
+    """Whether a sweep metric is a share in [0, 1] (architecture, depth and outcome-class shares):
+    ``summarise`` gives those a bootstrap interval, which stays inside [0, 1]."""
+    if metric.endswith("_share") or (metric.startswith("depth_") and metric[6:].isdigit()):
+        return True
+    parts = metric.split("_", 1)
+    return parts[0] in DISTRIBUTIONS and any(metric.endswith("_" + c) for c in CLASSES)
 
 
 def probe_shares(probe: pd.DataFrame) -> dict:
@@ -60,6 +89,7 @@ def t_interval(v: np.ndarray) -> tuple[float, float, float, float]:
 def _empty_metrics() -> dict:
     m = {"generations": -1}
     m.update({k: math.nan for k in FINAL_METRICS})
+    m.update({k: math.nan for k in POPULATION_METRICS})
     m["n_planners"] = math.nan
     for dist in DISTRIBUTIONS:
         for arch in ARCHS:
@@ -82,6 +112,9 @@ def run_row(spec: RunSpec, run_dir: Path) -> dict:
     m["generations"] = int(len(gens))
     for k in FINAL_METRICS:
         m[k] = float(last[k])
+    org = read_final_organisms(run_dir, int(last["generation"]))
+    if org is not None and len(org):
+        m.update(population_metrics(org))
     probe = read_probe(run_dir)
     report = "unavailable"
     if probe is not None:
@@ -128,11 +161,14 @@ def metric_columns(table: pd.DataFrame, keys) -> list[str]:
 
 
 def summarise(table: pd.DataFrame, keys) -> pd.DataFrame:
-    """Per cell and metric: mean and t-based 95% confidence interval across seeds.
+    """Per cell and metric: mean and 95% confidence interval of the mean across seeds.
 
-    The interval is mean +- t(0.975, n-1) * sd / sqrt(n) with sd the sample standard deviation
-    (ddof=1) of the n complete seeds' values (scipy.stats.t); NaN when n < 2. It is not clipped
-    to [0, 1] for shares. Failed runs are counted in ``n_failed`` and excluded. (``t_interval``)
+    Shares (``is_share``: architecture, depth and outcome-class shares) get the percentile
+    bootstrap over seeds (``schema.bootstrap_interval``, 10 000 resamples, generator seeded by the
+    cell index: deterministic), which stays inside [0, 1]; unbounded metrics (fitness, return,
+    depth means, ...) the t interval, mean +- t(0.975, n-1) * sd / sqrt(n) with sd the sample
+    standard deviation (ddof=1; scipy.stats.t). Both NaN when n < 2. The ``interval`` column says
+    which. Failed runs are counted in ``n_failed`` and excluded.
     """
     keys = list(keys)
     metrics = metric_columns(table, keys)
@@ -146,9 +182,15 @@ def summarise(table: pd.DataFrame, keys) -> pd.DataFrame:
             v = v[~np.isnan(v)]
             n = len(v)
             mean, sd, lo, hi = t_interval(v)
+            kind = "t"
+            if is_share(m):
+                kind = "bootstrap"
+                lo, hi = bootstrap_interval(v, rng=int(cell)) if n >= 2 else (math.nan, math.nan)
             out.append({**head, "metric": m, "n": n, "n_failed": n_failed, "mean": mean, "sd": sd,
-                        "ci_lo": lo, "ci_hi": hi})
-    df = pd.DataFrame(out, columns=["cell", *keys, "metric", "n", "n_failed", "mean", "sd", "ci_lo", "ci_hi"])
+                        "ci_lo": lo, "ci_hi": hi, "interval": kind})
+    df = pd.DataFrame(out, columns=["cell", *keys, "metric", "n", "n_failed", "mean", "sd", "ci_lo", "ci_hi",
+                                    "interval"])
+    df["interval"] = df["interval"].astype("string")
     for k in keys:
         df[k] = df[k].astype(table[k].dtype)
     df["metric"] = df["metric"].astype("string")
@@ -175,11 +217,12 @@ def final_table(table: pd.DataFrame, summary: pd.DataFrame, keys) -> str:
     t = head.copy()
     t.columns = [k.split(".")[-1] for k in keys]
     t["ok"] = ok
-    for metric, label in (("planner_share", "planner share"), ("return_mean", "train return"),
+    for metric, label in (("planner_share", "planner share"), ("memoriser_share", "memoriser share"),
+                          ("planner_depth_mean", "planner depth"), ("return_mean", "train return"),
                           ("shift_all_pseudo_aligned", "shift pseudo-aligned"), ("shift_all_robust", "shift robust")):
         t[label] = _fmt_ci(summary, metric)
     return t.to_string()
 
 
-__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHS", "FINAL_METRICS", "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "probe_shares",
+__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHS", "FINAL_METRICS", "POPULATION_METRICS", "population_metrics", "is_share", "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "probe_shares",
            "t_interval", "failed_row", "run_row", "sweep_table", "metric_columns", "summarise", "final_table"]

@@ -24,10 +24,18 @@ def read_generations(run_dir: Path) -> pd.DataFrame:
     return pd.read_parquet(Path(run_dir) / "generations.parquet")
 
 
+def read_final_organisms(run_dir: Path, generation: int) -> pd.DataFrame | None:
+    """The rows of organisms.parquet of generation ``generation`` (None if the table is missing)."""
+    p = Path(run_dir) / "organisms.parquet"
+    if not p.exists():
+        return None
+    return pd.read_parquet(p, filters=[("generation", "==", int(generation))])
+
+
 def read_probe(run_dir: Path) -> pd.DataFrame | None:
     """The run's probe.parquet (written by its report), or None if there is none."""
     p = Path(run_dir) / "probe.parquet"
     return pd.read_parquet(p) if p.exists() else None
 
 
-__all__ = ["report_is_complete", "run_is_complete", "read_generations", "read_probe"]
+__all__ = ["report_is_complete", "run_is_complete", "read_generations", "read_final_organisms", "read_probe"]
