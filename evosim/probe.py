@@ -216,7 +216,10 @@ def task_values(cfg, world, lay):
 def mesa_task_values(cfg, world, genomes, lay, tasks) -> np.ndarray:
     """g [N, L, K] of every genome read as a planner (its utility, depth and discount) on the tasks."""
     nf = len(world.features)
-    depth, gamma = kernels.planner_genes(genomes, cfg.organisms.max_depth)
+    depth, gamma = kernels.planner_genes(genomes, cfg.organisms.max_depth, cfg.organisms.min_depth)
+    # a depth-0 (reactive) planner heads along the gradient of its utility: on a task's outputs (which object
+    # to head for first) it rates them as a depth-1 search would
+    depth = np.maximum(depth, 1)
     u = gn.utility(np.asarray(genomes, dtype=np.float32), nf).astype(np.float64)
     return kernels.mesa_values(u, depth, gamma, tasks, lay.obj_pos, lay.obj_kind, lay.dist, world.table.interaction)
 

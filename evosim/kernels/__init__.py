@@ -501,17 +501,19 @@ def task_values(start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_int
     return TaskValues(cand, cand_d, vis, n_cand, f)
 
 
-def planner_genes(genomes, max_depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """(depth int64 [N], discount float64 [N]) every genome expresses as a planner, exactly as the rollout decodes them."""
+def planner_genes(genomes, max_depth: int, min_depth: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(depth int64 [N], discount float64 [N]) every genome expresses as a planner, exactly as the rollout decodes
+    them (``min_depth`` 1, or 0 where a depth-0 planner is reactive: ``organisms.min_depth``)."""
     genomes = _arr("planner_genes: genomes", genomes, np.float32, 2)
     if genomes.shape[1] != N_GENES:
         raise ValueError(f"planner_genes: genomes must be [N, {N_GENES}], got {genomes.shape}")
     _finite("planner_genes: genomes", genomes)
     max_depth = _int("planner_genes: max_depth", max_depth, 1, MAX_DEPTH)
+    min_depth = _int("planner_genes: min_depth", min_depth, 0, 1)
     depth = np.empty(len(genomes), dtype=np.int64)
     gamma = np.empty(len(genomes))
     for i in range(len(genomes)):
-        depth[i], gamma[i] = _planner_genes(genomes[i], max_depth)
+        depth[i], gamma[i] = _planner_genes(genomes[i], max_depth, min_depth)
     return depth, gamma
 
 
