@@ -119,6 +119,8 @@ RADIUS_CANDIDATES = (1, 2, 3, 4, 6, 8, 10, 12, 16)
 RADIUS_SUBSAMPLE = 60
 #: coordinate-wise sweeps over the channels
 RADIUS_SWEEPS = 2
+#: at most this many choice events per organism and distribution enter the radius search (evenly spread)
+RADIUS_EVENTS = 150
 
 
 def radius_candidates(lay) -> tuple[int, ...]:
@@ -150,7 +152,8 @@ def estimate_radius(world, recorded: dict, rows=None, candidates=None, sweeps: i
     perception mask (a channel's features read 0 beyond its radius) on a common option window (the
     largest candidate, so every candidate is scored on the same events), fits each organism's
     choice model (``fit_pooled``: own utility and discount) and scores the vector by the sum over
-    organisms of the maximised penalised log-likelihood. Coordinate-wise: every channel starts at
+    organisms of the maximised penalised log-likelihood (events capped at ``RADIUS_EVENTS`` per organism
+    and distribution). Coordinate-wise: every channel starts at
     the largest candidate; each channel in turn takes the candidate that maximises the score with
     the others fixed (ties: the larger radius, i.e. the current one if it is the largest), ``sweeps``
     times. Returns (radius int64 like ``world.radius``, {radius tuple: score})."""
@@ -166,12 +169,13 @@ def estimate_radius(world, recorded: dict, rows=None, candidates=None, sweeps: i
         if r not in scores:
             rad = np.zeros_like(world.radius)
             rad[:nf] = r
-            ev = {d: choice_events(t, lay, world, rad, window) for d, (t, lay) in sub.items()}
+            ev = {d: _cap(choice_events(t, lay, world, rad, window), n, RADIUS_EVENTS) for d, (t, lay) in sub.items()}
             scores[r] = float(np.nansum(fit_pooled(ev, n, objective=True)[3]))
         return scores[r]
 
     cur = [window] * nf
     for _ in range(sweeps):
+        before = list(cur)
         for j in range(nf):
             best, best_s = cur[j], score(tuple(cur))
             for c in sorted(cands, reverse=True):
@@ -181,6 +185,8 @@ def estimate_radius(world, recorded: dict, rows=None, candidates=None, sweeps: i
                 if sc > best_s + 1e-9:
                     best, best_s = c, sc
             cur[j] = best
+        if cur == before:
+            break  # a full sweep changed nothing: a coordinate-wise maximum
     out = np.array(world.radius, dtype=np.int64, copy=True)
     out[:nf] = cur
     out[nf:] = 0
