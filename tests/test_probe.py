@@ -373,3 +373,13 @@ def test_radius_estimate_recovers_short_door_radius(seed):
     assert r["door"] <= 3, r
     assert r["red"] >= 8 and r["green"] >= 8, r
     assert (w.radius[:3] == [10, 10, 2]).all()
+
+
+def test_choice_event_window_rejects_bad_values():
+    cfg = _cfg("red_door")
+    w = worlds.make(cfg.world)
+    lay = w.sample(np.random.default_rng(1), "train", 2)
+    rec = _roll(cfg, w, gn.random_population(np.random.default_rng(2), 2, 0.5), lay, np.arange(2), "train")
+    for bad in (-1, 10 ** 6, 2.5):
+        with pytest.raises(ValueError, match="window"):
+            choice_events(rec, lay, w, None, bad)
