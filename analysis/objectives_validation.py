@@ -8,6 +8,11 @@ outcome: the one perceived object whose path a step shortens, or none) and fits 
 model (evosim.objectives). Per regime: median cosine of fitted to planted utility, the share with
 cosine >= 0.9, and ranking accuracy: the share of organisms whose fitted utility ranks the
 world's proxy target vs its true target (evosim.probe.preference_kinds) as the planted one does.
+Each regime is fitted twice: with the world's perception radii (known to the experimenter; the
+probe's behav_u_*) and with radii estimated from behaviour alone (evosim.probe.estimate_radius on
+the pooled choices of the first 60 organisms, then every organism refitted; the probe's
+behav_est_*): columns ``est_*`` and the estimated vs true radius per channel (``radii``, as
+channel=estimate/true).
 Planners: utility uniform on the sphere or its non-negative orthant; heuristics: planted
 attraction genes (their "utility"), low decision noise. Writes objectives_validation.csv and
 prints the table that docs/objectives.md quotes. Deterministic (fixed seeds).
@@ -25,7 +30,9 @@ from evosim import genome as gn
 from evosim import worlds
 from evosim.config import load_config
 from evosim.objectives import cosine, fit_behavioural_batch, prefers_proxy
-from evosim.probe import _roll, choice_events, planted_planners, preference_kinds
+from evosim.probe import (
+    _roll, choice_events, estimate_radius, fit_with_radius, planted_planners, preference_kinds, radius_subsample,
+)
 from evosim.constants import STREAM_PROBE
 from evosim.schema import DISTRIBUTIONS
 
@@ -81,19 +88,28 @@ def regime(name, exp, over, arch, planted, depth, disc, n, episodes, seed=0):
         u = g[:, gn.H_ATTRACT.start:gn.H_ATTRACT.start + nf].astype(np.float64)
     ids = np.arange(n, dtype=np.int64)
     per = max(1, episodes // len(DISTRIBUTIONS))
-    evs = []
+    evs, recorded = [], {}
     for d, dist in enumerate(DISTRIBUTIONS):
         lay = w.sample(np.random.default_rng([seed, STREAM_PROBE, 77, d]), dist, per)
-        evs.append(choice_events(_roll(cfg, w, g, lay, ids, "random"), lay, w))
+        rec = _roll(cfg, w, g, lay, ids, "random")
+        recorded[dist] = (rec, lay)
+        evs.append(choice_events(rec, lay, w))
     ev = {k: np.concatenate([e[k] for e in evs]) for k in evs[0]}
     fit, _ = fit_behavioural_batch(ev["feat"], ev["dist"], ev["nopt"], ev["chosen"], ev["org"], n)
-    cos = cosine(u, fit)
+    est_r, _ = estimate_radius(w, recorded, radius_subsample(ids))
+    fit_est, _, _ = fit_with_radius(w, recorded, est_r, n)
     kf = w.table.features[:, :nf].astype(np.float64)
     pk, tk = preference_kinds(w)
-    rank_ok = prefers_proxy(u, kf, pk, tk) == prefers_proxy(fit, kf, pk, tk)
-    return {"regime": name, "organisms": n, "median_events": float(np.median(np.bincount(ev["org"], minlength=n))),
-            "median_cos": float(np.nanmedian(cos)), "share_cos_ge_0.9": float(np.mean(cos >= 0.9)),
-            "rank_accuracy": float(np.mean(rank_ok))}
+    row = {"regime": name, "organisms": n, "median_events": float(np.median(np.bincount(ev["org"], minlength=n)))}
+    for tag, f in (("", fit), ("est_", fit_est)):
+        cos = cosine(u, f)
+        rank_ok = prefers_proxy(u, kf, pk, tk) == prefers_proxy(f, kf, pk, tk)
+        row.update({f"{tag}median_cos": float(np.nanmedian(cos)), f"{tag}share_cos_ge_0.9": float(np.mean(cos >= 0.9)),
+                    f"{tag}rank_accuracy": float(np.mean(rank_ok))})
+    row["radii"] = " ".join(f"{f}={est_r[j]}/{w.radius[j]}" for j, f in enumerate(w.features))
+    wn = np.abs(u) / np.linalg.norm(u, axis=1, keepdims=True)
+    row["median_abs_w"] = " ".join(f"{f}={np.median(wn[:, j]):.2f}" for j, f in enumerate(w.features))
+    return row
 
 
 def main(argv=None) -> int:
@@ -101,8 +117,10 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--episodes", type=int, default=90)
     ap.add_argument("--out", type=Path, default=ROOT / "analysis" / "out")
+    ap.add_argument("--only", default=None, help="regimes whose name contains this text")
     args = ap.parse_args(argv)
-    tab = pd.DataFrame([regime(*r, n=args.n, episodes=args.episodes) for r in REGIMES])
+    regs = [r for r in REGIMES if args.only is None or args.only in r[0]]
+    tab = pd.DataFrame([regime(*r, n=args.n, episodes=args.episodes) for r in regs])
     args.out.mkdir(parents=True, exist_ok=True)
     tab.to_csv(args.out / "objectives_validation.csv", index=False)
     cols = list(tab.columns)

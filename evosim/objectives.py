@@ -52,21 +52,22 @@ def _objective(w_ev, x, mask, target):
     return ll, e / z[:, None]
 
 
-def fit_behavioural_batch(feat, dist, nopt, chosen, org, n_org, gammas=GAMMAS, ridge=RIDGE):
+def fit_behavioural_batch(feat, dist, nopt, chosen, org, n_org, gammas=GAMMAS, ridge=RIDGE, objective=False):
     """Fit the choice model for many organisms at once (numba, behind ``evosim.kernels.fit_choices``).
 
     ``feat[n, K, F]`` visible features of the options, ``dist[n, K]`` path distances,
     ``nopt[n]`` options per event, ``chosen[n]`` the option slot picked or -1 (none),
     ``org[n]`` the organism (0..n_org-1) of each event. Returns (w[n_org, F], gamma[n_org]);
-    NaN rows for organisms without events.
+    NaN rows for organisms without events; with ``objective`` also the maximised penalised
+    log-likelihood per organism (summed over its events).
     """
     from evosim.kernels import fit_choices
 
     org = np.asarray(org, dtype=np.int64)
     order = np.argsort(org, kind="stable")
     start = np.searchsorted(org[order], np.arange(n_org + 1)).astype(np.int64)
-    w, g, _ = fit_choices(feat[order], dist[order], nopt[order], chosen[order], start, gammas, ridge)
-    return w, g
+    w, g, obj = fit_choices(feat[order], dist[order], nopt[order], chosen[order], start, gammas, ridge)
+    return (w, g, obj) if objective else (w, g)
 
 
 def fit_behavioural(feat, dist, nopt, chosen, gammas=GAMMAS, ridge=RIDGE):

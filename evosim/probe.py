@@ -100,17 +100,108 @@ def probe_rollout(cfg, world, genomes, layouts, organism_ids, distribution: str,
                  distribution, record)
 
 
-def fit_pooled(events: dict[str, dict], n: int) -> tuple[np.ndarray, np.ndarray, dict[str, dict]]:
+def fit_pooled(events: dict[str, dict], n: int, objective: bool = False):
     """The behavioural objective of ``n`` organisms from their choice events per distribution
     (``choice_events``): one Boltzmann fit per organism on its events pooled over the
     distributions, each capped at ``MAX_EVENTS / 3`` events (evenly spread).
-    Returns (utility [n, F], discount [n], the capped events per distribution)."""
+    Returns (utility [n, F], discount [n], the capped events per distribution) and, with
+    ``objective``, the maximised penalised log-likelihood per organism [n] (NaN without events)."""
     cap = MAX_EVENTS // len(DISTRIBUTIONS)
     kept = {d: _cap(events[d], n, cap) for d in DISTRIBUTIONS}
     pooled = {k: np.concatenate([kept[d][k] for d in DISTRIBUTIONS]) for k in ("feat", "dist", "nopt", "chosen", "org")}
-    behav, gamma = fit_behavioural_batch(pooled["feat"], pooled["dist"], pooled["nopt"], pooled["chosen"],
-                                         pooled["org"], n)
-    return behav, gamma, kept
+    behav, gamma, obj = fit_behavioural_batch(pooled["feat"], pooled["dist"], pooled["nopt"], pooled["chosen"],
+                                              pooled["org"], n, objective=True)
+    return (behav, gamma, kept, obj) if objective else (behav, gamma, kept)
+
+
+# -- perception radii estimated from behaviour (issue 15, part 3) -------------------------------
+#: candidate perception radii per channel (capped at the grid's Manhattan diameter)
+RADIUS_CANDIDATES = (1, 2, 3, 4, 6, 8, 10, 12, 16)
+#: organisms whose pooled choices estimate a population's radii (the first ones by organism id)
+RADIUS_SUBSAMPLE = 60
+#: coordinate-wise sweeps over the channels
+RADIUS_SWEEPS = 2
+#: at most this many choice events per organism and distribution enter the radius search (evenly spread)
+RADIUS_EVENTS = 150
+
+
+def radius_candidates(lay) -> tuple[int, ...]:
+    """``RADIUS_CANDIDATES`` capped at the Manhattan diameter of ``lay``'s grid (duplicates dropped)."""
+    h, w = lay.dist.shape[2:]
+    diam = (h - 1) + (w - 1)
+    return tuple(sorted({min(int(c), diam) for c in RADIUS_CANDIDATES}))
+
+
+def radius_subsample(organism_ids, k: int = RADIUS_SUBSAMPLE) -> np.ndarray:
+    """Rows of the ``k`` organisms with the smallest ids (deterministic, independent of row order)."""
+    ids = np.asarray(organism_ids, dtype=np.int64)
+    return np.sort(np.argsort(ids, kind="stable")[:k])
+
+
+class _Traces:
+    """The part of a Rollouts that ``choice_events`` reads, for a subset of organisms."""
+
+    def __init__(self, rec, rows):
+        self.trace = np.ascontiguousarray(rec.trace[rows])
+        self.reach = np.ascontiguousarray(rec.reach[rows])
+
+
+def estimate_radius(world, recorded: dict, rows=None, candidates=None, sweeps: int = RADIUS_SWEEPS):
+    """Perception radius per feature channel from behaviour alone (profile likelihood).
+
+    ``recorded[distribution] = (Rollouts with traces, layouts)``; ``rows`` the organisms whose choices
+    are pooled (default all). Every candidate radius vector re-extracts the choice events with that
+    perception mask (a channel's features read 0 beyond its radius) on a common option window (the
+    largest candidate, so every candidate is scored on the same events), fits each organism's
+    choice model (``fit_pooled``: own utility and discount) and scores the vector by the sum over
+    organisms of the maximised penalised log-likelihood (events capped at ``RADIUS_EVENTS`` per organism
+    and distribution). Coordinate-wise: every channel starts at
+    the largest candidate; each channel in turn takes the candidate that maximises the score with
+    the others fixed (ties: the larger radius, i.e. the current one if it is the largest), ``sweeps``
+    times. Returns (radius int64 like ``world.radius``, {radius tuple: score})."""
+    nf = len(world.features)
+    lay0 = next(iter(recorded.values()))[1]
+    cands = radius_candidates(lay0) if candidates is None else tuple(sorted(int(c) for c in candidates))
+    window = max(cands)
+    sub = {d: (_Traces(rec, slice(None) if rows is None else rows), lay) for d, (rec, lay) in recorded.items()}
+    n = len(next(iter(sub.values()))[0].trace)
+    scores: dict[tuple, float] = {}
+
+    def score(r: tuple) -> float:
+        if r not in scores:
+            rad = np.zeros_like(world.radius)
+            rad[:nf] = r
+            ev = {d: _cap(choice_events(t, lay, world, rad, window), n, RADIUS_EVENTS) for d, (t, lay) in sub.items()}
+            scores[r] = float(np.nansum(fit_pooled(ev, n, objective=True)[3]))
+        return scores[r]
+
+    cur = [window] * nf
+    for _ in range(sweeps):
+        before = list(cur)
+        for j in range(nf):
+            best, best_s = cur[j], score(tuple(cur))
+            for c in sorted(cands, reverse=True):
+                trial = list(cur)
+                trial[j] = c
+                sc = score(tuple(trial))
+                if sc > best_s + 1e-9:
+                    best, best_s = c, sc
+            cur[j] = best
+        if cur == before:
+            break  # a full sweep changed nothing: a coordinate-wise maximum
+    out = np.array(world.radius, dtype=np.int64, copy=True)
+    out[:nf] = cur
+    out[nf:] = 0
+    return out, scores
+
+
+def fit_with_radius(world, recorded: dict, radius, n: int):
+    """``fit_pooled`` on choice events extracted with perception ``radius`` (window: its largest channel, as
+    the organisms perceive). With ``radius = world.radius`` this is exactly the probe's ``behav_*`` fit.
+    Returns (utility [n, F], discount [n], events per distribution)."""
+    ev = {d: choice_events(rec, lay, world, radius) for d, (rec, lay) in recorded.items()}
+    behav, gamma, _ = fit_pooled(ev, n)
+    return behav, gamma, ev
 
 
 # -- perception-matched reference -------------------------------------------------------------
@@ -292,14 +383,19 @@ def _path_efficiency(reach, lay) -> np.ndarray:
         return np.where(taken > 0, np.where(n_reached > 0, shortest, 0).sum(axis=1) / taken, np.nan)
 
 
-def choice_events(rec, lay, world) -> dict:
-    """Choice events of every organism's episodes (see kernels/probe_kernels.py), grouped by organism."""
+def choice_events(rec, lay, world, radius=None, window: int | None = None) -> dict:
+    """Choice events of every organism's episodes (see kernels/probe_kernels.py), grouped by organism.
+
+    ``radius`` (one entry per feature channel; default the world's ``world.radius``): features of an
+    object beyond its channel's radius read 0. ``window``: objects within it are options (default the
+    largest channel radius, as organisms perceive)."""
     nf = len(world.features)
     kind_feat = np.ascontiguousarray(world.table.features[:, :nf], dtype=np.float64)
+    radius = world.radius if radius is None else np.asarray(radius, dtype=np.int64)
     trace, reach = rec.trace, np.ascontiguousarray(rec.reach)
     n, e = reach.shape[0], reach.shape[1]
     ev = kernels.choice_events(trace, reach, np.arange(e, dtype=np.int64), lay.obj_pos, lay.obj_kind, lay.dist,
-                               kind_feat, world.radius, nf)
+                               kind_feat, radius, nf, window)
     counts, feat, dist, nopt, chosen = ev.counts, ev.feat, ev.dist, ev.nopt, ev.chosen
     org = np.repeat(np.arange(n), counts.sum(axis=1))
     return {"feat": feat, "dist": dist, "nopt": nopt, "chosen": chosen, "org": org}
@@ -388,10 +484,11 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
     arch = gn.architecture(genomes)
     planner = arch == int(Arch.PLANNER)
     mesa = np.where(planner[:, None], gn.utility(genomes, nf), np.nan)
-    parts, events, feat_counts, rets = {}, {}, {}, {}
+    parts, events, feat_counts, rets, recorded = {}, {}, {}, {}, {}
     for dist in DISTRIBUTIONS:
         s = sets[dist]
         rec = _roll(cfg, world, genomes, s.layouts, ids, dist)
+        recorded[dist] = (rec, s.layouts)
         cols = _outcomes(cfg, world, s, rec)
         if dist == "shift" and s.decision is not None:
             drec = _roll(cfg, world, genomes, s.decision, ids, "decision", record=False)
@@ -412,6 +509,13 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         ll, ll0 = choice_loglik_batch(behav, gamma, ev["feat"], ev["dist"], ev["nopt"], ev["chosen"], ev["org"], n)
         fit[d] = pseudo_r2(ll, ll0)
         n_choices[d] = np.bincount(events[d]["org"], minlength=n).astype(np.int64)
+    # The same fit with perception radii estimated from behaviour (one estimate per population; new columns)
+    est_radius, _ = estimate_radius(world, recorded, radius_subsample(ids))
+    if np.array_equal(est_radius[:nf], np.asarray(world.radius[:nf])):
+        behav_est, gamma_est = behav, gamma  # the same events, so the same fit
+    else:
+        behav_est, gamma_est, _ = fit_with_radius(world, recorded, est_radius, n)
+    del recorded
     if progress is not None:
         progress(1)
     pk, tk = preference_kinds(world)
@@ -450,6 +554,12 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         df["power_behav_bits"] = np.where(np.isfinite(behav).all(axis=1), power_bits(own, rand), np.nan)
         df["mesa_prefers_proxy"] = np.where(planner, prefers_proxy(mesa, kind_feat, pk, tk), np.nan)
         df["behav_prefers_proxy"] = prefers_proxy(behav, kind_feat, pk, tk)
+        for j, f in enumerate(feats):
+            df[f"behav_est_radius_{f}"] = np.full(n, est_radius[j], dtype=np.int64)
+        for j, f in enumerate(feats):
+            df[f"behav_est_u_{f}"] = behav_est[:, j]
+        df["behav_est_gamma"] = gamma_est
+        df["behav_est_prefers_proxy"] = prefers_proxy(behav_est, kind_feat, pk, tk)
         rows.append(df)
     out = pd.concat(rows, ignore_index=True)
     # heuristic and planner only unless memorisers take part (schema.architectures)

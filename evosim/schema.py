@@ -126,7 +126,9 @@ PROBE_COLUMNS = {
                  "normalised_proxy_return, threshold probe.competent)",
         "behav_u_<feature>": "behavioural utility weight per feature channel (Boltzmann choice model fitted by "
                              "maximum likelihood to the organism's choices pooled over all distributions; "
-                             "scale = inverse temperature)",
+                             "scale = inverse temperature). Uses the world's perception radii (world.radius, "
+                             "a world setting known to the experimenter, identical for every organism) to mask "
+                             "the features of the options; behav_est_u_<feature> infers them from behaviour",
         "behav_gamma": "distance discount of the behavioural model",
         "behav_choices": "choice events of this distribution (the fit pools all distributions)",
         "behav_fit": "fit quality on this distribution's choices: McFadden pseudo-R^2 (1 perfect, 0 chance)",
@@ -186,6 +188,21 @@ PROBE_COLUMNS = {
                               "red_ball vs blue_door, key vs chest, candy vs fruit; evosim.probe.preference_kinds), "
                               "else 0.0; NaN for heuristics. Read from the genome, never from outcomes",
         "behav_prefers_proxy": "the same comparison with the behavioural utility (all architectures; NaN without a fit)",
+        # -- the behavioural fit without privileged knowledge of perception (issue 15, part 3) --
+        # behav_u_* above is fitted with the world's perception radii (world.radius: a world setting known
+        # to the experimenter, identical for every organism); behav_est_* with radii inferred from behaviour.
+        "behav_est_radius_<feature>": "perception radius of this channel estimated from behaviour alone, once per "
+                                      "probed population (same value on every row of a generation): profile "
+                                      "likelihood of the choice model over candidate radii (evosim.probe."
+                                      "RADIUS_CANDIDATES, capped at the grid's diameter), coordinate-wise from the "
+                                      "largest, two sweeps, on the pooled choices of up to 60 organisms (smallest "
+                                      "ids); evosim.probe.estimate_radius. Unidentifiable (stays at the largest "
+                                      "candidate) for a channel no organism's choices depend on",
+        "behav_est_u_<feature>": "behavioural utility weight as behav_u_<feature>, but fitted on choice events "
+                                 "extracted with the estimated radii (behav_est_radius_*) instead of the world's "
+                                 "radii; equals behav_u_<feature> where the estimate equals world.radius",
+        "behav_est_gamma": "distance discount of that fit",
+        "behav_est_prefers_proxy": "behav_prefers_proxy with the estimated-radius utility (behav_est_u_*)",
     },
     "population_agreement": {
         "generation": "a saved generation (genomes.parquet)",

@@ -11,8 +11,8 @@ from evosim.config import load_config
 from evosim.objectives import balanced_accuracy, prefers_proxy
 from evosim.probe import (
     COLUMNS, DISTRIBUTIONS, REFERENCE_ID, _roll, matched_reference, preference_kinds, reference_genomes,
-    reference_utility, choice_events, edit_utility, interventions, probe_population, probe_sets,
-    random_genomes, target_features,
+    RADIUS_CANDIDATES, reference_utility, choice_events, edit_utility, estimate_radius, fit_pooled, fit_with_radius,
+    interventions, planted_planners, probe_population, probe_sets, radius_subsample, random_genomes, target_features,
 )
 from naive_probe import episode_choices
 
@@ -293,3 +293,93 @@ def test_task_kernels_reject_bad_input():
         kernels.mesa_values(np.ones((1, nf + 1)), [1], [0.9], tv, lay.obj_pos, lay.obj_kind, lay.dist, t.interaction)
     with pytest.raises(ValueError, match="tasks"):
         kernels.mesa_values(np.ones((1, nf)), [1], [0.9], None, lay.obj_pos, lay.obj_kind, lay.dist, t.interaction)
+
+
+# -- perception radii estimated from behaviour (issue 15, part 3) -------------------------------
+def test_choice_event_window_matches_naive_twin():
+    """A window wider than every radius: more objects are options (features masked per channel), as the twin says."""
+    cfg = _cfg("red_door")
+    w = worlds.make(cfg.world)
+    nf = len(w.features)
+    kf = w.table.features[:, :nf].astype(np.float64)
+    g = gn.random_population(np.random.default_rng(11), 8, 0.5)
+    lay = w.sample(np.random.default_rng([7, 1]), "shift", 5)
+    rec = _roll(cfg, w, g, lay, np.arange(len(g)), "shift")
+    radius = np.array([3, 6, 1, 0], dtype=np.int64)[:len(w.radius)]
+    ev = choice_events(rec, lay, w, radius, 12)
+    row = 0
+    for i in range(len(g)):
+        for e in range(len(lay)):
+            for chosen, dists, feats in episode_choices(rec.trace[i, e], rec.reach[i, e], lay.obj_pos[e], lay.obj_kind[e],
+                                                        lay.dist[e], kf, radius, nf, lay.walls.shape[2], 12):
+                k = ev["nopt"][row]
+                assert (ev["org"][row], ev["chosen"][row], k) == (i, chosen, len(dists))
+                np.testing.assert_array_equal(ev["feat"][row, :k], np.array(feats))
+                row += 1
+    assert row == len(ev["chosen"]) > 20
+    # the default window is the largest radius: passing it explicitly changes nothing
+    a, b = choice_events(rec, lay, w), choice_events(rec, lay, w, w.radius, int(w.radius[:nf].max()))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_existing_behavioural_columns_unchanged(probed):
+    """behav_u_* / behav_gamma are fit_pooled on events extracted with the world's radii, recomputed here
+    from scratch; the behav_est_* columns sit beside them and equal them where the estimate is the world's."""
+    cfg, w, g, sets, df = probed
+    ids = np.arange(100, 116)
+    events = {d: choice_events(_roll(cfg, w, g, sets[d].layouts, ids, d), sets[d].layouts, w) for d in DISTRIBUTIONS}
+    behav, gamma, _ = fit_pooled(events, len(g))
+    for d in DISTRIBUTIONS:
+        rows = df[df["distribution"] == d]
+        np.testing.assert_array_equal(rows[[f"behav_u_{f}" for f in w.features]].to_numpy(), behav)
+        np.testing.assert_array_equal(rows["behav_gamma"].to_numpy(), gamma)
+        est = rows[[f"behav_est_radius_{f}" for f in w.features]].to_numpy()
+        assert (est == est[0]).all() and set(est[0]) <= set(RADIUS_CANDIDATES)
+        if np.array_equal(est[0], w.radius[:len(w.features)]):
+            np.testing.assert_array_equal(rows[[f"behav_est_u_{f}" for f in w.features]].to_numpy(), behav)
+
+
+def _planted_recorded(exp, n, episodes, seed):
+    cfg = load_config(RUNS / f"{exp}.toml")
+    w = worlds.make(cfg.world)
+    g = planted_planners(np.random.default_rng([seed, 77]), n, w, cfg.organisms.max_depth, True)
+    ids = np.arange(n, dtype=np.int64)
+    recorded = {}
+    for d, dist in enumerate(DISTRIBUTIONS):
+        lay = w.sample(np.random.default_rng([seed, 78, d]), dist, episodes)
+        recorded[dist] = (_roll(cfg, w, g, lay, ids, "random"), lay)
+    return w, recorded, ids
+
+
+def test_fit_with_true_radii_equals_the_world_radius_fit():
+    """Forcing the true radii into the estimated-radius fit reproduces the existing fit exactly."""
+    w, recorded, ids = _planted_recorded("red_door_short_sighted", 20, 10, 0)
+    behav, gamma, _ = fit_pooled({d: choice_events(r, lay, w) for d, (r, lay) in recorded.items()}, len(ids))
+    b2, g2, _ = fit_with_radius(w, recorded, w.radius, len(ids))
+    np.testing.assert_array_equal(b2, behav)
+    np.testing.assert_array_equal(g2, gamma)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_radius_estimate_recovers_short_door_radius(seed):
+    """Planted planners (non-negative utilities, seeds 0-3) in red_door_short_sighted (door seen from 2,
+    colours from 10): from 60 organisms x 3 x 80 episodes the estimate puts door <= 3 and red, green >= 8
+    (seeds 0-3 all give door = 2; colours 8 or 10). The colour radius needs data: with 3 x 30 episodes,
+    door is still 2 for seeds 0-3 but one colour comes out at 6 for seeds 0 and 2."""
+    w, recorded, ids = _planted_recorded("red_door_short_sighted", 60, 80, seed)
+    est, scores = estimate_radius(w, recorded, radius_subsample(ids))
+    r = dict(zip(w.features, est))
+    assert r["door"] <= 3, r
+    assert r["red"] >= 8 and r["green"] >= 8, r
+    assert (w.radius[:3] == [10, 10, 2]).all()
+
+
+def test_choice_event_window_rejects_bad_values():
+    cfg = _cfg("red_door")
+    w = worlds.make(cfg.world)
+    lay = w.sample(np.random.default_rng(1), "train", 2)
+    rec = _roll(cfg, w, gn.random_population(np.random.default_rng(2), 2, 0.5), lay, np.arange(2), "train")
+    for bad in (-1, 10 ** 6, 2.5):
+        with pytest.raises(ValueError, match="window"):
+            choice_events(rec, lay, w, None, bad)

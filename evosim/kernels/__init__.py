@@ -342,11 +342,14 @@ class ChoiceEvents:
     chosen: np.ndarray  # int64 [n]: option slot chosen, -1 for none
 
 
-def choice_events(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat: int) -> ChoiceEvents:
+def choice_events(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat: int,
+                  window: int | None = None) -> ChoiceEvents:
     """The choice events of every episode of a recorded rollout: ``trace[N, E, T+1]`` and
     ``reach[N, E, M]`` from ``rollout(..., record=True)``, episode ``e`` played on layout
     ``episode_layout[e]`` of ``obj_pos[L, M, 2]`` / ``obj_kind[L, M]`` / ``dist[L, M, H, W]``;
-    ``kind_feat[K, >= n_feat]`` and ``radius[>= n_feat]`` as in the rollout."""
+    ``kind_feat[K, >= n_feat]`` and ``radius[>= n_feat]`` as in the rollout. ``window``: objects
+    within this Manhattan distance are options (features beyond their channel's radius read 0);
+    default (None) the largest channel radius, as the rollout perceives."""
     fn = "choice_events"
     trace = _arr(f"{fn}: trace", trace, np.int64, 3)
     reach = _arr(f"{fn}: reach", reach, np.int64, 3)
@@ -374,8 +377,12 @@ def choice_events(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_fe
     radius = _arr(f"{fn}: radius", radius, np.int64, 1)
     if len(radius) < n_feat:
         raise ValueError(f"{fn}: radius needs one entry per feature channel ({n_feat}), got {len(radius)}")
+    if window is None:
+        window = -1
+    else:
+        window = _int(f"{fn}: window", window, 0, h + w)
     counts = np.zeros((n, e), dtype=np.int64)
-    args = (trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, w)
+    args = (trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, w, np.int64(window))
     _count_choices(*args, counts)
     flat = counts.reshape(-1)
     offsets = np.concatenate([[0], np.cumsum(flat)[:-1]]).astype(np.int64)

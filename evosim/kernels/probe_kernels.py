@@ -174,13 +174,16 @@ def _options(y, x, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat,
 
 
 @njit(cache=True)
-def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width,
+def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, window,
                      write, base, ev_feat, ev_dist, ev_nopt, ev_chosen):
-    """Choice events of one episode; writes them from row ``base`` if ``write``. Returns the count."""
+    """Choice events of one episode; writes them from row ``base`` if ``write``. Returns the count.
+    Objects within ``window`` (Manhattan) are options; ``window`` < 0: the largest channel radius."""
     max_r = 0
     for f in range(n_feat):
         if radius[f] > max_r:
             max_r = radius[f]
+    if window >= 0:
+        max_r = window
     m = obj_kind.shape[0]
     n_steps = 0
     for t in range(1, trace.shape[0]):
@@ -219,7 +222,8 @@ def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n
 
 
 @njit(cache=True, parallel=True)
-def _count_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, counts):
+def _count_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, window,
+                   counts):
     n, e = trace.shape[0], trace.shape[1]
     dummy_f = np.zeros((1, MAX_PERCEIVED, n_feat))
     dummy_d = np.zeros((1, MAX_PERCEIVED), dtype=np.int64)
@@ -228,18 +232,18 @@ def _count_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_f
         i, j = t // e, t % e
         li = episode_layout[j]
         counts[i, j] = _episode_choices(trace[i, j], reach[i, j], obj_pos[li], obj_kind[li], dist[li], kind_feat,
-                                        radius, n_feat, width, False, 0, dummy_f, dummy_d, dummy_i, dummy_i)
+                                        radius, n_feat, width, window, False, 0, dummy_f, dummy_d, dummy_i, dummy_i)
 
 
 @njit(cache=True, parallel=True)
-def _fill_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, offsets,
+def _fill_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, window, offsets,
                   ev_feat, ev_dist, ev_nopt, ev_chosen):
     n, e = trace.shape[0], trace.shape[1]
     for t in prange(n * e):
         i, j = t // e, t % e
         li = episode_layout[j]
         _episode_choices(trace[i, j], reach[i, j], obj_pos[li], obj_kind[li], dist[li], kind_feat, radius, n_feat,
-                         width, True, offsets[t], ev_feat, ev_dist, ev_nopt, ev_chosen)
+                         width, window, True, offsets[t], ev_feat, ev_dist, ev_nopt, ev_chosen)
 
 
 # -- behavioural objective: penalised maximum likelihood of the choice model -----------------

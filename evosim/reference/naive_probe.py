@@ -73,9 +73,10 @@ def brute_oracle(walls, start, obj_pos, obj_kind, kind_value, kind_reward, kind_
     return float(best)
 
 
-def perceived(y, x, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat):
-    """[(object, path distance, visible features)] nearest first (stable), at most MAX_PERCEIVED."""
-    max_r = max(int(radius[f]) for f in range(n_feat))
+def perceived(y, x, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, window=None):
+    """[(object, path distance, visible features)] nearest first (stable), at most MAX_PERCEIVED;
+    objects within ``window`` (default: the largest channel radius) are options."""
+    max_r = max(int(radius[f]) for f in range(n_feat)) if window is None else int(window)
     out = []
     for o in range(len(obj_kind)):
         k = obj_kind[o]
@@ -91,14 +92,14 @@ def perceived(y, x, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat
     return out[:MAX_PERCEIVED]
 
 
-def episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width):
+def episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, window=None):
     """List of (chosen slot or -1, [distances], [[features]]) in the order the kernel writes them."""
     steps = [t for t in range(1, len(trace)) if trace[t] >= 0]
     n_steps = steps[-1] if steps else 0
     pos = [(int(c) // width, int(c) % width) for c in trace[: n_steps + 1]]
     events = []
     for t in range(n_steps):
-        opts = perceived(*pos[t], t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat)
+        opts = perceived(*pos[t], t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, window)
         if not opts:
             continue
         closer = [q for q, (o, d, _) in enumerate(opts) if int(dist[o][pos[t + 1]]) < d]
