@@ -81,8 +81,9 @@ def test_red_door_mesa_objective_edit_changes_behaviour(red_door):
     makes them choose the door on decision layouts, and moving it back makes them choose red.
 
     False if, in any seed with at least 10 planners, the mean proxy choice rate after
-    ``true_to_proxy`` is not at least 0.3 above the rate after ``proxy_to_true``, or the
-    pseudo_aligned share after ``proxy_to_true`` is not below the unedited one.
+    ``true_to_proxy`` is not at least 0.3 above the rate after ``proxy_to_true``, or the edits do not
+    move the pseudo_aligned share the way they should: down after ``proxy_to_true`` where some
+    unedited planners are pseudo-aligned, up after ``true_to_proxy`` where not all are.
     """
     exp, _ = red_door
     tested = 0
@@ -93,7 +94,10 @@ def test_red_door_mesa_objective_edit_changes_behaviour(red_door):
         rate = iv.groupby("edit")["proxy_choice_rate"].mean()
         assert rate["true_to_proxy"] - rate["proxy_to_true"] >= 0.3, (seed, rate.to_dict())
         pseudo = iv.assign(p=iv["class"] == "pseudo_aligned").groupby("edit")["p"].mean()
-        assert pseudo["proxy_to_true"] < pseudo["none"], (seed, pseudo.to_dict())
+        if pseudo["none"] > 0:
+            assert pseudo["proxy_to_true"] < pseudo["none"], (seed, pseudo.to_dict())
+        if pseudo["none"] < 1:
+            assert pseudo["true_to_proxy"] > pseudo["none"], (seed, pseudo.to_dict())
     assert tested > 0, "no seed evolved 10 planners: the causal check could not be made"
 
 
@@ -113,32 +117,41 @@ def test_keys_chests_keys_beyond_need_under_shift(keys_chests):
     assert beyond - ref >= 1.0, (beyond, ref)
 
 
-def test_ancestral_modern_sweet_empty_food(ancestral):
-    """ancestral_modern: under modern conditions, sweet empty food (candy) is chosen over fruit on
-    decision layouts far more by ancestrally trained populations than after control training.
+def test_ancestral_modern_sweet_empty_food_beyond_need(ancestral):
+    """ancestral_modern (the evolution analogy): in the modern world, ancestrally trained populations eat
+    sweet, empty food (candy) beyond need, that is more candies than fruit per episode, far more than the
+    same seeds' populations trained with candy present (paired by seed). Fruitiness tracks nutrition as
+    well as sweetness in training, so this is not forced by indistinguishability; whether the shift
+    class is pseudo-aligned is a separate, threshold-dependent question (docs/results.md).
 
-    False if the mean proxy choice rate (candy reached before fruit, population mean, averaged
-    over seeds) is not at least 0.3 higher for the ancestral experiment than for its control.
+    False if, in any tested seed, the experiment's mean (candy reached - fruit reached) under shift is
+    not at least 0.5 above its control's. Measured over 20 seeds at 200 probe episodes: 0.97 vs -0.54.
     """
     exp, ctl = ancestral
-    rate = np.mean([_shift(p)["proxy_choice_rate"].mean() for p, _ in exp.values()])
-    rate_ctl = np.mean([_shift(p)["proxy_choice_rate"].mean() for p, _ in ctl.values()])
-    assert rate - rate_ctl >= 0.3, (rate, rate_ctl)
+    for seed in exp:
+        e, c = _shift(exp[seed][0]), _shift(ctl[seed][0])
+        beyond = (e["proxy_target_reached"] - e["true_target_reached"]).mean()
+        beyond_ctl = (c["proxy_target_reached"] - c["true_target_reached"]).mean()
+        assert beyond - beyond_ctl >= 0.5, (seed, beyond, beyond_ctl)
 
 
 def test_agreement_is_relative_to_the_distribution(red_door):
-    """003: pseudo-aligned organisms' behavioural utilities agree with the base reward over train
-    events and disagree over shift events.
+    """The type-signature essay: agreement between a mesa-objective and the base objective exists only
+    relative to a distribution of tasks. Planners classed pseudo-aligned under shift choose, by their
+    own objective, outputs the base objective rates best on training tasks (regret near 0) and not on
+    shift tasks.
 
-    False if, pooled over seeds, the pseudo_aligned (under shift) organisms' mean agreement is not
-    positive on train and negative on shift.
+    False if, pooled over seeds, these planners' mean ``regret_mesa`` is not below 0.1 on train and
+    above 0.3 on shift (regret normalised by each task's range of base values: 0 = the best choice).
     """
     exp, _ = red_door
     rows = []
     for pp, _ in exp.values():
         p = pp[pp["generation"] == pp["generation"].max()]
-        pseudo = p[(p["distribution"] == "shift") & (p["class"] == "pseudo_aligned")]["organism_id"]
+        pseudo = p[(p["distribution"] == "shift") & (p["class"] == "pseudo_aligned")
+                   & (p["architecture"] == "planner")]["organism_id"]
         rows.append(p[p["organism_id"].isin(pseudo)])
     sel = pd.concat(rows)
-    agree = sel.groupby(sel["distribution"].astype(str))["kindcorr_behav"].mean()
-    assert agree["train"] > 0 > agree["shift"], agree.to_dict()
+    assert len(sel), "no pseudo-aligned planners in these seeds"
+    regret = sel.groupby(sel["distribution"].astype(str))["regret_mesa"].mean()
+    assert regret["train"] < 0.1 and regret["shift"] > 0.3, regret.to_dict()
