@@ -1,4 +1,4 @@
-"""Science checks (slow tier): the seeds' claims must come out of the shipped experiments.
+"""Science checks (slow tier): the essays' claims must come out of the shipped experiments.
 
 Shipped experiments are run exactly as shipped (runs/<name>.toml) for the seeds each fixture
 names (red_door: 1-3; the others and the controls: 1-2, to keep the tier near 6 minutes), then probed with ``report_run`` (fewer held-out episodes than a full
