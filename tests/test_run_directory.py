@@ -110,3 +110,33 @@ def test_keyboard_interrupt_from_hook_leaves_no_lock(tiny_config, tmp_path, faul
         run_experiment(tiny_config, tmp_path / "run", progress=False, log=lambda m: None,
                        faults=faults("generation@2:keyboard"))
     assert not (tmp_path / "run" / ".lock").exists() and RunDirectory(tmp_path / "run").status() == "running"
+
+
+def test_genomes_written_before_the_memoriser_block_read_with_it_switched_off(tmp_path):
+    """A run directory whose genomes.parquet predates the memoriser genes (issue 14) loads with the block
+    added (m_arch -1: no memorisers), so `evosim report` and the viewer work on older runs. False if
+    load_run drops or invents memorisers, or fails on the older table."""
+    import numpy as np
+    import pandas as pd
+
+    import evosim
+    from evosim.config import load_config
+    from evosim.experiment import run_experiment
+    from evosim.genome import N_GENES, architecture, gene_names
+
+    from conftest import RUNS
+
+    cfg = load_config(RUNS / "quickstart.toml", {"evolution.population": 12, "evolution.generations": 2,
+                                                 "evolution.episodes": 2})
+    d = tmp_path / "old"
+    run_experiment(cfg, d, mode="new", progress=False)
+    g = pd.read_parquet(d / "genomes.parquet")
+    old = g.drop(columns=[c for c in g.columns if c.startswith("m_")])
+    old.to_parquet(d / "genomes.parquet", index=False)
+    run = evosim.load_run(d)
+    names = gene_names(("red", "green", "door"))
+    assert len(names) == N_GENES and set(names) <= set(run.genomes.columns)
+    assert (run.genomes["m_arch"] == -1.0).all()
+    arr = run.genomes[names].to_numpy(dtype=np.float32)
+    last = g[g["generation"] == g["generation"].max()]
+    np.testing.assert_array_equal(architecture(arr), architecture(last[names].to_numpy(dtype=np.float32)))

@@ -160,7 +160,18 @@ def load_run(path: str | Path) -> Run:
     if isinstance(done, int) and len(tables["generations"]) != done:
         raise RunError(f"{p}: generations.parquet has {len(tables['generations'])} rows but the manifest says "
                        f"{done} generations ran; the run directory is inconsistent")
-    return Run(p, cfg, manifest, tables["generations"], tables["organisms"], tables["genomes"])
+    return Run(p, cfg, manifest, tables["generations"], tables["organisms"], _with_memoriser_block(tables["genomes"]))
+
+
+def _with_memoriser_block(genomes: pd.DataFrame) -> pd.DataFrame:
+    """Genomes written before the memoriser block existed (issue 14) read as genomes with the block switched
+    off (``m_arch`` -1: not a memoriser; plan genes 0), so reports and the viewer work on older runs."""
+    from evosim.genome import CORE_GENES, N_GENES
+
+    if "m_arch" in genomes.columns:
+        return genomes
+    extra = {"m_arch": -1.0, **{f"m_step{i}": 0.0 for i in range(N_GENES - CORE_GENES - 1)}}
+    return genomes.assign(**{k: np.float32(v) for k, v in extra.items()})
 
 
 def config_from_run(path: str | Path) -> Config:
