@@ -750,36 +750,36 @@ def make_figures(t: Tables, pairs_df: pd.DataFrame, fig_dir: Path, n_boot: int, 
 
 
 # -- the doc ------------------------------------------------------------------------------------------
-def _markers(name: str) -> tuple[str, str]:
-    return f"<!-- results:{name}:start -->", f"<!-- results:{name}:end -->"
+def _markers(name: str, prefix: str = "results") -> tuple[str, str]:
+    return f"<!-- {prefix}:{name}:start -->", f"<!-- {prefix}:{name}:end -->"
 
 
-def check_markers(text: str, names, where: str = "doc") -> None:
+def check_markers(text: str, names, where: str = "doc", prefix: str = "results") -> None:
     """Every block has exactly one start and one end marker, start before end; else ResultsError."""
     bad = []
     for n in names:
-        s, e = _markers(n)
+        s, e = _markers(n, prefix)
         if text.count(s) != 1 or text.count(e) != 1 or text.index(s) > text.index(e):
             bad.append(n)
     if bad:
-        lines = "\n".join(f"  {_markers(n)[0]}\n  {_markers(n)[1]}" for n in bad)
+        lines = "\n".join(f"  {_markers(n, prefix)[0]}\n  {_markers(n, prefix)[1]}" for n in bad)
         raise ResultsError(f"{where}: generated block(s) {', '.join(bad)} lack their markers (each needs exactly one "
                            f"start and one end line, in that order); add:\n{lines}\nNothing was written.")
 
 
-def replace_blocks(text: str, blocks: dict[str, str], where: str = "doc") -> str:
+def replace_blocks(text: str, blocks: dict[str, str], where: str = "doc", prefix: str = "results") -> str:
     """Replace the content between each block's markers; refuse (ResultsError) if any marker is missing."""
-    check_markers(text, blocks, where)
+    check_markers(text, blocks, where, prefix)
     for n, body in blocks.items():
-        s, e = _markers(n)
+        s, e = _markers(n, prefix)
         i, j = text.index(s) + len(s), text.index(e)
         text = text[:i] + "\n" + body.strip("\n") + "\n" + text[j:]
     return text
 
 
-def write_doc(doc: Path, blocks: dict[str, str]) -> None:
+def write_doc(doc: Path, blocks: dict[str, str], prefix: str = "results") -> None:
     text = doc.read_text(encoding="utf-8")
-    new = replace_blocks(text, blocks, str(doc))
+    new = replace_blocks(text, blocks, str(doc), prefix)
     tmp = doc.with_suffix(doc.suffix + ".tmp")
     tmp.write_text(new, encoding="utf-8")
     os.replace(tmp, doc)

@@ -272,7 +272,7 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
     args = ["--workers", "0", "--seeds", "2", "--definition", str(defn), "--out", str(out), "--doc", str(doc)]
     assert R.main(args, log=msgs.append) == 0, msgs
     text = doc.read_text()
-    assert "Placeholder" in text and "Dose response" in text  # prose outside the blocks kept
+    assert "What the simulation says about the essays" in text and "## Sweeps" in text  # prose outside the blocks kept
     assert "pair absent skipped" in text
     assert "seeds 1, 2;" in text or "seeds 1, 2" in text
     # every number checked below is recomputed here from the probe tables
