@@ -144,7 +144,7 @@ def agreement_curves(probe: pd.DataFrame, rates=MIX_RATES) -> pd.DataFrame:
 
 
 def agreement_by_distribution(probe: pd.DataFrame) -> plt.Figure:
-    """Agreement relative to D (seed 003): mean regret and rank correlation of f (base value of each first
+    """Agreement relative to D (the type-signature essay): mean regret and rank correlation of f (base value of each first
     choice) and g (the organism's objective) over D_p, a fraction p of shift layouts mixed into train
     layouts; planners' mesa-objective and every organism's behavioural objective, 95% t-intervals over
     organisms. "Agrees on train, not on shift" is a curve rising (regret) or falling (rank) in p."""

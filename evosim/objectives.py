@@ -2,7 +2,7 @@
 
 Pure NumPy/SciPy on arrays that ``evosim.probe`` extracts from rollouts; no kernels here.
 
-Behavioural objective (the behavioural approach of seeds 000/001)
+Behavioural objective (the behavioural approach of the mesa-optimisation essays)
     A Boltzmann-rational choice model: at a choice event the organism picks option ``o``
     among the perceived objects, or the outside option "none of them" (value 0), with
     probability proportional to ``exp(w . phi(o) * gamma ** d(o))``, where ``phi`` is what it
@@ -123,7 +123,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where((na > 0) & (nb > 0), out, np.nan)
 
 
-# -- agreement relative to a distribution (seed 003) -----------------------------------------
+# -- agreement relative to a distribution (the type-signature essay) -----------------------------------------
 def _midranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Mid-ranks of ``values`` in a sample where value i occurs ``weights[i]`` times."""
     order = np.argsort(values, kind="stable")
@@ -177,7 +177,7 @@ def kind_agreement(utility: np.ndarray, kind_feat: np.ndarray, kind_reward: np.n
 agreement = kind_agreement
 
 
-# -- agreement on tasks: outputs, f and g (seed 003, as the essay's comment constructs it) ------------
+# -- agreement on tasks: outputs, f and g (as the type-signature essay constructs it) ------------
 def _check_fg(f, g):
     f = np.asarray(f, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)

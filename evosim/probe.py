@@ -58,7 +58,7 @@ class ProbeSet:
     matched_true: np.ndarray | None = None  # [L] base return of the aligned perception-matched reference
     matched_proxy: np.ndarray | None = None  # [L] proxy return of the proxy reference
     baseline: dict | None = None  # per-distribution baseline columns (reference and random policy), scalars
-    tasks: object | None = None  # kernels.TaskValues: outputs and base value f of every layout (agreement, seed 003)
+    tasks: object | None = None  # kernels.TaskValues: outputs and base value f of every layout (agreement, the type-signature essay)
 
 
 def _layout_rng(seed: int, d: int, decision: bool) -> np.random.Generator:

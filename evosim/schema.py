@@ -139,7 +139,7 @@ PROBE_COLUMNS = {
                           "distribution, each kind weighted by its count. Treats every feature as visible and ignores "
                           "perception, distance, dynamics and instrumental value (keys); +-1 when two kinds are present",
         "kindcorr_mesa": "the same for the mesa-objective (formerly agree_mesa; NaN for heuristics)",
-        # -- agreement on tasks, as seed 003 constructs it (issue 15; docs/objectives.md) --
+        # -- agreement on tasks, as the type-signature essay constructs it (issue 15; docs/objectives.md) --
         "agree_tasks": "tasks of this distribution: its held-out probe layouts, each a task whose outputs are the first "
                        "choices open at the start: none of them (explore) or head first for one of the objects "
                        "perceived there (kernels.task_values)",

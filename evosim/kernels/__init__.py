@@ -431,7 +431,7 @@ def fit_choices(feat, dist, nopt, chosen, org_start, gammas, ridge: float) -> tu
     return w, g, obj
 
 
-# -- agreement relative to a distribution (seed 003) -------------------------------------------------
+# -- agreement relative to a distribution (the type-signature essay) -------------------------------------------------
 @dataclass
 class TaskValues:
     """Outputs of each task (probe layout) and their base value f (see ``task_values``).

@@ -359,7 +359,7 @@ def _fit_choices(feat, dist, nopt, chosen, org_start, gammas, ridge, w_out, gamm
         obj_out[i] = o
 
 
-# -- agreement relative to a distribution (seed 003): outputs, f and g per task -----------------
+# -- agreement relative to a distribution (the type-signature essay): outputs, f and g per task -----------------
 # A task is a probe layout; its outputs are the first choices open to an organism at the start:
 # slot 0 = "none of them" (explore), slot q + 1 = head first for the q-th perceived object
 # (nearest by path first, as the planner's ``_perceive`` orders them). f values an output by the
@@ -367,41 +367,15 @@ def _fit_choices(feat, dist, nopt, chosen, org_start, gammas, ridge, w_out, gamm
 # with it, under the true rules; g values it by the organism's own search.
 @njit(cache=True)
 def _task_candidates(start, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, cand, cand_d, vis):
-    """Perceived objects at the start into cand/cand_d/vis (visible features); returns how many."""
+    """Perceived objects at the start into cand/cand_d/vis (visible features); returns how many.
+    The choice events' perception (``_options``) at step 0 with every object present."""
     max_r = 0
     for f in range(n_feat):
         if radius[f] > max_r:
             max_r = radius[f]
-    y, x = start[0], start[1]
-    n_c = 0
-    for o in range(obj_kind.shape[0]):
-        k = obj_kind[o]
-        if k < 0:
-            continue
-        md = abs(obj_pos[o, 0] - y) + abs(obj_pos[o, 1] - x)
-        if md > max_r:
-            continue
-        d = np.int64(dist[o, y, x])
-        if d >= UNREACHABLE:
-            continue
-        j = n_c
-        while j > 0 and cand_d[j - 1] > d:
-            j -= 1
-        if j >= MAX_PERCEIVED:
-            continue
-        last = min(n_c, MAX_PERCEIVED - 1)
-        for t in range(last, j, -1):
-            cand[t] = cand[t - 1]
-            cand_d[t] = cand_d[t - 1]
-            for f in range(n_feat):
-                vis[t, f] = vis[t - 1, f]
-        cand[j] = o
-        cand_d[j] = d
-        for f in range(n_feat):
-            vis[j, f] = kind_feat[k, f] if md <= radius[f] else 0.0
-        if n_c < MAX_PERCEIVED:
-            n_c += 1
-    return n_c
+    untouched = np.full(obj_kind.shape[0], -1, dtype=np.int64)
+    return _options(start[0], start[1], 0, untouched, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, max_r,
+                    cand, cand_d, vis)
 
 
 @njit(cache=True)
