@@ -116,7 +116,7 @@ def test_power_bits():
     assert power_bits(np.ones((1, 4)), half)[0] == pytest.approx(-np.log2(31 / 61))
 
 
-# -- agreement on tasks (seed 003: outputs, f and g relative to a distribution D) ---------------
+# -- agreement on tasks (the type-signature essay: outputs, f and g relative to a distribution D) ---------------
 def _red_door_tasks(dist, n=40):
     from evosim.probe import probe_layouts, task_values
 

@@ -226,7 +226,7 @@ def test_prefers_proxy_on_hand_built_utilities():
     assert balanced_accuracy([1, 1, 0, 0, np.nan], [True, False, False, False, True]) == pytest.approx(0.5 * (1 + 2 / 3))
 
 
-# -- agreement on tasks (seed 003): kernels == naive twins, choices == the planner's ------------
+# -- agreement on tasks (the type-signature essay): kernels == naive twins, choices == the planner's ------------
 @pytest.mark.parametrize("world", ["red_door", "keys_chests", "ancestral_modern"])
 def test_task_and_mesa_values_match_naive_twins(world):
     """f (base value per output) and g (each planner's own search value per output) equal brute force
