@@ -6,15 +6,13 @@ and the class shares come from evosim.schema.
 """
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from evosim.objectives import classify  # noqa: E402
-from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, class_shares  # noqa: E402
+from evosim.objectives import classify
+from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, class_shares
 
 PALETTE = sns.color_palette("colorblind")
 ARCH_COLORS = {"heuristic": PALETTE[0], "planner": PALETTE[1], "memoriser": PALETTE[4]}

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
 #: readable axis labels (with units) for the settings sweeps usually vary
 LABELS = {
