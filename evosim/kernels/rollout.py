@@ -14,10 +14,11 @@ Per step an organism observes, decides, moves and interacts:
     move      into a wall or off the grid: stay put
     interact  with the object on the new cell (consume, end, pick up, open with key)
 
-Owns the decisions (``_heuristic_decide``, ``_planner_decide`` and their one-state entry points
-``_heuristic_action`` / ``_planner_action``, behind ``evosim.kernels.heuristic_action`` /
-``planner_action`` / ``planner_plan``), the episode loop (``_episode``) and the parallel rollout
-of a population (``_rollout``, behind ``evosim.kernels.rollout``). The per-episode inputs travel
+Owns the episode loops, one per architecture, each with its decision written in its loop body
+(``_heuristic_play``, ``_planner_play``, ``_memoriser_play``), their one-state entry points
+``_heuristic_action`` / ``_planner_action`` (one decision of the same loop, behind
+``evosim.kernels.heuristic_action`` / ``planner_action`` / ``planner_plan``) and the parallel
+rollout of a population (``_rollout``, behind ``evosim.kernels.rollout``). The per-episode inputs travel
 as small namedtuples: ``EpisodeLayout`` (one layout), ``Rules`` (kind table, radii and limits,
 constant over a rollout) and ``Scratch`` (one organism's work arrays, allocated once).
 """
@@ -59,7 +60,7 @@ def _gumbel_brackets(bits):
     both ends are widened by 1e-9 (far above the few-ulp error of a libm log), and the outer
     bins use the extremes over every u that ``rng.uniform`` can return (u >= 2**-54 and
     u <= 1 - 2**-53: -3.62 <= g <= 36.8). The heuristic uses them to find the argmax without
-    evaluating the logs unless two moves' brackets overlap (see ``_heuristic_decide``).
+    evaluating the logs unless two moves' brackets overlap (see ``_heuristic_play``).
     """
     n = 2**bits
     edges = np.arange(n + 1, dtype=np.float64) / n
@@ -109,14 +110,18 @@ def _blocked(walls, y, x, a):
 def _heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key,
                       step, mode):
     """Reactive policy: argmax over moves of feature signals (``mode``: SIGNAL_PATH or
-    SIGNAL_COMPASS) + wall bits + momentum + noise."""
-    sig = np.empty((MAX_FEATURES + 2, 4))
-    w_free = np.empty(MAX_FEATURES)
-    w_key = np.empty(MAX_FEATURES)
-    temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
-    tab = np.empty((1, 1, 1, 1))
-    return _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key,
-                             step, mode, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, False)
+    SIGNAL_COMPASS) + wall bits + momentum + noise. One decision of ``_heuristic_play`` at the
+    state (y, x, prev, inv, step, alive), without moving."""
+    m = obj_kind.shape[0]
+    sc = _new_scratch(m, 1)
+    sc.alive[:] = alive
+    lay = EpisodeLayout(walls, np.array([y, x], dtype=np.int64), obj_pos, obj_kind, dist)
+    k = kind_feat.shape[0]
+    rules = Rules(kind_feat, np.zeros(k), np.zeros(k), np.zeros(k, dtype=np.int64), radius, n_feat, 1, step + 1, 0,
+                  mode, 1)
+    none = np.empty(1, dtype=np.int64)
+    return _heuristic_play(genome, lay, rules, key, sc, np.empty((1, 1, 1, 1)), False, none, none, False, prev, inv,
+                           step, True)[5]
 
 
 @njit(cache=True)
@@ -239,67 +244,6 @@ def _signal_tables(walls, obj_pos, obj_kind, dist, episode_layout, kind_feat, ra
                               radius, n_feat, mode)
 
 
-@njit(cache=True, inline="always")
-def _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key, step,
-                      mode, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab, pristine):
-    """``_heuristic_action`` with its per-episode genes precomputed and scratch ``sig`` passed in.
-
-    ``sig`` is [MAX_FEATURES + 2, 4]: channel signals, then (row MAX_FEATURES) each move's score
-    without noise and (row MAX_FEATURES + 1) its uniform draw. The argmax of score + temperature
-    x Gumbel(u) is found exactly as the plain loop would: each move's total is first bracketed
-    with the Gumbel bin bounds (no logs); if one move's lower bound beats every other move's
-    upper bound it wins, otherwise the logs are evaluated, in the plain loop's order and
-    While ``pristine`` (no object touched yet this episode) the signals are read from ``tab``
-    ([H, W, F, 4], from ``_signal_tables``: the same sums) instead of being recomputed.
-    No array views are taken here: in the hot loop their reference counting costs more than
-    the arithmetic.
-    """
-    if not pristine:
-        _signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, mode)
-    best_a = 0
-    best_lo = -np.inf
-    for a in range(4):
-        s = 0.0
-        for f in range(n_feat):
-            wf = w_key[f] if inv > 0 else w_free[f]
-            s += wf * (tab[y, x, f, a] if pristine else sig[f, a])
-        if _blocked(walls, y, x, a):
-            s += g_wall
-        if prev >= 0:
-            if a == prev:
-                s += g_mom
-            elif a == OPPOSITE[prev]:
-                s += g_back
-        u = _move_uniform(key, step, a) if step <= MAX_STEPS_LIMIT else _uniform(key, step, a)
-        sig[MAX_FEATURES, a] = s
-        sig[MAX_FEATURES + 1, a] = u
-        lo = s + temp * _GUMBEL_LO[int(u * _GUMBEL_BINS)] - 1e-10 * (1.0 + abs(s) + temp)
-        if lo > best_lo:
-            best_lo = lo
-            best_a = a
-    clear = True
-    for a in range(4):
-        if a != best_a:
-            s = sig[MAX_FEATURES, a]
-            if s + temp * _GUMBEL_HI[int(sig[MAX_FEATURES + 1, a] * _GUMBEL_BINS)] + 1e-10 * (1.0 + abs(s) + temp) >= best_lo:
-                clear = False
-    if clear:
-        return best_a
-    # Brackets overlap: the plain loop over the moves that can still reach the maximum
-    best_s = -np.inf
-    win = 0
-    for a in range(4):
-        s = sig[MAX_FEATURES, a]
-        u = sig[MAX_FEATURES + 1, a]
-        if a != best_a and s + temp * _GUMBEL_HI[int(u * _GUMBEL_BINS)] + 1e-10 * (1.0 + abs(s) + temp) < best_lo:
-            continue
-        s += temp * (-math.log(-math.log(u)))
-        if s > best_s:
-            best_s = s
-            win = a
-    return win
-
-
 @njit(cache=True)
 def _explore(walls, y, x, prev, key, step):
     """Planner exploration when no plan is worth anything: keep heading, else a random free move."""
@@ -326,7 +270,8 @@ def _explore(walls, y, x, prev, key, step):
 #:   perceived objects (index, path distance, utility); plan [MAX_DEPTH]: the latest best plan;
 #:   path [3, MAX_DEPTH] int64 and path_v [MAX_DEPTH]: the planner's search stack (candidate slot,
 #:   arrival time, inventory after; value after) per depth; sig / w_free / w_key: the heuristic's
-#:   signals and expressed weights; powtab: the discount table (see ``_discount``)
+#:   signals and expressed weights; powtab: the discount table, gamma ** t by arrival time t, -1 where
+#:   not yet computed (see ``_search``)
 Scratch = namedtuple("Scratch", ["alive", "cand", "cand_d", "util", "plan", "path", "path_v", "sig", "w_free", "w_key",
                                  "powtab"])
 #: one episode's layout: walls [H, W], start [2], obj_pos [M, 2], obj_kind [M], dist [M, H, W]
@@ -354,17 +299,22 @@ def _new_scratch(m, n_powtab):
 @njit(cache=True)
 def _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                     radius, n_feat, max_depth, key, step, plan, min_depth):
-    """One planner decision: returns (action, plans evaluated, objects scored).
+    """One planner decision: returns (action, plans evaluated, objects scored). One decision of
+    ``_planner_play`` at the state (y, x, prev, inv, step, alive), without moving.
 
     ``plan`` (int64, length MAX_DEPTH) receives the best plan: the object indices (into
     ``obj_pos``/``obj_kind``) it visits in order, padded with -1; all -1 when the planner explores.
     Its first object is the one the returned action heads for."""
-    depth, gamma = _planner_genes(genome, max_depth, min_depth)
-    sc = _new_scratch(1, _powtab_size(walls))
-    a, p, scored = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                                   kind_inter, radius, n_feat, key, step, depth, gamma, sc)
+    sc = _new_scratch(obj_kind.shape[0], _powtab_size(walls))
+    sc.alive[:] = alive
+    lay = EpisodeLayout(walls, np.array([y, x], dtype=np.int64), obj_pos, obj_kind, dist)
+    k = kind_feat.shape[0]
+    rules = Rules(kind_feat, np.zeros(k), np.zeros(k), kind_inter, radius, n_feat, max_depth, step + 1, 0,
+                  SIGNAL_PATH, min_depth)
+    none = np.empty(1, dtype=np.int64)
+    _, _, _, p, work, a = _planner_play(genome, lay, rules, key, sc, none, none, False, prev, inv, step, True)
     plan[:] = sc.plan
-    return a, p, scored
+    return a, p, work - p
 
 
 @njit(cache=True, inline="always")
@@ -382,18 +332,6 @@ def _planner_genes(genome, max_depth, min_depth):
     depth = int(min(max(math.floor(g_depth + 0.5), np.float64(min_depth)), np.float64(max_depth)))
     gamma = 0.5 + 0.49 / (1.0 + math.exp(-np.float64(genome[P_DISCOUNT])))
     return depth, gamma
-
-
-@njit(cache=True, inline="always")
-def _discount(powtab, gamma, t):
-    """math.pow(gamma, t), computed once per organism and arrival time (``powtab`` starts at -1)."""
-    if t >= powtab.shape[0]:
-        return math.pow(gamma, np.float64(t))
-    p = powtab[t]
-    if p < 0.0:
-        p = math.pow(gamma, np.float64(t))
-        powtab[t] = p
-    return p
 
 
 @njit(cache=True, inline="always")
@@ -464,6 +402,7 @@ def _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, dep
     """
     for q in range(MAX_DEPTH):
         best[q] = -1
+    n_pow = powtab.shape[0]
     plans = 0
     best_v = 0.0
     lvl = 0
@@ -484,7 +423,16 @@ def _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, dep
                 t = pt + d
                 v = pv
                 if kind_inter[obj_kind[o]] != I_OPENED or pinv > 0:
-                    term = util[c] * _discount(powtab, gamma, t)
+                    # gamma ** t from the organism's table, computed once per arrival time (written
+                    # out: a call taking the array costs a reference-count round trip per plan)
+                    if t < n_pow:
+                        disc = powtab[t]
+                        if disc < 0.0:
+                            disc = math.pow(gamma, np.float64(t))
+                            powtab[t] = disc
+                    else:
+                        disc = math.pow(gamma, np.float64(t))
+                    term = util[c] * disc
                     v = term if lvl == 0 else pv + term
                 plans += 1
                 if v > best_v:
@@ -519,15 +467,19 @@ def _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, dep
         k = kind_inter[obj_kind[o]]
         inv_after = pinv
         v = pv
-        if k == I_OPENED:
-            if inv_after > 0:
-                inv_after -= 1
-                term = util[c] * _discount(powtab, gamma, t)
-                v = term if lvl == 0 else pv + term
-        else:
-            term = util[c] * _discount(powtab, gamma, t)
+        if k != I_OPENED or pinv > 0:
+            if t < n_pow:  # gamma ** t as above
+                disc = powtab[t]
+                if disc < 0.0:
+                    disc = math.pow(gamma, np.float64(t))
+                    powtab[t] = disc
+            else:
+                disc = math.pow(gamma, np.float64(t))
+            term = util[c] * disc
             v = term if lvl == 0 else pv + term
-            if k == I_PICKED:
+            if k == I_OPENED:
+                inv_after -= 1
+            elif k == I_PICKED:
                 inv_after += 1
         plans += 1
         path[0, lvl] = c
@@ -550,59 +502,15 @@ def _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, dep
 
 
 @njit(cache=True)
-def _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                    radius, n_feat, key, step, depth, gamma, sc):
-    """``_planner_action`` with the expressed genes passed in and the organism's ``Scratch`` ``sc``
-    (its ``powtab``, gamma ** t by arrival time t, -1 where not yet computed, is valid for this
-    ``gamma`` only and carried across steps). Fills ``sc.plan`` once, after the search.
-    Returns (action, plans evaluated, objects scored by ``_perceive``)."""
-    cand, cand_d, plan = sc.cand, sc.cand_d, sc.plan
-    if depth == 0:
-        return _reactive_decide(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat,
-                                key, step, sc)
-    n_c, scored = _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand, cand_d, sc.util)
-    # best candidate slots into ``plan``, then mapped to object indices below
-    plans = _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, sc.util, depth, gamma, sc.powtab,
-                    sc.path, sc.path_v, plan)
-    best_i = plan[0]
-    if best_i < 0 or cand_d[best_i] == 0:
-        for t in range(MAX_DEPTH):
-            plan[t] = -1
-        return _explore(walls, y, x, prev, key, step), plans, scored
-    for t in range(MAX_DEPTH):
-        if plan[t] >= 0:
-            plan[t] = cand[plan[t]]
-    # Act: the first move along a shortest path to the first object of the best plan, preferring
-    # a step onto a cell that holds no other live object (touching one would trigger it: a
-    # trap ends the episode, food is eaten); if every shortest step is occupied, take the first
-    o = cand[best_i]
-    here = dist[o, y, x]
-    fallback = -1
-    for a in range(4):
-        if not _blocked(walls, y, x, a) and dist[o, y + DY[a], x + DX[a]] < here:
-            if not _occupied(obj_pos, alive, y + DY[a], x + DX[a], o):
-                return a, plans, scored
-            if fallback < 0:
-                fallback = a
-    if fallback >= 0:
-        return fallback, plans, scored
-    # no neighbour is closer (only with inconsistent distance maps): explore, with no plan
-    for t in range(MAX_DEPTH):
-        plan[t] = -1
-    return _explore(walls, y, x, prev, key, step), plans, scored
-
-
-@njit(cache=True)
 def _reactive_decide(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key, step,
-                     sc):
+                     sig, plan):
     """A depth-0 planner: no enumeration of plans. It scores the perceived objects with its utility
     and moves along their path gradient: the heuristic's SIGNAL_PATH sums (``_path_signals_into``)
     weighted by the utility genes, summed channel by channel; the first move with the highest
     strictly positive score, else the planner's explore rule. No noise beyond exploring.
-    Returns (action, 0 plans, objects scored); ``sc.plan`` is all -1 (no plan)."""
-    sig = sc.sig
+    Returns (action, objects scored); ``plan`` is all -1 (no plan)."""
     for t in range(MAX_DEPTH):
-        sc.plan[t] = -1
+        plan[t] = -1
     for f in range(n_feat):
         for a in range(4):
             sig[f, a] = 0.0
@@ -617,8 +525,8 @@ def _reactive_decide(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, 
             best_s = v
             best_a = a
     if best_a < 0:
-        return _explore(walls, y, x, prev, key, step), 0, scored
-    return best_a, 0, scored
+        return _explore(walls, y, x, prev, key, step), scored
+    return best_a, scored
 
 
 @njit(cache=True, inline="always")
@@ -647,29 +555,16 @@ def _occupied(obj_pos, alive, y, x, skip):
     return False
 
 
-@njit(cache=True)
-def _episode(genome, arch, lay, rules, key, sc, tab, use_tab, reach, trace, record):
-    """One episode of ``genome`` on layout ``lay`` (an ``EpisodeLayout``) under ``rules`` (``Rules``),
-    with the organism's ``Scratch`` ``sc``. If ``use_tab``, ``tab`` holds this layout's signal
-    table (see ``_signal_tables``). Fills ``reach`` (step at which each object was interacted with,
-    -1 if never) and, if ``record``, ``trace`` (cell index after each step; trace[0] is the start);
-    ``sc.plan`` holds a planner's latest plan after each decision (see ``_planner_action``).
-    Returns (return, proxy return, steps taken, plans evaluated, work): a planner's work is the sum
-    over its decisions of objects scored (``_perceive``; at depth 0 the objects in its path signal) +
-    plans evaluated (``_search``); 0 for a heuristic and a memoriser. ``arch``: A_HEURISTIC, A_PLANNER
-    or A_MEMORISER (a memoriser plays ``_memo_action`` at each step: no perception, no objective)."""
-    walls, obj_pos, obj_kind, dist = lay.walls, lay.obj_pos, lay.obj_kind, lay.dist
-    kind_feat, kind_reward, kind_proxy, kind_inter = rules.kind_feat, rules.kind_reward, rules.kind_proxy, rules.kind_inter
-    radius, n_feat, max_steps, capacity = rules.radius, rules.n_feat, rules.max_steps, rules.capacity
-    alive, sig, w_free, w_key = sc.alive, sc.sig, sc.w_free, sc.w_key
-    h, w = walls.shape
-    m = obj_kind.shape[0]
-    y, x = lay.start[0], lay.start[1]
-    inv = 0
-    direct = 0  # live objects that pay on contact
+@njit(cache=True, inline="always")
+def _episode_start(lay, kind_inter, kind_reward, alive, reach, trace, record):
+    """Reset an episode: ``alive`` and ``reach`` per object slot, ``trace[0]`` if ``record``.
+    Returns the counts that decide when nothing is left to gain: (objects that pay on contact,
+    chests that pay, keys)."""
+    obj_kind = lay.obj_kind
+    direct = 0
     chests = 0
     keys = 0
-    for o in range(m):
+    for o in range(obj_kind.shape[0]):
         reach[o] = -1
         k = obj_kind[o]
         alive[o] = k >= 0
@@ -683,37 +578,156 @@ def _episode(genome, arch, lay, rules, key, sc, tab, use_tab, reach, trace, reco
         elif kind_reward[k] > 0:
             direct += 1
     if record:
-        trace[0] = y * w + x
+        trace[0] = lay.start[0] * lay.walls.shape[1] + lay.start[1]
+    return direct, chests, keys
+
+
+@njit(cache=True, inline="always")
+def _interact(obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, y, x, steps, inv, direct, chests,
+              keys, eaten, capacity, ret, proxy):
+    """Every live object on (y, x) acts, in slot order: a chest opens if a key is held (spending it),
+    a key is picked up, anything else is consumed or ends the episode. Returns the updated
+    (inv, direct, chests, keys, eaten, ret, proxy) (rewards added one object at a time, in slot
+    order), whether any object was touched and whether the episode ended (an ending object, or
+    ``capacity`` > 0 objects eaten)."""
+    ended = False
+    touched = False
+    for o in range(obj_kind.shape[0]):
+        if not alive[o] or obj_pos[o, 0] != y or obj_pos[o, 1] != x:
+            continue
+        k = obj_kind[o]
+        it = kind_inter[k]
+        if it == I_OPENED:
+            if inv == 0:
+                continue
+            inv -= 1
+            if kind_reward[k] > 0:
+                chests -= 1
+        elif it == I_PICKED:
+            inv += 1
+            keys -= 1
+        elif kind_reward[k] > 0:
+            direct -= 1
+        alive[o] = False
+        touched = True
+        reach[o] = steps
+        ret += kind_reward[k]
+        proxy += kind_proxy[k]
+        if it == I_ENDS:
+            ended = True
+        elif it == I_CONSUMED:
+            eaten += 1
+            if capacity > 0 and eaten >= capacity:
+                ended = True
+    return inv, direct, chests, keys, eaten, ret, proxy, touched, ended
+
+
+# The three episode loops below share ``_episode_start`` and ``_interact`` and differ only in the
+# decision; each is its own function so that its hot loop carries no other architecture's branches.
+# The heuristic's and the planner's decisions are written in their loop bodies, and their one-state
+# entry points (``_heuristic_action``, ``_planner_action``) run one decision of the same loop:
+# numba copies every array argument of an inlined call into a new variable, and across the
+# decisions' control flow the copies' reference counts (two atomic operations per array per call)
+# are not pruned. They cost more than the arithmetic: written as inlined helpers the two loops ran
+# 1.5x (heuristic) and 1.3-2x (planner) slower (docs/performance.md). The helpers left in the
+# loops (``_perceive``, ``_search``, ``_interact``, ``_blocked``) keep straight-line entries and
+# exits, whose copies the pruning removes.
+#
+# Each fills ``reach`` (step at which each object was interacted with, -1 if never) and, if
+# ``record``, ``trace`` (cell index after each step; trace[0] is the start), and returns
+# (return, proxy return, steps taken, plans evaluated, work[, last action]).
+
+@njit(cache=True)
+def _heuristic_play(genome, lay, rules, key, sc, tab, use_tab, reach, trace, record, prev, inv, step, decide_only):
+    """A heuristic's episode on layout ``lay`` (``EpisodeLayout``) under ``rules`` (``Rules``) with the
+    organism's ``Scratch`` ``sc``, from the layout's start with ``prev``, ``inv``, ``step`` = -1, 0, 0;
+    returns (return, proxy return, steps taken, 0 plans, 0 work, last action). If ``use_tab``,
+    ``tab`` holds this layout's signal table (see ``_signal_tables``).
+
+    With ``decide_only``, the one decision at state (lay.start, prev, inv, step, sc.alive), without
+    moving (``_heuristic_action``): returns (0, 0, step, 0, 0, action); ``reach`` and ``trace`` are
+    not touched.
+
+    The decision: argmax over moves a of score(a) + temperature x Gumbel(u_a), where score(a) is
+    the channel signals (``_signals_into``) weighted by the attraction genes (plus the key
+    attraction while holding a key), + the wall gene if a is blocked, + momentum if a repeats the
+    last move, + back if it reverses it. The argmax is found exactly as the plain loop would:
+    each move's total is first bracketed with the Gumbel bin bounds (no logs); if one move's lower
+    bound beats every other move's upper bound it wins, otherwise the logs are evaluated, in the
+    plain loop's order. ``sc.sig`` is [MAX_FEATURES + 2, 4]: channel signals, then (row
+    MAX_FEATURES) each move's score without noise and (row MAX_FEATURES + 1) its uniform draw.
+    While no object has been touched the signals are read from ``tab`` ([H, W, F, 4], the same
+    sums) instead of being recomputed.
+
+    The decision is written in the loop body, not in a helper (see the note above).
+    """
+    walls, obj_pos, obj_kind, dist = lay.walls, lay.obj_pos, lay.obj_kind, lay.dist
+    kind_feat, kind_reward, kind_proxy, kind_inter = rules.kind_feat, rules.kind_reward, rules.kind_proxy, rules.kind_inter
+    radius, n_feat, max_steps, capacity, mode = rules.radius, rules.n_feat, rules.max_steps, rules.capacity, rules.signal
+    alive, sig, w_free, w_key = sc.alive, sc.sig, sc.w_free, sc.w_key
+    w = walls.shape[1]
+    if decide_only:
+        direct = chests = keys = 1  # no end test: decide wherever asked
+    else:
+        direct, chests, keys = _episode_start(lay, kind_inter, kind_reward, alive, reach, trace, record)
+    y, x = lay.start[0], lay.start[1]
+    temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
     ret = 0.0
     proxy = 0.0
-    plans = 0
-    work = 0
-    prev = -1
-    steps = 0
-    eaten = 0  # CONSUMED objects so far: the episode ends once ``capacity`` (> 0) are eaten
-    temp = g_wall = g_mom = g_back = 0.0
-    depth, gamma = 1, 0.0
-    is_planner = arch == A_PLANNER
-    is_memo = arch == A_MEMORISER
-    if is_planner:
-        depth, gamma = _planner_genes(genome, rules.max_depth, rules.min_depth)
-    elif not is_memo:
-        temp, g_wall, g_mom, g_back = _heuristic_genes(genome, n_feat, w_free, w_key)
+    steps = step
+    eaten = 0
+    a = -1
     pristine = use_tab
     while steps < max_steps:
         if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
             break
-        if is_memo:
-            a = _memo_action(genome, steps)
-        elif is_planner:
-            a, p, scored = _planner_decide(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                                           kind_inter, radius, n_feat, key, steps, depth, gamma, sc)
-            plans += p
-            work += scored + p
-        else:
-            a = _heuristic_decide(walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat,
-                                  key, steps, rules.signal, sig, w_free, w_key, temp, g_wall, g_mom, g_back, tab,
-                                  pristine)
+        # -- decide
+        if not pristine:
+            _signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, mode)
+        best_a = 0
+        best_lo = -np.inf
+        for b in range(4):
+            s = 0.0
+            for f in range(n_feat):
+                wf = w_key[f] if inv > 0 else w_free[f]
+                s += wf * (tab[y, x, f, b] if pristine else sig[f, b])
+            if _blocked(walls, y, x, b):
+                s += g_wall
+            if prev >= 0:
+                if b == prev:
+                    s += g_mom
+                elif b == OPPOSITE[prev]:
+                    s += g_back
+            u = _move_uniform(key, steps, b) if steps <= MAX_STEPS_LIMIT else _uniform(key, steps, b)
+            sig[MAX_FEATURES, b] = s
+            sig[MAX_FEATURES + 1, b] = u
+            lo = s + temp * _GUMBEL_LO[int(u * _GUMBEL_BINS)] - 1e-10 * (1.0 + abs(s) + temp)
+            if lo > best_lo:
+                best_lo = lo
+                best_a = b
+        clear = True
+        for b in range(4):
+            if b != best_a:
+                s = sig[MAX_FEATURES, b]
+                if s + temp * _GUMBEL_HI[int(sig[MAX_FEATURES + 1, b] * _GUMBEL_BINS)] + 1e-10 * (1.0 + abs(s) + temp) >= best_lo:
+                    clear = False
+        a = best_a
+        if not clear:
+            # brackets overlap: the plain loop over the moves that can still reach the maximum
+            best_s = -np.inf
+            a = 0
+            for b in range(4):
+                s = sig[MAX_FEATURES, b]
+                u = sig[MAX_FEATURES + 1, b]
+                if b != best_a and s + temp * _GUMBEL_HI[int(u * _GUMBEL_BINS)] + 1e-10 * (1.0 + abs(s) + temp) < best_lo:
+                    continue
+                s += temp * (-math.log(-math.log(u)))
+                if s > best_s:
+                    best_s = s
+                    a = b
+        if decide_only:
+            break
+        # -- move and interact
         if not _blocked(walls, y, x, a):
             y += DY[a]
             x += DX[a]
@@ -721,37 +735,141 @@ def _episode(genome, arch, lay, rules, key, sc, tab, use_tab, reach, trace, reco
         steps += 1
         if record:
             trace[steps] = y * w + x
-        ended = False
-        for o in range(m):
-            if not alive[o] or obj_pos[o, 0] != y or obj_pos[o, 1] != x:
-                continue
-            k = obj_kind[o]
-            it = kind_inter[k]
-            if it == I_OPENED:
-                if inv == 0:
-                    continue
-                inv -= 1
-                if kind_reward[k] > 0:
-                    chests -= 1
-            elif it == I_PICKED:
-                inv += 1
-                keys -= 1
-            elif kind_reward[k] > 0:
-                direct -= 1
-            alive[o] = False
+        inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _interact(
+            obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, y, x, steps, inv, direct, chests,
+            keys, eaten, capacity, ret, proxy)
+        if touched:
             pristine = False
-            reach[o] = steps
-            ret += kind_reward[k]
-            proxy += kind_proxy[k]
-            if it == I_ENDS:
-                ended = True
-            elif it == I_CONSUMED:
-                eaten += 1
-                if capacity > 0 and eaten >= capacity:
-                    ended = True
         if ended:
             break
-    return ret, proxy, steps, plans, work
+    return ret, proxy, steps, 0, 0, a
+
+
+@njit(cache=True)
+def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, step, decide_only):
+    """A planner's episode (as ``_heuristic_play``, without a signal table): returns (return, proxy
+    return, steps taken, plans evaluated, work, last action). Work is the sum over its decisions
+    of objects scored (``_perceive``; at depth 0 the objects in its path signal) + plans evaluated
+    (``_search``); ``sc.plan`` holds its latest plan after each decision. With ``decide_only``,
+    the one decision at state (lay.start, prev, inv, step, sc.alive): (0, 0, step, plans, work,
+    action).
+
+    The decision (written in the loop body, as the heuristic's): perceive (``_perceive``), search
+    (``_search``; depth 0: ``_reactive_decide``, no plans), then take the first move along a
+    shortest path to the first object of the best plan, preferring a step onto a cell that holds
+    no other live object (touching one would trigger it: a trap ends the episode, food is eaten);
+    if every shortest step is occupied, the first. With no plan worth > 0, explore (``_explore``).
+    The organism's ``powtab`` (gamma ** t by arrival time t, -1 where not yet computed) is valid
+    for this genome's gamma only and is carried across steps and episodes.
+    """
+    walls, obj_pos, obj_kind, dist = lay.walls, lay.obj_pos, lay.obj_kind, lay.dist
+    kind_feat, kind_reward, kind_proxy, kind_inter = rules.kind_feat, rules.kind_reward, rules.kind_proxy, rules.kind_inter
+    radius, n_feat, max_steps, capacity = rules.radius, rules.n_feat, rules.max_steps, rules.capacity
+    alive, cand, cand_d, util, plan, path, path_v, powtab, sig = (sc.alive, sc.cand, sc.cand_d, sc.util, sc.plan,
+                                                                   sc.path, sc.path_v, sc.powtab, sc.sig)
+    w = walls.shape[1]
+    if decide_only:
+        direct = chests = keys = 1  # no end test: decide wherever asked
+    else:
+        direct, chests, keys = _episode_start(lay, kind_inter, kind_reward, alive, reach, trace, record)
+    y, x = lay.start[0], lay.start[1]
+    depth, gamma = _planner_genes(genome, rules.max_depth, rules.min_depth)
+    ret = 0.0
+    proxy = 0.0
+    plans = 0
+    work = 0
+    steps = step
+    eaten = 0
+    a = -1
+    while steps < max_steps:
+        if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
+            break
+        # -- decide
+        if depth == 0:
+            a, scored = _reactive_decide(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius,
+                                         n_feat, key, steps, sig, plan)
+            work += scored
+        else:
+            n_c, scored = _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand,
+                                    cand_d, util)
+            # the best plan's candidate slots into ``plan``, then mapped to object indices
+            p = _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, depth, gamma, powtab, path,
+                        path_v, plan)
+            plans += p
+            work += scored + p
+            best_i = plan[0]
+            a = -1
+            if best_i >= 0 and cand_d[best_i] != 0:
+                for t in range(MAX_DEPTH):
+                    if plan[t] >= 0:
+                        plan[t] = cand[plan[t]]
+                o = cand[best_i]
+                here = dist[o, y, x]
+                fallback = -1
+                for b in range(4):
+                    if not _blocked(walls, y, x, b) and dist[o, y + DY[b], x + DX[b]] < here:
+                        if not _occupied(obj_pos, alive, y + DY[b], x + DX[b], o):
+                            a = b
+                            break
+                        if fallback < 0:
+                            fallback = b
+                if a < 0:
+                    a = fallback
+            if a < 0:
+                # no plan worth anything (or, with inconsistent distance maps, no closer neighbour)
+                for t in range(MAX_DEPTH):
+                    plan[t] = -1
+                a = _explore(walls, y, x, prev, key, steps)
+        if decide_only:
+            break
+        # -- move and interact
+        if not _blocked(walls, y, x, a):
+            y += DY[a]
+            x += DX[a]
+        prev = a
+        steps += 1
+        if record:
+            trace[steps] = y * w + x
+        inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _interact(
+            obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, y, x, steps, inv, direct, chests,
+            keys, eaten, capacity, ret, proxy)
+        if ended:
+            break
+    return ret, proxy, steps, plans, work, a
+
+
+@njit(cache=True)
+def _memoriser_play(genome, lay, rules, sc, reach, trace, record):
+    """One episode of a memoriser (as ``_heuristic_play``, returning its first five): it plays ``_memo_action`` at each step,
+    with no perception and no objective. No plans, no work."""
+    walls, obj_pos, obj_kind = lay.walls, lay.obj_pos, lay.obj_kind
+    kind_reward, kind_proxy, kind_inter = rules.kind_reward, rules.kind_proxy, rules.kind_inter
+    max_steps, capacity = rules.max_steps, rules.capacity
+    alive = sc.alive
+    w = walls.shape[1]
+    direct, chests, keys = _episode_start(lay, kind_inter, kind_reward, alive, reach, trace, record)
+    y, x = lay.start[0], lay.start[1]
+    inv = 0
+    ret = 0.0
+    proxy = 0.0
+    steps = 0
+    eaten = 0
+    while steps < max_steps:
+        if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
+            break
+        a = _memo_action(genome, steps)
+        if not _blocked(walls, y, x, a):
+            y += DY[a]
+            x += DX[a]
+        steps += 1
+        if record:
+            trace[steps] = y * w + x
+        inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _interact(
+            obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, y, x, steps, inv, direct, chests,
+            keys, eaten, capacity, ret, proxy)
+        if ended:
+            break
+    return ret, proxy, steps, 0, 0
 
 
 @njit(cache=True, parallel=True)
@@ -786,7 +904,14 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
             lay = EpisodeLayout(walls[li], start[li], obj_pos[li], obj_kind[li], dist[li])
             tr = trace[i, e] if record else trace[0, 0]
             tb = tab[e] if use_tab else tab[0]
-            r, p, s, pl, wk = _episode(g, arch, lay, rules, key, sc, tb, use_tab, reach[i, e], tr, record)
+            if arch == A_PLANNER:
+                r, p, s, pl, wk, _ = _planner_play(g, lay, rules, key, sc, reach[i, e], tr, record, -1, 0, 0,
+                                                   False)
+            elif arch == A_MEMORISER:
+                r, p, s, pl, wk = _memoriser_play(g, lay, rules, sc, reach[i, e], tr, record)
+            else:
+                r, p, s, pl, wk, _ = _heuristic_play(g, lay, rules, key, sc, tb, use_tab, reach[i, e], tr, record,
+                                                     -1, 0, 0, False)
             ret[i, e] = r
             proxy[i, e] = p
             steps[i, e] = s
