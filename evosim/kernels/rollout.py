@@ -244,7 +244,7 @@ def _signal_tables(walls, obj_pos, obj_kind, dist, episode_layout, kind_feat, ra
                               radius, n_feat, mode)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _explore(walls, y, x, prev, key, step):
     """Planner exploration when no plan is worth anything: keep heading, else a random free move."""
     if prev >= 0 and not _blocked(walls, y, x, prev) and _uniform(key, step, 4) < EXPLORE_KEEP:
@@ -501,34 +501,6 @@ def _search(y, x, inv, obj_pos, obj_kind, dist, kind_inter, n_c, cand, util, dep
     return plans
 
 
-@njit(cache=True)
-def _reactive_decide(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key, step,
-                     sig, plan):
-    """A depth-0 planner: no enumeration of plans. It scores the perceived objects with its utility
-    and moves along their path gradient: the heuristic's SIGNAL_PATH sums (``_path_signals_into``)
-    weighted by the utility genes, summed channel by channel; the first move with the highest
-    strictly positive score, else the planner's explore rule. No noise beyond exploring.
-    Returns (action, objects scored); ``plan`` is all -1 (no plan)."""
-    for t in range(MAX_DEPTH):
-        plan[t] = -1
-    for f in range(n_feat):
-        for a in range(4):
-            sig[f, a] = 0.0
-    scored = _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat)
-    best_a = -1
-    best_s = 0.0
-    for a in range(4):
-        v = 0.0
-        for f in range(n_feat):
-            v += np.float64(genome[P_U0 + f]) * sig[f, a]
-        if v > best_s:
-            best_s = v
-            best_a = a
-    if best_a < 0:
-        return _explore(walls, y, x, prev, key, step), scored
-    return best_a, scored
-
-
 @njit(cache=True, inline="always")
 def _memo_action(genome, step):
     """A memoriser's move at ``step``: floor(2 * g) mod 4 of plan gene step mod MEMO_STEPS (``genome.memo_actions``)."""
@@ -755,7 +727,7 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
     action).
 
     The decision (written in the loop body, as the heuristic's): perceive (``_perceive``), search
-    (``_search``; depth 0: ``_reactive_decide``, no plans), then take the first move along a
+    (``_search``; at depth 0 no plans, the utility-weighted path gradient), then take the first move along a
     shortest path to the first object of the best plan, preferring a step onto a cell that holds
     no other live object (touching one would trigger it: a trap ends the episode, food is eaten);
     if every shortest step is occupied, the first. With no plan worth > 0, explore (``_explore``).
@@ -785,10 +757,28 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
         if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
             break
         # -- decide
+        a = -1
         if depth == 0:
-            a, scored = _reactive_decide(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius,
-                                         n_feat, key, steps, sig, plan)
+            # a reactive planner: no plans; the path gradient of its perceived objects (the
+            # heuristic's SIGNAL_PATH sums) weighted by the utility genes, channel by channel; the
+            # first move with the highest strictly positive score, else explore
+            for t in range(MAX_DEPTH):
+                plan[t] = -1
+            for f in range(n_feat):
+                for b in range(4):
+                    sig[f, b] = 0.0
+            scored = _path_signals_into(sig, walls, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat)
             work += scored
+            best_s = 0.0
+            for b in range(4):
+                v = 0.0
+                for f in range(n_feat):
+                    v += np.float64(genome[P_U0 + f]) * sig[f, b]
+                if v > best_s:
+                    best_s = v
+                    a = b
+            if a < 0:
+                a = _explore(walls, y, x, prev, key, steps)
         else:
             n_c, scored = _perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, cand,
                                     cand_d, util)
@@ -798,7 +788,6 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
             plans += p
             work += scored + p
             best_i = plan[0]
-            a = -1
             if best_i >= 0 and cand_d[best_i] != 0:
                 for t in range(MAX_DEPTH):
                     if plan[t] >= 0:
