@@ -1,4 +1,4 @@
-"""Episode rollouts of heuristic and planner organisms (numba; arrays and scalars only).
+"""Episode rollouts of heuristic, planner and memoriser organisms (numba; arrays and scalars only).
 
 Per step an organism observes, decides, moves and interacts:
 
@@ -11,6 +11,8 @@ Per step an organism observes, decides, moves and interacts:
               under its world model (BFS distances, keys open chests, exits end the
               episode), value each plan with its utility, discounted by arrival time,
               and take the first step of the best plan; with no plan worth > 0, explore
+              (depth 0: no plans, the utility-weighted path gradient of what it perceives);
+              memoriser: the move its genome lists for this step (no perception)
     move      into a wall or off the grid: stay put
     interact  with the object on the new cell (consume, end, pick up, open with key)
 
