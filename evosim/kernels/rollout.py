@@ -557,13 +557,18 @@ def _episode_start(lay, kind_inter, kind_reward, alive, reach, trace, record):
 
 
 @njit(cache=True, inline="always")
-def _interact(obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, y, x, steps, inv, direct, chests,
-              keys, eaten, capacity, ret, proxy):
-    """Every live object on (y, x) acts, in slot order: a chest opens if a key is held (spending it),
+def _move_and_interact(walls, a, y, x, steps, obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy,
+                       alive, reach, inv, direct, chests, keys, eaten, capacity, ret, proxy):
+    """Take move ``a`` from (y, x) (into a wall or off the grid: stay put) and count the step, then
+    every live object on the new cell acts, in slot order: a chest opens if a key is held (spending it),
     a key is picked up, anything else is consumed or ends the episode. Returns the updated
-    (inv, direct, chests, keys, eaten, ret, proxy) (rewards added one object at a time, in slot
-    order), whether any object was touched and whether the episode ended (an ending object, or
-    ``capacity`` > 0 objects eaten)."""
+    (y, x, steps, inv, direct, chests, keys, eaten, ret, proxy) (rewards added one object at a time,
+    in slot order), whether any object was touched and whether the episode ended (an ending object,
+    or ``capacity`` > 0 objects eaten)."""
+    if not _blocked(walls, y, x, a):
+        y += DY[a]
+        x += DX[a]
+    steps += 1
     ended = False
     touched = False
     for o in range(obj_kind.shape[0]):
@@ -593,10 +598,10 @@ def _interact(obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, rea
             eaten += 1
             if capacity > 0 and eaten >= capacity:
                 ended = True
-    return inv, direct, chests, keys, eaten, ret, proxy, touched, ended
+    return y, x, steps, inv, direct, chests, keys, eaten, ret, proxy, touched, ended
 
 
-# The three episode loops below share ``_episode_start`` and ``_interact`` and differ only in the
+# The three episode loops below share ``_episode_start`` and ``_move_and_interact`` and differ only in the
 # decision; each is its own function so that its hot loop carries no other architecture's branches.
 # The heuristic's and the planner's decisions are written in their loop bodies, and their one-state
 # entry points (``_heuristic_action``, ``_planner_action``) run one decision of the same loop:
@@ -604,7 +609,7 @@ def _interact(obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, rea
 # decisions' control flow the copies' reference counts (two atomic operations per array per call)
 # are not pruned. They cost more than the arithmetic: written as inlined helpers the two loops ran
 # 1.5x (heuristic) and 1.3-2x (planner) slower (docs/performance.md). The helpers left in the
-# loops (``_perceive``, ``_search``, ``_interact``, ``_blocked``) keep straight-line entries and
+# loops (``_perceive``, ``_search``, ``_move_and_interact``, ``_blocked``) keep straight-line entries and
 # exits, whose copies the pruning removes.
 #
 # Each fills ``reach`` (step at which each object was interacted with, -1 if never) and, if
@@ -639,7 +644,6 @@ def _heuristic_play(genome, lay, rules, key, sc, tab, use_tab, reach, trace, rec
     kind_feat, kind_reward, kind_proxy, kind_inter = rules.kind_feat, rules.kind_reward, rules.kind_proxy, rules.kind_inter
     radius, n_feat, max_steps, capacity, mode = rules.radius, rules.n_feat, rules.max_steps, rules.capacity, rules.signal
     alive, sig, w_free, w_key = sc.alive, sc.sig, sc.w_free, sc.w_key
-    w = walls.shape[1]
     if decide_only:
         direct = chests = keys = 1  # no end test: decide wherever asked
     else:
@@ -702,16 +706,12 @@ def _heuristic_play(genome, lay, rules, key, sc, tab, use_tab, reach, trace, rec
         if decide_only:
             break
         # -- move and interact
-        if not _blocked(walls, y, x, a):
-            y += DY[a]
-            x += DX[a]
         prev = a
-        steps += 1
-        if record:
-            trace[steps] = y * w + x
-        inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _interact(
-            obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, y, x, steps, inv, direct, chests,
-            keys, eaten, capacity, ret, proxy)
+        y, x, steps, inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _move_and_interact(
+            walls, a, y, x, steps, obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, inv, direct,
+            chests, keys, eaten, capacity, ret, proxy)
+        if record:  # (here, not in the helper: a write in a branch there costs reference counting)
+            trace[steps] = y * walls.shape[1] + x
         if touched:
             pristine = False
         if ended:
@@ -741,7 +741,6 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
     radius, n_feat, max_steps, capacity = rules.radius, rules.n_feat, rules.max_steps, rules.capacity
     alive, cand, cand_d, util, plan, path, path_v, powtab, sig = (sc.alive, sc.cand, sc.cand_d, sc.util, sc.plan,
                                                                    sc.path, sc.path_v, sc.powtab, sc.sig)
-    w = walls.shape[1]
     if decide_only:
         direct = chests = keys = 1  # no end test: decide wherever asked
     else:
@@ -814,16 +813,12 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
         if decide_only:
             break
         # -- move and interact
-        if not _blocked(walls, y, x, a):
-            y += DY[a]
-            x += DX[a]
         prev = a
-        steps += 1
-        if record:
-            trace[steps] = y * w + x
-        inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _interact(
-            obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, y, x, steps, inv, direct, chests,
-            keys, eaten, capacity, ret, proxy)
+        y, x, steps, inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _move_and_interact(
+            walls, a, y, x, steps, obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, inv, direct,
+            chests, keys, eaten, capacity, ret, proxy)
+        if record:  # (here, not in the helper: a write in a branch there costs reference counting)
+            trace[steps] = y * walls.shape[1] + x
         if ended:
             break
     return ret, proxy, steps, plans, work, a
@@ -837,7 +832,6 @@ def _memoriser_play(genome, lay, rules, sc, reach, trace, record):
     kind_reward, kind_proxy, kind_inter = rules.kind_reward, rules.kind_proxy, rules.kind_inter
     max_steps, capacity = rules.max_steps, rules.capacity
     alive = sc.alive
-    w = walls.shape[1]
     direct, chests, keys = _episode_start(lay, kind_inter, kind_reward, alive, reach, trace, record)
     y, x = lay.start[0], lay.start[1]
     inv = 0
@@ -849,15 +843,11 @@ def _memoriser_play(genome, lay, rules, sc, reach, trace, record):
         if direct == 0 and (chests == 0 or (inv == 0 and keys == 0)):
             break
         a = _memo_action(genome, steps)
-        if not _blocked(walls, y, x, a):
-            y += DY[a]
-            x += DX[a]
-        steps += 1
-        if record:
-            trace[steps] = y * w + x
-        inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _interact(
-            obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, y, x, steps, inv, direct, chests,
-            keys, eaten, capacity, ret, proxy)
+        y, x, steps, inv, direct, chests, keys, eaten, ret, proxy, touched, ended = _move_and_interact(
+            walls, a, y, x, steps, obj_pos, obj_kind, kind_inter, kind_reward, kind_proxy, alive, reach, inv, direct,
+            chests, keys, eaten, capacity, ret, proxy)
+        if record:  # (here, not in the helper: a write in a branch there costs reference counting)
+            trace[steps] = y * walls.shape[1] + x
         if ended:
             break
     return ret, proxy, steps, 0, 0
