@@ -28,7 +28,7 @@ def per_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(class shares, metric means) of one run's final probed generation, by architecture x distribution."""
     rd = RunDirectory(run_dir)
     cfg = rd.config()
-    p = rd.table("probe")
+    p = rd.read_table("probe")
     p = p[p["generation"] == p["generation"].max()].copy()
     p["architecture"] = p["architecture"].astype(str)
     p["distribution"] = p["distribution"].astype(str)

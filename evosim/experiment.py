@@ -18,7 +18,8 @@ import pandas as pd
 
 from evosim.config import Config
 from evosim.model import EvolutionModel
-from evosim.store import RunError, RunWriter, default_run_dir
+from evosim.store.layout import RunError, default_run_dir, genomes_part, organisms_part
+from evosim.store.writer import RunWriter
 
 
 @dataclass
@@ -93,7 +94,7 @@ def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_gene
     path = writer.dir
     state = prior_gen = pending = None
     if mode == "resume" and writer.manifest.get("status") == "complete":
-        gens = pd.read_parquet(path / "generations.parquet")
+        gens = writer.rd.read_table("generations")
         return RunResult(path, gens, False, ["run already complete; nothing to do"], 0.0)
     if mode == "resume":
         state, prior_gen, pending = writer.resume_point()
@@ -112,8 +113,8 @@ def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_gene
         # organism rows since the last part, and this generation's genomes; then forget them
         rows = model.drain_organism_rows()
         g0, g1 = int(rows["generation"].iloc[0]), int(model.generation)
-        writer.write_part(f"organisms_{g0:07d}_{g1:07d}.parquet", rows)
-        writer.write_part(f"genomes_{g1:07d}.parquet", model.genomes_table())
+        writer.write_part(organisms_part(g0, g1), rows)
+        writer.write_part(genomes_part(g1), model.genomes_table())
 
     interrupted = False
     bar = None
@@ -135,7 +136,7 @@ def _run(cfg: Config, writer: RunWriter, mode: str, progress: bool, log, on_gene
                 due = gen % k == 0
                 if cfg.evolution.keep_all_genomes and not (due or final):
                     # every generation's genomes (lineages); due and final generations are written below
-                    writer.write_part(f"genomes_{int(model.generation):07d}.parquet", model.genomes_table())
+                    writer.write_part(genomes_part(model.generation), model.genomes_table())
                 if due or final:
                     write_parts()
                 if final:

@@ -29,7 +29,8 @@ from evosim import genome as gn
 from evosim import worlds
 from evosim.errors import UserError
 from evosim.schema import CLASSES, class_shares
-from evosim.store import RunDirectory, RunError, load_run, write_bytes, write_parquet
+from evosim.store import RunDirectory, RunError, load_run
+from evosim.store.files import write_bytes
 
 
 class ReportError(UserError, ValueError):
@@ -112,12 +113,12 @@ def report_run(run_dir, generations=None, episodes=None, progress: bool = False,
                 tick(1)
             pop = population_agreement(cfg, world, sets, run.genomes_all, run.organisms, names)
             tw = three_way(probe, world)
-            write_parquet(run.path / "probe.parquet", probe)
-            write_parquet(run.path / "interventions.parquet", iv)
-            write_parquet(run.path / "population_agreement.parquet", pop)
-            write_parquet(run.path / "three_way.parquet", tw)
+            rd.write_table("probe", probe)
+            rd.write_table("interventions", iv)
+            rd.write_table("population_agreement", pop)
+            rd.write_table("three_way", tw)
             if figures:
-                _write_figures(run.path / "figures", make_all(run.generations, probe, iv, world.features, pop, tw))
+                _write_figures(rd.figures, make_all(run.generations, probe, iv, world.features, pop, tw))
             if tick:
                 tick(1)
             rd.mark_report_complete(time.perf_counter() - t0)  # last: the report is complete

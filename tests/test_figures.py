@@ -383,7 +383,7 @@ def test_make_all_names_every_figure():
                          "threshold_sensitivity.png", "power.png", "interventions.png"}
 
 
-# -- sweep figures (through the evosim.sweep_figures shim) -------------------------------------------
+# -- sweep figures (evosim.sweep.figures) ----------------------------------------------------------------
 @pytest.fixture
 def captured(monkeypatch):
     """Figures created by ``plt.subplots`` during the test (the sweep figures save and close theirs;
@@ -401,7 +401,7 @@ def captured(monkeypatch):
 
 
 def test_phase_diagram_cells_are_the_planner_share_means(tmp_path, captured):
-    from evosim.sweep_figures import phase_diagram
+    from evosim.sweep.figures import phase_diagram
 
     pools, costs, sizes = [0, 4, 16], [0.0, 0.01], [9, 13]
     rows, exp = [], {}
@@ -435,7 +435,7 @@ def test_phase_diagram_cells_are_the_planner_share_means(tmp_path, captured):
 
 
 def test_dose_response_lines_are_the_shift_class_means(tmp_path, captured):
-    from evosim.sweep_figures import CLASS_LABELS, dose_response
+    from evosim.sweep.figures import CLASS_LABELS, dose_response
 
     rates = [0.5, 0.0, 0.01]  # unsorted on purpose
     rng = np.random.default_rng(5)

@@ -19,7 +19,7 @@ import pytest
 
 from evosim.config import load_config
 from evosim.experiment import run_experiment
-from evosim.store import read_manifest
+from evosim.store.reader import read_manifest
 
 from conftest import ROOT, RUNS, cli_with_faults
 

@@ -8,8 +8,10 @@ import socket
 
 import pytest
 
-from evosim.store import (RunDirectory, RunError, clear_own_lock, report_is_complete, run_is_complete, write_json,
-                          write_parquet)
+from evosim.store import RunDirectory, RunError
+from evosim.store.directory import report_is_complete, run_is_complete
+from evosim.store.files import write_json, write_parquet
+from evosim.store.lock import clear_own_lock
 
 
 @pytest.fixture
@@ -35,9 +37,9 @@ def test_status_and_completion(run_dir, tmp_path):
     man = rd.manifest()
     assert man["wall_times_s"] == {"run": 2.5, "report": 1.25}
     assert rd.report_is_complete() and rd.run_is_complete() and run_is_complete(run_dir) and report_is_complete(run_dir)
-    assert rd.table("probe")["a"].tolist() == [1]
+    assert rd.read_table("probe")["a"].tolist() == [1]
     with pytest.raises(RunError, match="no interventions.parquet; run `evosim report"):
-        rd.table("interventions")
+        rd.read_table("interventions")
     # the manifest's bytes are the store's format (sorted keys, indent 2, final newline)
     assert (run_dir / "manifest.json").read_text() == json.dumps(man, indent=2, sort_keys=True) + "\n"
     # no manifest, or a garbled one: not complete, no status, never an exception

@@ -17,8 +17,10 @@ import pytest
 
 from evosim.config import load_config
 from evosim.experiment import run_experiment
-from evosim.store import (RunError, RunLock, atomic_write, latest_valid_checkpoint, load_run, read_manifest,
-                          sha256)
+from evosim.store import RunError, load_run
+from evosim.store.files import atomic_write, sha256
+from evosim.store.lock import RunLock
+from evosim.store.reader import latest_valid_checkpoint, read_manifest
 
 from conftest import RUNS, Faults
 

@@ -19,6 +19,8 @@ import pytest
 
 from evosim import sweep as sw
 from evosim.cli import main
+from evosim.schema import CLASSES
+from evosim.sweep.results import summarise
 
 TINY_BASE = """
 name = "tiny"
@@ -275,7 +277,7 @@ def test_summary_uses_t_interval_for_unbounded_metrics_and_bootstrap_for_shares(
     table = pd.DataFrame({"cell": [0] * 5, "k": [1] * 5, "seed": range(5),
                           "status": ["complete"] * 4 + ["failed"], "planner_share": vals + [math.nan],
                           "fitness_mean": vals + [math.nan]})
-    summ = sw.summarise(table, ["k"]).set_index("metric")
+    summ = summarise(table, ["k"]).set_index("metric")
     s = summ.loc["fitness_mean"]
     lo, hi = stats.t.interval(0.95, 3, loc=np.mean(vals), scale=stats.sem(vals))
     assert s["n"] == 4 and s["n_failed"] == 1 and s["interval"] == "t"
@@ -287,7 +289,7 @@ def test_summary_uses_t_interval_for_unbounded_metrics_and_bootstrap_for_shares(
 
 def test_figures_from_tables(tmp_path):
     """Phase diagram (3 grid keys) and dose response (1 key) are drawn from summary tables alone."""
-    from evosim import sweep_figures
+    from evosim.sweep import figures as sweep_figures
 
     rows = []
     for i, (pool, cost, size) in enumerate([(p, c, z) for p in (0, 4) for c in (0.0, 0.01) for z in (9, 13)]):
@@ -299,7 +301,7 @@ def test_figures_from_tables(tmp_path):
     assert [p.name for p in figs] == ["phase_diagram.png"]
     dose = pd.DataFrame([{"cell": i, "world.proxy_break_rate": r, "metric": f"shift_all_{c}", "n": 5, "n_failed": 0,
                           "mean": 0.3, "sd": 0.1, "ci_lo": 0.2, "ci_hi": 0.4}
-                         for i, r in enumerate((0.0, 0.01, 0.5)) for c in sw.CLASSES])
+                         for i, r in enumerate((0.0, 0.01, 0.5)) for c in CLASSES])
     figs = sweep_figures.sweep_figures(dose, ["world.proxy_break_rate"], tmp_path / "f")
     assert [p.name for p in figs] == ["dose_response.png"]
     for p in (tmp_path / "f").iterdir():

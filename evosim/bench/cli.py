@@ -32,7 +32,7 @@ def cmd_bench(args) -> int:
     recs.append(record("bench_wall_s", wall, "s", profile=profile, machine=machine()))
     print(table(recs))
     if args.json:
-        from evosim.store import atomic_write
+        from evosim.store.files import atomic_write
 
         payload = json.dumps(recs, indent=1, default=str) + "\n"
         atomic_write(Path(args.json), lambda tmp: Path(tmp).write_text(payload))

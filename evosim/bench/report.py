@@ -91,7 +91,7 @@ def markdown(recs, rows, command: str, figure: str | None) -> str:
 
 
 def write_doc(path: Path, section: str) -> None:
-    from evosim.store import atomic_write
+    from evosim.store.files import atomic_write
 
     text = path.read_text() if path.exists() else "# Performance\n\n" + DOC_START + "\n" + DOC_END + "\n"
     if DOC_START in text and DOC_END in text:

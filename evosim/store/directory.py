@@ -1,10 +1,12 @@
 """``RunDirectory``: the one owner of a run directory's status, manifest updates, report
 completion and lock, for everything that is not the run's own writer (the report, sweeps, the
 viewer, analysis scripts). Nothing outside evosim.store reads or writes ``manifest.json`` or
-``.lock`` itself.
+``.lock`` itself, and nothing outside evosim.store spells a file name of a run directory:
+tables are written and read by name (``rd.write_table("probe", df)``, ``rd.read_table("probe")``;
+the names are ``evosim.store.layout.TABLES``).
 
 A run is *complete* when its manifest says ``status = "complete"``; its report is *complete*
-when ``probe.parquet`` exists and the manifest holds the report's wall time
+when its probe table exists and the manifest holds the report's wall time
 (``wall_times_s.report``), which the report writes last (``mark_report_complete``).
 """
 from __future__ import annotations
@@ -15,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from evosim.config import Config
-from evosim.store.files import write_json
-from evosim.store.layout import LOCK, MANIFEST, RunError, _dir_kind
+from evosim.store.files import write_json, write_parquet
+from evosim.store.layout import FIGURES, LOCK, MANIFEST, RunError, _dir_kind, table_file
 from evosim.store.lock import RunLock, clear_own_lock, lock_holder
 from evosim.store.reader import config_from_run, load_run, read_manifest, read_table, try_manifest
 
@@ -59,12 +61,12 @@ class RunDirectory:
         return not need_report or self.report_is_complete()
 
     def report_is_complete(self) -> bool:
-        """probe.parquet exists and the manifest holds the report's wall time (written last)."""
+        """The probe table exists and the manifest holds the report's wall time (written last)."""
         man = try_manifest(self.path)
         if man is None:
             return False
         wall = man.get("wall_times_s", {})
-        return (self.path / "probe.parquet").exists() and isinstance(wall, dict) and "report" in wall
+        return self.has_table("probe") and isinstance(wall, dict) and "report" in wall
 
     def config(self) -> Config:
         return config_from_run(self.path)
@@ -73,9 +75,30 @@ class RunDirectory:
         """The complete run (``evosim.store.Run``); RunError otherwise."""
         return load_run(self.path)
 
-    def table(self, name: str) -> pd.DataFrame:
-        """``<name>.parquet`` (generations, organisms, genomes, probe, interventions); RunError if missing or damaged."""
-        return read_table(self.path, name)
+    # -- tables, by name (evosim.store.layout.TABLES) --------------------------------------
+    def table_path(self, name: str) -> Path:
+        """The file of table ``name``; RunError naming the tables if ``name`` is not one of them."""
+        return self.path / table_file(name, self.path)
+
+    def has_table(self, name: str) -> bool:
+        return self.table_path(name).exists()
+
+    def read_table(self, name: str, columns=None, filters=None, missing_ok: bool = False) -> pd.DataFrame | None:
+        """Table ``name`` (generations, organisms, genomes, probe, interventions, population_agreement,
+        three_way); ``columns`` and ``filters`` as in ``pandas.read_parquet``. RunError if the name is not a
+        table, or the file is damaged, or missing (None instead with ``missing_ok``)."""
+        return read_table(self.path, name, columns=columns, filters=filters, missing_ok=missing_ok)
+
+    def write_table(self, name: str, df: pd.DataFrame) -> Path:
+        """Write table ``name`` atomically (replacing a previous one); returns its path."""
+        p = self.table_path(name)
+        write_parquet(p, df, self.faults)
+        return p
+
+    @property
+    def figures(self) -> Path:
+        """The directory of the report's figures (not created here)."""
+        return self.path / FIGURES
 
     # -- changing it -----------------------------------------------------------------------
     def update_manifest(self, **fields) -> dict:
@@ -130,4 +153,4 @@ def run_is_complete(run_dir: str | Path, need_report: bool = True) -> bool:
     return RunDirectory(run_dir).run_is_complete(need_report)
 
 
-__all__ = ["RunDirectory", "report_is_complete", "run_is_complete", "RunError"]
+__all__ = ["RunDirectory", "report_is_complete", "run_is_complete"]

@@ -12,7 +12,8 @@ import pandas as pd
 
 from evosim.config import Config, ConfigError, load_config
 from evosim.store.files import sha256
-from evosim.store.layout import CONFIG, FORMAT_VERSION, MANIFEST, RunError, _part_range
+from evosim.store.layout import (CHECKPOINT_STATE, CHECKPOINTS, CONFIG, FORMAT_VERSION, MANIFEST, PARTS, REPORT_TABLES,
+                                 RUN_TABLES, RunError, _part_range, table_file)
 
 
 def read_manifest(run_dir: Path) -> dict:
@@ -20,9 +21,9 @@ def read_manifest(run_dir: Path) -> dict:
     try:
         manifest = json.loads(p.read_text())
     except (OSError, ValueError) as e:
-        raise RunError(f"{run_dir}: manifest.json is unreadable ({e}); not a usable run directory") from None
+        raise RunError(f"{run_dir}: {MANIFEST} is unreadable ({e}); not a usable run directory") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("versions", {}), dict):
-        raise RunError(f"{run_dir}: manifest.json is not an evosim manifest")
+        raise RunError(f"{run_dir}: {MANIFEST} is not an evosim manifest")
     return manifest
 
 
@@ -32,12 +33,12 @@ def latest_valid_checkpoint(run_dir: Path, manifest: dict) -> tuple[Path | None,
     ckpts = manifest.get("checkpoints", {}) or {}
     parts = manifest.get("parts", {}) or {}
     for name in sorted(ckpts, reverse=True):
-        path = Path(run_dir) / "checkpoints" / name
+        path = Path(run_dir) / CHECKPOINTS / name
         entry = ckpts[name]
         try:
             g = int(entry["generation"])
             sums = dict(entry["files"])
-            sums.update({f"../../parts/{n}": s for n, s in parts.items() if _part_range(n)[2] <= g})
+            sums.update({f"../../{PARTS}/{n}": s for n, s in parts.items() if _part_range(n)[2] <= g})
         except (KeyError, TypeError, ValueError, IndexError):
             notes.append(f"checkpoint {name} has an unreadable manifest entry; falling back to an earlier one")
             continue
@@ -51,7 +52,7 @@ def latest_valid_checkpoint(run_dir: Path, manifest: dict) -> tuple[Path | None,
 
 
 def read_state(ckpt: Path) -> dict:
-    with np.load(ckpt / "state.npz", allow_pickle=False) as z:
+    with np.load(ckpt / CHECKPOINT_STATE, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 
 
@@ -64,16 +65,21 @@ def try_manifest(run_dir: Path) -> dict | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-def read_table(run_dir: Path, name: str) -> pd.DataFrame:
-    """``<name>.parquet`` of a run directory; RunError if it is missing or damaged."""
-    p = Path(run_dir) / f"{name}.parquet"
+def read_table(run_dir: Path, name: str, columns=None, filters=None, missing_ok: bool = False) -> pd.DataFrame | None:
+    """Table ``name`` of a run directory (``layout.TABLES``; ``columns`` and ``filters`` as in
+    ``pandas.read_parquet``). RunError if ``name`` is not a table, or the file is damaged, or missing
+    (None instead with ``missing_ok``)."""
+    f = table_file(name, run_dir)
+    p = Path(run_dir) / f
     if not p.exists():
-        hint = f"; run `evosim report {run_dir}` first" if name in ("probe", "interventions") else ""
-        raise RunError(f"{run_dir}: no {name}.parquet{hint}")
+        if missing_ok:
+            return None
+        hint = f"; run `evosim report {run_dir}` first" if name in REPORT_TABLES else ""
+        raise RunError(f"{run_dir}: no {f}{hint}")
     try:
-        return pd.read_parquet(p)
+        return pd.read_parquet(p, columns=columns, filters=filters)
     except Exception as e:  # noqa: BLE001 - pyarrow raises several types for damaged files
-        raise RunError(f"{run_dir}: {name}.parquet is damaged or not Parquet ({type(e).__name__}: "
+        raise RunError(f"{run_dir}: {f} is damaged or not Parquet ({type(e).__name__}: "
                        f"{str(e).splitlines()[0] if str(e) else ''})") from None
 
 
@@ -102,12 +108,6 @@ class Run:
             raise RunError(f"{self.path}: no genomes saved for generation {generation}; saved: {saved}")
         return out
 
-    def _optional(self, name: str) -> pd.DataFrame:
-        p = self.path / f"{name}.parquet"
-        if not p.exists():
-            raise RunError(f"{self.path}: no {name}.parquet; run `evosim report {self.path}` first")
-        return pd.read_parquet(p)
-
     def report_table(self, name: str) -> pd.DataFrame | None:
         """A report table (``probe``, ``interventions``) or None if there is none or it is damaged."""
         try:
@@ -117,11 +117,11 @@ class Run:
 
     @property
     def probe(self) -> pd.DataFrame:
-        return self._optional("probe")
+        return read_table(self.path, "probe")
 
     @property
     def interventions(self) -> pd.DataFrame:
-        return self._optional("interventions")
+        return read_table(self.path, "interventions")
 
 
 def load_run(path: str | Path) -> Run:
@@ -131,8 +131,8 @@ def load_run(path: str | Path) -> Run:
         raise RunError(f"{p}: no such run directory")
     if not p.is_dir():
         raise RunError(f"{p}: not a run directory (it is a file); expected a directory written by `evosim run`")
-    if not (p / "manifest.json").exists():
-        raise RunError(f"{p}: not a run directory (no manifest.json); expected a directory written by `evosim run`")
+    if not (p / MANIFEST).exists():
+        raise RunError(f"{p}: not a run directory (no {MANIFEST}); expected a directory written by `evosim run`")
     manifest = read_manifest(p)
     fmt = manifest.get("versions", {}).get("format")
     if fmt != FORMAT_VERSION:
@@ -141,24 +141,19 @@ def load_run(path: str | Path) -> Run:
     if manifest.get("status") != "complete":
         raise RunError(f"{p}: run is incomplete (status {manifest.get('status')!r}, "
                        f"{manifest.get('generations_done', 0)} generations checkpointed); resume it with "
-                       f"`evosim run {p / 'config.toml'} --out {p} --resume`")
+                       f"`evosim run {p / CONFIG} --out {p} --resume`")
     try:
-        cfg = load_config(p / "config.toml")
+        cfg = load_config(p / CONFIG)
     except ConfigError as e:
-        raise RunError(f"{p}: config.toml is not valid for this version: {e}") from None
+        raise RunError(f"{p}: {CONFIG} is not valid for this version: {e}") from None
     tables = {}
-    for name in ("generations", "organisms", "genomes"):
-        f = p / f"{name}.parquet"
-        if not f.exists():
-            raise RunError(f"{p}: incomplete run: {name}.parquet is missing")
-        try:
-            tables[name] = pd.read_parquet(f)
-        except Exception as e:  # noqa: BLE001 - pyarrow raises several types for damaged files
-            raise RunError(f"{p}: {name}.parquet is damaged or not Parquet ({type(e).__name__}: "
-                           f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    for name in RUN_TABLES:
+        if not (p / table_file(name)).exists():
+            raise RunError(f"{p}: incomplete run: {table_file(name)} is missing")
+        tables[name] = read_table(p, name)
     done = manifest.get("generations_done")
     if isinstance(done, int) and len(tables["generations"]) != done:
-        raise RunError(f"{p}: generations.parquet has {len(tables['generations'])} rows but the manifest says "
+        raise RunError(f"{p}: {table_file('generations')} has {len(tables['generations'])} rows but the manifest says "
                        f"{done} generations ran; the run directory is inconsistent")
     return Run(p, cfg, manifest, tables["generations"], tables["organisms"], _with_memoriser_block(tables["genomes"]))
 
@@ -178,5 +173,5 @@ def config_from_run(path: str | Path) -> Config:
     """The validated config of a run directory."""
     p = Path(path) / CONFIG
     if not p.exists():
-        raise RunError(f"{path}: not a run directory (no config.toml)")
+        raise RunError(f"{path}: not a run directory (no {CONFIG})")
     return load_config(p)

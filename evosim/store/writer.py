@@ -24,7 +24,9 @@ from evosim.store.files import (
     concat_parquet, config_toml, fsync_dir, git_commit, no_faults, sha256, versions, write_bytes, write_json,
     write_parquet,
 )
-from evosim.store.layout import FORMAT_VERSION, RunError, _dir_kind, _leftover, _part_range
+from evosim.store.directory import RunDirectory
+from evosim.store.layout import (CHECKPOINT_PENDING, CHECKPOINT_STATE, CHECKPOINTS, CONFIG, FORMAT_VERSION, LOCK,
+                                 MANIFEST, PARTS, RUN_FILES, RunError, _dir_kind, _leftover, _part_range, table_file)
 from evosim.store.lock import RunLock
 from evosim.store.reader import latest_valid_checkpoint, read_manifest, read_state
 
@@ -44,6 +46,7 @@ class RunWriter:
         self.faults = faults or no_faults
         self.manifest: dict = {}
         self.lock = RunLock(self.dir)
+        self.rd = RunDirectory(self.dir, self.faults)
         self.notes: list[str] = []
 
     def create(self, mode: str) -> None:
@@ -80,29 +83,29 @@ class RunWriter:
 
     def _open(self, mode: str, kind: str) -> None:
         d = self.dir
-        if mode == "resume" and kind == "run" and (d / "manifest.json").exists():
+        if mode == "resume" and kind == "run" and (d / MANIFEST).exists():
             self.manifest = read_manifest(d)
             fmt = self.manifest.get("versions", {}).get("format")
             if fmt != FORMAT_VERSION:
                 raise RunError(f"{d}: written by an incompatible evosim (format {fmt}, this version writes "
                                f"{FORMAT_VERSION}); it cannot be resumed: use --overwrite or another --out")
             try:
-                old = (d / "config.toml").read_text()
+                old = (d / CONFIG).read_text()
             except (OSError, UnicodeDecodeError):
                 old = None
             if old != config_toml(self.cfg):
                 raise RunError(f"{d}: the config differs from the one the run was started with "
-                               f"({d / 'config.toml'}); resume with that config or use --overwrite")
+                               f"({d / CONFIG}); resume with that config or use --overwrite")
             self._remove_leftovers()
             return
         if mode == "resume":
             self.notes.append("nothing to resume yet (no manifest); starting from generation 0")
-        if kind == "run":  # overwrite, or resume of a run killed before its manifest existed
-            for p in d.iterdir():
-                if p.name != ".lock":
+        if kind == "run":  # overwrite, or resume of a run killed before its manifest existed: remove what
+            for p in d.iterdir():  # evosim wrote (never files it did not write)
+                if p.name != LOCK and (p.name in RUN_FILES or _leftover(p.name)):
                     shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         try:
-            write_bytes(d / "config.toml", config_toml(self.cfg).encode(), self.faults)
+            write_bytes(d / CONFIG, config_toml(self.cfg).encode(), self.faults)
             self.manifest = {"name": self.cfg.name, "seed": self.cfg.seed, "status": "running",
                              "versions": versions(), "git_commit": git_commit(), "host": socket.gethostname(),
                              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "wall_times_s": {},
@@ -120,12 +123,12 @@ class RunWriter:
         self.lock.release()
 
     def write_manifest(self) -> None:
-        write_json(self.dir / "manifest.json", self.manifest, faults=self.faults)
+        write_json(self.dir / MANIFEST, self.manifest, faults=self.faults)
 
     # -- parts and checkpoints -----------------------------------------------------------
     def write_part(self, name: str, df: pd.DataFrame) -> None:
         """An immutable table part (recorded in the manifest at the next manifest write)."""
-        root = self.dir / "parts"
+        root = self.dir / PARTS
         root.mkdir(exist_ok=True)
         write_parquet(root / name, df, self.faults)
         self.manifest.setdefault("parts", {})[name] = sha256(root / name)
@@ -135,7 +138,7 @@ class RunWriter:
         """Resumable state after the current generation (a ``ga.GAState``), written atomically as a directory."""
         arrays = state.to_arrays()
         g = int(arrays["generation"])
-        root = self.dir / "checkpoints"
+        root = self.dir / CHECKPOINTS
         root.mkdir(exist_ok=True)
         final = root / f"gen_{g:07d}"
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".gen_{g:07d}."))
@@ -143,9 +146,9 @@ class RunWriter:
             def npz(p):
                 with open(p, "wb") as fh:
                     np.savez(fh, **arrays)
-            files = {"state.npz": npz, "generations.parquet": lambda p: generations.to_parquet(p, index=False)}
+            files = {CHECKPOINT_STATE: npz, table_file("generations"): lambda p: generations.to_parquet(p, index=False)}
             if pending is not None and len(pending):
-                files["pending.parquet"] = lambda p: pending.to_parquet(p, index=False)
+                files[CHECKPOINT_PENDING] = lambda p: pending.to_parquet(p, index=False)
             sums = {}
             for name, fn in files.items():
                 fn(tmp / name)
@@ -196,16 +199,16 @@ class RunWriter:
                                                (self.cfg.evolution.population, CORE_GENES))) or keep_g >= self.cfg.evolution.generations:
                 raise RunError(f"{ckpt}: checkpoint does not fit the config (genomes {state['genomes'].shape}, "
                                f"generation {keep_g}); use --overwrite")
-            gens = pd.read_parquet(ckpt / "generations.parquet")
-            pending = pd.read_parquet(ckpt / "pending.parquet") if (ckpt / "pending.parquet").exists() else None
+            gens = pd.read_parquet(ckpt / table_file("generations"))
+            pending = pd.read_parquet(ckpt / CHECKPOINT_PENDING) if (ckpt / CHECKPOINT_PENDING).exists() else None
             for name in [n for n in ckpts if ckpts[n]["generation"] > keep_g]:
                 del ckpts[name]
             self.notes.append(f"resuming after generation {keep_g} from {ckpt.name}")
         for name in [n for n in parts if _part_range(n)[2] > keep_g]:
             del parts[name]
         # parts newer than the checkpoint are written again (identically) as the run goes on
-        if (self.dir / "parts").exists():
-            for p in (self.dir / "parts").iterdir():
+        if (self.dir / PARTS).exists():
+            for p in (self.dir / PARTS).iterdir():
                 if p.name not in parts:
                     p.unlink()
         return state, gens, pending
@@ -213,17 +216,17 @@ class RunWriter:
     def finish(self, generations: pd.DataFrame, wall: dict) -> None:
         """Join the parts into the final tables, mark the run complete, drop the parts."""
         parts = sorted(self.manifest.get("parts", {}))
-        write_parquet(self.dir / "generations.parquet", generations, self.faults)
+        self.rd.write_table("generations", generations)
         for kind in ("organisms", "genomes"):
-            files = [self.dir / "parts" / n for n in parts if n.startswith(kind + "_")]
-            concat_parquet(files, self.dir / f"{kind}.parquet", self.faults)
+            files = [self.dir / PARTS / n for n in parts if _part_range(n)[0] == kind]
+            concat_parquet(files, self.rd.table_path(kind), self.faults)
         self.manifest["status"] = "complete"
         self.manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.manifest["generations_done"] = len(generations)
         self.manifest["wall_times_s"].update(wall)
         self.manifest["parts"] = {}
         self.write_manifest()
-        shutil.rmtree(self.dir / "parts", ignore_errors=True)
+        shutil.rmtree(self.dir / PARTS, ignore_errors=True)
 
     def last_checkpoint(self) -> str:
         ck = self.manifest.get("checkpoints", {})

@@ -47,26 +47,22 @@ The package, by job:
 
     spec.py      the sweep file, checked strictly (load_sweep, Sweep, SweepError, setting_paths)
                  and the plan (plan_runs, RunSpec, config_hash)
-    execute.py   execute_run on a worker, warm-up, the Dask client, run_sweep and its locked loop
+    execute.py   execute_run on a worker, warm-up, the Dask client (start_client), run_sweep and its
+                 locked loop
     results.py   run_row / failed_row, sweep_table, summarise, final_table; names, column docs,
                  class shares and the t-interval come from evosim.schema
-    rundir.py    the sweep's reads of a run directory, through evosim.store (complete? reported?
-                 own lock) and its two tables
-    figures.py   phase diagram and dose response from summary.parquet (evosim.sweep_figures is a shim)
+    figures.py   phase diagram and dose response from summary.parquet
     cli.py       cmd_sweep, add_parser (``evosim sweep``)
 
-This module re-exports the names used by ``evosim.cli``, the tests and earlier imports.
+Run directories are read through ``evosim.store.RunDirectory`` (tables by name). This module
+exports the public API (``__all__``) only; the rest is imported from the submodule defining it.
 """
 from __future__ import annotations
 
-from evosim.sweep.cli import add_parser, cmd_sweep
-from evosim.sweep.execute import (RETRIES, SweepResult, WarmUp, default_workers, execute_run, run_sweep,
-                                  warm_up)
-from evosim.sweep.results import (ARCHS, CLASSES, DISTRIBUTIONS, FINAL_METRICS, SUMMARY_COLUMNS, SWEEP_COLUMNS,
-                                  failed_row, final_table, metric_columns, probe_shares, run_row, summarise,
-                                  sweep_table, t_interval)
-from evosim.sweep.rundir import report_is_complete, run_is_complete
-from evosim.sweep.spec import RunSpec, Sweep, SweepError, config_hash, load_sweep, plan_runs, setting_paths
+from evosim.sweep.cli import add_parser
+from evosim.sweep.execute import SweepResult, run_sweep, start_client
+from evosim.sweep.results import SUMMARY_COLUMNS, SWEEP_COLUMNS
+from evosim.sweep.spec import RunSpec, Sweep, SweepError, load_sweep, plan_runs
 
-__all__ = ["SweepError", "Sweep", "RunSpec", "SweepResult", "load_sweep", "plan_runs", "run_sweep", "execute_run",
-           "summarise", "warm_up", "WarmUp", "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "add_parser"]
+__all__ = ["SweepError", "Sweep", "RunSpec", "SweepResult", "load_sweep", "plan_runs", "run_sweep", "start_client",
+           "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "add_parser"]

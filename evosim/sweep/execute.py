@@ -2,11 +2,11 @@
 
 Owns ``execute_run`` (one (cell, seed) on a worker: run, then report, never raising for a
 run's own errors), worker warm-up (``warm_up`` and the ``WarmUp`` plugin), the Dask client and
-local cluster (``_start_client``, ``default_workers``, ``RETRIES``), and ``run_sweep``: plan,
+local cluster (``start_client``, ``default_workers``, ``RETRIES``), and ``run_sweep``: plan,
 lock the sweep directory, skip complete runs, compute the rest (in this process or on Dask),
 gather in (cell, seed) order, write ``sweep.parquet``, ``summary.parquet``, figures and
 ``manifest.json``. Rows and tables are built by ``evosim.sweep.results``; run directories are
-read through ``evosim.sweep.rundir``.
+read through ``evosim.store.RunDirectory``.
 """
 from __future__ import annotations
 
@@ -25,9 +25,15 @@ import pandas as pd
 from evosim.config import from_dict
 from evosim.errors import UserError
 from evosim.sweep.results import failed_row, run_row, summarise, sweep_table
-from evosim.sweep.rundir import _clear_own_lock, report_is_complete, run_is_complete
+from evosim.store.directory import RunDirectory
+from evosim.store.files import git_commit, versions, write_bytes, write_parquet
+from evosim.store.layout import CONFIG, FIGURES, MANIFEST
+from evosim.store.lock import RunLock
 from evosim.sweep.spec import RunSpec, Sweep, SweepError, plan_runs
 
+#: a sweep directory's tables (its manifest, lock and figures/ are named as a run directory's)
+SWEEP_TABLE = "sweep.parquet"
+SUMMARY_TABLE = "summary.parquet"
 #: how often dask re-runs a run whose worker died (a run's own exceptions are not retried)
 RETRIES = 2
 
@@ -47,10 +53,11 @@ def _one_line(e: BaseException) -> str:
     return msg if isinstance(e, UserError) else f"{type(e).__name__}: {msg}"
 
 
-def execute_run(spec: RunSpec, threads: int | None = None) -> dict:
+def execute_run(spec: RunSpec, threads: int | None = None, figures: bool = True) -> dict:
     """Run (or finish) one (cell, seed) and return its sweep row and timing. Never raises for a run's own errors.
 
     ``threads``: numba threads for this call (thread-local; Dask workers use 1); None leaves them.
+    ``figures``: whether the run's report draws its figures (the tables are the same either way).
     """
     t0 = time.perf_counter()
     if threads is not None:
@@ -64,19 +71,20 @@ def execute_run(spec: RunSpec, threads: int | None = None) -> dict:
     from evosim.experiment import run_experiment
 
     d = Path(spec.run_dir)
+    rd = RunDirectory(d)
     try:
         report = _report_fn()
-        if not run_is_complete(d, need_report=False):
-            _clear_own_lock(d)
-            cfg = from_dict(spec.config, str(d / "config.toml"))
+        if not rd.run_is_complete(need_report=False):
+            rd.clear_own_lock()
+            cfg = from_dict(spec.config, str(d / CONFIG))
             res = run_experiment(cfg, out=d, mode="overwrite" if d.exists() else "new", progress=False,
                                  log=lambda m: None)
             if res.interrupted:  # Ctrl-C in serial mode: the run checkpointed; stop the sweep (re-run resumes)
                 raise KeyboardInterrupt
             timing["computed"] = True
-        if report is not None and not report_is_complete(d):
+        if report is not None and not rd.report_is_complete():
             try:
-                report(d, progress=False)
+                report(d, progress=False, figures=figures)
             except Exception as e:  # the run itself is fine: record and move on
                 return {"row": failed_row(spec, f"report: {_one_line(e)}", report="failed"),
                         "timing": {**timing, "wall_s": time.perf_counter() - t0}}
@@ -143,7 +151,9 @@ def _worker_env() -> dict:
     return {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
-def _start_client(workers: int | None, scheduler: str | None):
+def start_client(workers: int | None, scheduler: str | None):
+    """(client, cluster): a client of the cluster at ``scheduler`` (cluster None), else of a new loopback
+    LocalCluster of ``workers`` single-threaded processes (close both when done). SweepError if unreachable."""
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -179,19 +189,19 @@ class SweepResult:
 
 
 def run_sweep(sweep: Sweep, out: str | Path | None = None, workers: int | None = None, scheduler: str | None = None,
-              progress: bool = True, log=print) -> SweepResult:
+              progress: bool = True, log=print, run_figures: bool = True, client=None) -> SweepResult:
     """Run every (cell, seed) of ``sweep`` not already complete, then write tables, manifest and figures.
 
     workers=0 runs in this process; workers=N starts a loopback LocalCluster of N single-threaded
-    worker processes; scheduler=ADDRESS uses an existing Dask cluster.
+    worker processes; scheduler=ADDRESS uses an existing Dask cluster. ``client``: a Dask client the
+    caller made (``start_client``) and closes, used instead of starting one (several sweeps, one
+    cluster). ``run_figures=False``: the runs' reports draw no figures (the sweep's own are drawn).
     """
-    from evosim.store import RunLock
-
     t0 = time.perf_counter()
     out = Path(out if out is not None else sweep.out).resolve()
     if workers is not None and workers < 0:
         raise SweepError(f"--workers {workers}: expected 0 (run in this process) or a positive number of workers")
-    if workers is None and scheduler is None:
+    if workers is None and scheduler is None and client is None:
         workers = default_workers()
     specs = plan_runs(sweep, out)
     try:
@@ -201,14 +211,12 @@ def run_sweep(sweep: Sweep, out: str | Path | None = None, workers: int | None =
     lock = RunLock(out)
     lock.acquire()
     try:
-        return _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0)
+        return _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0, run_figures, client)
     finally:
         lock.release()
 
 
-def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> SweepResult:
-    from evosim.store import git_commit, versions, write_bytes, write_parquet
-
+def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0, run_figures, client) -> SweepResult:
     need_report = _report_fn() is not None
     results: dict[str, dict] = {}  # by cell_hash (identical configs run once)
     todo: list[RunSpec] = []
@@ -218,7 +226,7 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> Swe
             continue
         if s.config is None:
             results[s.cell_hash] = execute_run(s)
-        elif run_is_complete(s.run_dir, need_report):
+        elif RunDirectory(s.run_dir).run_is_complete(need_report):
             results[s.cell_hash] = {"row": run_row(s, Path(s.run_dir)),
                                     "timing": {"cell": s.cell, "seed": s.seed, "cell_hash": s.cell_hash,
                                                "computed": False, "wall_s": 0.0, "worker": None, "pid": None}}
@@ -226,6 +234,8 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> Swe
             todo.append(s)
             queued.add(s.cell_hash)
     n_skipped = sum(1 for s in specs if s.config is not None) - len(todo)
+    if client is not None and workers is None:
+        workers = len(client.scheduler_info().get("workers", {}))
     mode = "serial" if workers == 0 else ("scheduler" if scheduler else "local")
     log(f"sweep {sweep.name}: {len(sweep.cells)} cells x {len(sweep.seeds)} seeds = {len(specs)} runs; "
         f"{len(todo)} to run, {n_skipped} already complete -> {out}")
@@ -239,7 +249,7 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> Swe
     try:
         if todo and workers == 0:
             for s in todo:
-                results[s.cell_hash] = r = execute_run(s)
+                results[s.cell_hash] = r = execute_run(s, figures=run_figures)
                 n_failed += r["row"]["status"] != "complete"
                 if bar is not None:
                     bar.update(1)
@@ -247,11 +257,13 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> Swe
         elif todo:
             from distributed import as_completed
 
-            client, cluster = _start_client(workers, scheduler)
+            own = client is None
+            if own:
+                client, cluster = start_client(workers, scheduler)
             try:
                 client.register_plugin(WarmUp(), name=WarmUp.name)
                 warm = client.run(lambda dask_worker: getattr(dask_worker, "evosim_warmup_s", None))
-                futures = {client.submit(execute_run, s, 1, key=f"evosim-run-{s.cell_hash}", pure=False,
+                futures = {client.submit(execute_run, s, 1, run_figures, key=f"evosim-run-{s.cell_hash}", pure=False,
                                          retries=RETRIES): s for s in todo}
                 for fut in as_completed(futures):
                     s = futures[fut]
@@ -268,9 +280,10 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> Swe
                         bar.update(1)
                         bar.set_postfix(failed=n_failed)
             finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
+                if own:
+                    client.close()
+                    if cluster is not None:
+                        cluster.close()
     finally:
         if bar is not None:
             bar.close()
@@ -283,13 +296,13 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> Swe
         timings.append({**r["timing"], "cell": s.cell, "seed": s.seed})
     table = sweep_table(rows, sweep.keys)
     summary = summarise(table, sweep.keys)
-    write_parquet(out / "sweep.parquet", table)
-    write_parquet(out / "summary.parquet", summary)
+    write_parquet(out / SWEEP_TABLE, table)
+    write_parquet(out / SUMMARY_TABLE, summary)
 
     figs = []
     try:
         from evosim.sweep import figures
-        figs = figures.sweep_figures(summary, list(sweep.grid_keys), out / "figures", list(sweep.keys))
+        figs = figures.sweep_figures(summary, list(sweep.grid_keys), out / FIGURES, list(sweep.keys))
     except Exception as e:  # a figure must never cost the tables
         log(f"warning: figures not written: {_one_line(e)}")
     n_failed = int((table["status"] != "complete").sum())
@@ -303,8 +316,8 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0) -> Swe
                 "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "wall_s": wall, "compute_s": compute_s, "worker_warmup_s": warm,
                 "runs_computed": n_computed, "runs_skipped": n_skipped, "runs_failed": n_failed, "runs": timings}
-    write_bytes(out / "manifest.json", (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
+    write_bytes(out / MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
     return SweepResult(out, table, summary, n_computed, n_skipped, n_failed, wall, figs)
 
 
-__all__ = ["RETRIES", "SweepResult", "execute_run", "run_sweep", "warm_up", "WarmUp", "default_workers"]
+__all__ = ["RETRIES", "SweepResult", "execute_run", "run_sweep", "start_client", "warm_up", "WarmUp", "default_workers"]

@@ -39,7 +39,7 @@ CLASS_LABELS = {"robust": "robust", "pseudo_aligned": "pseudo-aligned", "capabil
 
 def _save(fig, path: Path) -> None:
     """Write a PNG atomically (a killed sweep leaves the old figure or none, never half of one)."""
-    from evosim.store import atomic_write
+    from evosim.store.files import atomic_write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -4,7 +4,7 @@ Owns the row of one run
 (``run_row`` for a complete run, ``failed_row`` otherwise), the typed ``sweep.parquet`` table
 (``sweep_table``), the per-cell summary with t-based confidence intervals (``summarise`` ->
 ``summary.parquet``) and the table printed at the end of ``evosim sweep`` (``final_table``).
-Every value comes from a run directory's tables (through ``evosim.sweep.rundir``), never
+Every value comes from a run directory's tables (read by name through ``evosim.store.RunDirectory``), never
 from the process that computed it, so local, cluster and resumed sweeps give equal tables.
 Names, column documentation, class shares and intervals are ``evosim.schema``'s.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evosim.sweep.rundir import read_final_organisms, read_generations, read_probe
+from evosim.store.directory import RunDirectory
 from evosim.sweep.spec import RunSpec
 
 # Names, column documentation, class shares and the t-interval live in evosim.schema.
@@ -107,15 +107,16 @@ def failed_row(spec: RunSpec, error: str, report: str = "") -> dict:
 def run_row(spec: RunSpec, run_dir: Path) -> dict:
     """The sweep row of a complete run, read back from its tables only."""
     m = _empty_metrics()
-    gens = read_generations(run_dir)
+    rd = RunDirectory(run_dir)
+    gens = rd.read_table("generations")
     last = gens.iloc[-1]
     m["generations"] = int(len(gens))
     for k in FINAL_METRICS:
         m[k] = float(last[k])
-    org = read_final_organisms(run_dir, int(last["generation"]))
+    org = rd.read_table("organisms", filters=[("generation", "==", int(last["generation"]))], missing_ok=True)
     if org is not None and len(org):
         m.update(population_metrics(org))
-    probe = read_probe(run_dir)
+    probe = rd.read_table("probe", missing_ok=True)
     report = "unavailable"
     if probe is not None:
         report = "complete"
