@@ -1,21 +1,25 @@
 """Regenerate the tables and figures of docs/results.md from scratch: one command.
 
-    python analysis/results.py [--workers 2] [--seeds 20] [--out runs/out/results] [--doc docs/results.md]
-                               [--definition analysis/results.toml] [--pairs red_door ...] [--probe-episodes N]
+    python analysis/results.py [--workers 2 | --scheduler tcp://HOST:8786] [--seeds 20] [--out runs/out/results]
+                               [--doc docs/results.md] [--definition analysis/results.toml] [--pairs red_door ...]
+                               [--probe-episodes N]
 
-1. Reads the definition file (``analysis/results.toml``): experiment/control pairs, seeds, probe
-   episodes, competence thresholds, bootstrap settings. A pair whose TOML is missing is skipped
-   with a note in the write-up.
-2. Runs every (experiment, seed) -- ``evosim.experiment.run_experiment`` then
-   ``evosim.report.report_run(figures=False, episodes=probe_episodes)`` -- on a Dask LocalCluster
-   of ``--workers`` single-threaded processes (``--workers 0``: in this process), each into an
-   ordinary run directory ``OUT/<experiment>__seed<k>``. Resumable: a run whose directory is
-   complete, has the same config, and has a report with the requested probe episodes is skipped.
-   Experiment and control are paired by seed: all randomness derives from the run's seed, so
-   the same seed gives the same generation-0 population and the same random streams (the
-   training layouts differ only through the distribution they are drawn from).
-3. Builds tables from each run's ``probe.parquet`` (final generation) and ``generations.parquet``
-   into ``OUT/tables/*.csv`` and figures into the doc's directory.
+1. Reads the definition file (``analysis/results.toml``): the experiment/control pairs, each a
+   sweep file under runs/ (``runs/results_<pair>.toml``: the experiment's TOML as base, swept over
+   ``world.training = ["train", "control"]``, with its seeds), probe episodes, competence
+   thresholds, bootstrap settings. A pair whose sweep file is missing is skipped with a note in
+   the write-up.
+2. Runs the sweeps with the sweep engine (``evosim.sweep.plan_runs`` and ``run_sweep``: what
+   ``evosim sweep`` runs), the definition's probe episodes (and test-only overrides) applied to
+   every cell, reports without figures, all on one cluster: a Dask LocalCluster of ``--workers``
+   single-threaded processes (``--workers 0``: in this process) or the running cluster at
+   ``--scheduler``. Every run is an ordinary run directory ``OUT/<sweep>/cells/<hash>``; a run
+   already complete (same config, hence same hash) is skipped. Experiment and control are paired
+   by seed: all randomness derives from the run's seed, so the same seed gives the same
+   generation-0 population and the same random streams (the training layouts differ only through
+   the distribution they are drawn from).
+3. Builds tables from each run's probe table (final generation) and generations table, read by
+   name through ``evosim.store.RunDirectory``, into ``OUT/tables/*.csv`` and figures into the doc's directory.
 4. Replaces the generated blocks of the doc (``<!-- results:NAME:start -->`` ...
    ``<!-- results:NAME:end -->``, NAME in ``BLOCKS``); prose outside them is kept. A missing
    marker stops the command before anything is run or written.
@@ -43,7 +47,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evosim.objectives import balanced_accuracy
 from evosim.schema import CLASSES, DISTRIBUTIONS, bootstrap_interval
+from evosim.store import RunDirectory
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEFINITION = ROOT / "analysis" / "results.toml"
@@ -53,7 +59,7 @@ BLOCKS = ("provenance", "class_shares", "per_seed", "paired", "thresholds", "val
 VALUE_COLUMNS = ("mesa_prefers_proxy", "behav_prefers_proxy")
 REFERENCE_COLUMNS = ("matched_return", "normalised_return_omniscient")
 NA = "not available in these runs"
-_DEF_KEYS = ("seeds", "probe_episodes", "thresholds", "n_boot", "boot_seed", "accuracy_experiment", "pairs",
+_DEF_KEYS = ("probe_episodes", "thresholds", "n_boot", "boot_seed", "accuracy_experiment", "pairs",
              "overrides")
 
 
@@ -76,15 +82,16 @@ def _bootstrap_mean_interval(values, n_boot: int = 10000, seed: int = 0) -> tupl
 # -- the definition file -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Pair:
+    """An experiment and its control: one sweep file (``runs/results_<name>.toml``) whose one swept
+    setting is ``world.training`` over ``"train"`` (the experiment) and ``"control"`` (its control)."""
+
     name: str
-    experiment: Path
-    control: Path
+    sweep: Path
 
 
 @dataclass(frozen=True)
 class Definition:
     path: Path
-    seeds: tuple[int, ...]
     probe_episodes: int
     thresholds: tuple[float, ...]
     n_boot: int
@@ -112,25 +119,20 @@ def load_definition(path: str | Path) -> Definition:
     for k in data:
         if k not in _DEF_KEYS:
             raise ResultsError(f"{src}: unknown key {k!r}; allowed: {', '.join(_DEF_KEYS)}")
-    seeds = data.get("seeds", list(range(1, 21)))
-    if not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds):
-        raise ResultsError(f"{src}: seeds = {seeds!r}: expected a non-empty list of distinct integers")
-    seeds = tuple(_int(s, f"{src}: seeds") for s in seeds)
     thresholds = data.get("thresholds", [0.3, 0.5, 0.7])
     if not isinstance(thresholds, list) or not all(isinstance(t, (int, float)) and 0 <= t <= 1 for t in thresholds):
         raise ResultsError(f"{src}: thresholds = {thresholds!r}: expected a list of numbers in [0, 1]")
     pairs = []
     for i, p in enumerate(data.get("pairs", [])):
-        if not isinstance(p, dict) or set(p) != {"name", "experiment", "control"}:
-            raise ResultsError(f"{src}: pairs[{i}]: expected keys name, experiment, control; got {p!r}")
-        pairs.append(Pair(str(p["name"]), (path.parent / p["experiment"]).resolve(),
-                          (path.parent / p["control"]).resolve()))
+        if not isinstance(p, dict) or set(p) != {"name", "sweep"}:
+            raise ResultsError(f"{src}: pairs[{i}]: expected keys name, sweep (a sweep file); got {p!r}")
+        pairs.append(Pair(str(p["name"]), (path.parent / p["sweep"]).resolve()))
     if not pairs:
-        raise ResultsError(f"{src}: pairs: none; add [[pairs]] tables with name, experiment, control")
+        raise ResultsError(f"{src}: pairs: none; add [[pairs]] tables with name, sweep")
     overrides = data.get("overrides", {})
     if not isinstance(overrides, dict):
         raise ResultsError(f"{src}: overrides: expected a table of dotted settings")
-    return Definition(path=path.resolve(), seeds=seeds,
+    return Definition(path=path.resolve(),
                       probe_episodes=_int(data.get("probe_episodes", 200), f"{src}: probe_episodes", 1),
                       thresholds=tuple(float(t) for t in thresholds),
                       n_boot=_int(data.get("n_boot", 10000), f"{src}: n_boot", 1),
@@ -139,149 +141,100 @@ def load_definition(path: str | Path) -> Definition:
                       pairs=tuple(pairs), overrides=dict(overrides))
 
 
-# -- planning and running ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Task:
-    """One (experiment, seed) run: plain data, sent to a worker."""
-
-    experiment: str
-    pair: str
-    role: str  # experiment or control
-    seed: int
-    run_dir: str
-    config: dict
-    episodes: int
+# -- planning and running: the sweep engine ----------------------------------------------------------
+ROLES = {"train": "experiment", "control": "control"}
 
 
-def plan(defn: Definition, out: Path, seeds, pairs=None) -> tuple[list[Task], list[str], list[Pair]]:
-    """Tasks in (pair, role, seed) order, notes on skipped pairs, and the pairs kept."""
-    from evosim.config import load_config, to_dict
+def _experiment_name(config: dict) -> str:
+    """The experiment's name (its base TOML's ``name``) for the experiment, ``<name>_control`` for the control
+    (the name of its TOML under runs/, which makes the same change)."""
+    role = ROLES[config["world"]["training"]]
+    return config["name"] if role == "experiment" else f"{config['name']}_control"
 
-    tasks, notes, kept = [], [], []
-    for p in defn.pairs:
-        if pairs and p.name not in pairs:
-            continue
-        missing = [str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f) for f in (p.experiment, p.control)
-                   if not f.exists()]
-        if missing:
-            notes.append(f"pair {p.name} skipped: {', '.join(missing)} not found")
-            continue
-        kept.append(p)
-        for role, f in (("experiment", p.experiment), ("control", p.control)):
-            for s in seeds:
-                cfg = dataclasses.replace(load_config(f, defn.overrides or None), seed=s)
-                tasks.append(Task(cfg.name, p.name, role, s, str(out / f"{cfg.name}__seed{s}"), to_dict(cfg),
-                                  defn.probe_episodes))
+
+def plan(defn: Definition, out: Path, n_seeds: int | None = None, pairs=None):
+    """The sweeps of the write-up (one per pair, into ``out/<sweep name>``), prepared: the definition's
+    overrides and probe episodes applied to every cell, the first ``n_seeds`` seeds kept. Returns
+    (sweeps, runs, notes on skipped pairs, pairs kept); ``runs`` has a row per run in (pair, role, seed)
+    order: experiment, pair, role, seed, run_dir (``evosim.sweep.plan_runs``)."""
+    from evosim.sweep import SweepError, load_sweep, plan_runs
+
     unknown = set(pairs or ()) - {p.name for p in defn.pairs}
     if unknown:
         raise ResultsError(f"--pairs: {sorted(unknown)} not in {defn.path.name}; "
                            f"pairs: {', '.join(p.name for p in defn.pairs)}")
-    return tasks, notes, kept
+    sweeps, rows, notes, kept = [], [], [], []
+    extra = {**defn.overrides, "probe.episodes": defn.probe_episodes}
+    for p in defn.pairs:
+        if pairs and p.name not in pairs:
+            continue
+        if not p.sweep.exists():
+            notes.append(f"pair {p.name} skipped: {_rel(p.sweep)} not found")
+            continue
+        try:
+            sw = load_sweep(p.sweep, out / p.sweep.stem)
+        except SweepError as e:
+            raise ResultsError(str(e)) from None
+        values = {c.get("world.training") for c in sw.cells}
+        if sw.keys != ("world.training",) or not values <= set(ROLES) or len(values) != 2:
+            raise ResultsError(f"{p.sweep}: a pair's sweep has one swept setting, world.training = "
+                               f"[\"train\", \"control\"]; it sweeps {', '.join(sw.keys)}")
+        clash = sorted(set(extra) & set(sw.keys))
+        if clash:
+            raise ResultsError(f"{defn.path.name}: overrides {clash}: swept by {p.sweep.name}")
+        seeds = sw.seeds if n_seeds is None else sw.seeds[:n_seeds]
+        sw = dataclasses.replace(sw, seeds=seeds, cells=tuple({**c, **extra} for c in sw.cells))
+        specs = plan_runs(sw, sw.out)
+        bad = [s.error for s in specs if s.config is None]
+        if bad:
+            raise ResultsError(f"{p.sweep.name}: {bad[0]}")
+        sweeps.append(sw)
+        kept.append(p)
+        specs = sorted(specs, key=lambda s: (list(ROLES).index(s.config["world"]["training"]), seeds.index(s.seed)))
+        rows += [{"experiment": _experiment_name(s.config), "pair": p.name,
+                  "role": ROLES[s.config["world"]["training"]], "seed": s.seed, "run_dir": s.run_dir} for s in specs]
+    return sweeps, pd.DataFrame(rows, columns=["experiment", "pair", "role", "seed", "run_dir"]), notes, kept
 
 
-def _same_config(run_dir: Path, config: dict) -> bool:
-    from evosim.config import load_config, to_dict
+def execute(sweeps, workers: int, scheduler: str | None = None, log=print) -> tuple[list[dict], dict]:
+    """Run every sweep (``evosim.sweep.run_sweep``, reports without figures; complete runs are skipped) on one
+    cluster: in this process (``workers`` 0), a loopback LocalCluster of ``workers`` processes, or the cluster at
+    ``scheduler``. Returns (failed runs: run_dir and error, info)."""
+    from evosim.sweep import run_sweep, start_client
 
+    info = {"runs": 0, "computed": 0, "skipped": 0, "failed": 0, "workers": workers, "scheduler": scheduler}
+    failed = []
+    client = cluster = None
+    if scheduler is not None or workers > 0:
+        from evosim.sweep import SweepError
+
+        try:
+            client, cluster = start_client(workers, scheduler)
+        except SweepError as e:
+            raise ResultsError(str(e)) from None
     try:
-        return to_dict(load_config(run_dir / "config.toml")) == config
-    except Exception:
-        return False
-
-
-def _report_episodes(run_dir: Path) -> int | None:
-    try:
-        p = pd.read_parquet(run_dir / "probe.parquet", columns=["distribution", "episodes"])
-    except Exception:
-        return None
-    e = p.loc[p["distribution"].astype(str) == "train", "episodes"]
-    return int(e.iloc[0]) if len(e) else None
-
-
-def task_is_done(t: Task) -> bool:
-    """Complete run with this config, and a finished report with the requested probe episodes."""
-    from evosim.sweep import run_is_complete
-
-    d = Path(t.run_dir)
-    return (run_is_complete(d, need_report=True) and _same_config(d, t.config)
-            and _report_episodes(d) == t.episodes)
-
-
-def run_one(t: Task, threads: int | None = None) -> dict:
-    """Run (or finish) one (experiment, seed): evolution, then its report without figures. Never raises."""
-    t0 = time.perf_counter()
-    if threads is not None:
-        import numba
-
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    from evosim.config import from_dict
-    from evosim.experiment import run_experiment
-    from evosim.report import report_run
-    from evosim.sweep import report_is_complete, run_is_complete
-
-    d = Path(t.run_dir)
-    out = {"run_dir": t.run_dir, "experiment": t.experiment, "seed": t.seed, "error": "", "run_s": 0.0,
-           "report_s": 0.0}
-    try:
-        if not (run_is_complete(d, need_report=False) and _same_config(d, t.config)):
-            res = run_experiment(from_dict(t.config, str(d / "config.toml")), out=d,
-                                 mode="overwrite" if d.exists() else "new", progress=False, log=lambda m: None)
-            out["run_s"] = res.wall_s
-        if not (report_is_complete(d) and _report_episodes(d) == t.episodes and out["run_s"] == 0.0):
-            t1 = time.perf_counter()
-            report_run(d, episodes=t.episodes, progress=False, figures=False)
-            out["report_s"] = time.perf_counter() - t1
-    except Exception as e:  # recorded; the command fails at the end with every failed run listed
-        out["error"] = f"{type(e).__name__}: {' '.join(str(e).split())}"
-    out["wall_s"] = time.perf_counter() - t0
-    return out
-
-
-def execute(tasks: list[Task], workers: int, log=print) -> tuple[list[dict], dict]:
-    """Run every task not already done; returns (results of the tasks run, info)."""
-    todo = [t for t in tasks if not task_is_done(t)]
-    info = {"runs": len(tasks), "computed": len(todo), "skipped": len(tasks) - len(todo), "workers": workers}
-    log(f"results: {len(tasks)} runs, {len(todo)} to run, {len(tasks) - len(todo)} already complete")
-    results = []
-    if not todo:
-        return results, info
-    if workers == 0:
-        for i, t in enumerate(todo):
-            results.append(run_one(t))
-            log(f"  [{i + 1}/{len(todo)}] {Path(t.run_dir).name} {results[-1]['wall_s']:.1f} s {results[-1]['error']}")
-        return results, info
-    from distributed import as_completed
-
-    from evosim.sweep.execute import RETRIES, WarmUp, _start_client
-
-    # one numba thread per task: run_one(threads=1) and the WarmUp plugin (see evosim.sweep._worker_env for why
-    # NUMBA_NUM_THREADS itself is not changed in the workers' environment)
-    client, cluster = _start_client(workers, None)
-    try:
-        t_w = time.perf_counter()
-        client.register_plugin(WarmUp(), name=WarmUp.name)
-        info["warmup"] = client.run(lambda dask_worker: getattr(dask_worker, "evosim_warmup_s", None))
-        info["warmup_wall_s"] = time.perf_counter() - t_w
-        futures = {client.submit(run_one, t, 1, key=f"results-{Path(t.run_dir).name}", pure=False,
-                                 retries=RETRIES): t for t in todo}
-        for i, fut in enumerate(as_completed(futures)):
-            t = futures[fut]
-            if fut.status == "finished":
-                r = fut.result()
-            else:
-                r = {"run_dir": t.run_dir, "experiment": t.experiment, "seed": t.seed,
-                     "error": f"worker lost: {fut.exception()}", "wall_s": math.nan}
-            results.append(r)
-            log(f"  [{i + 1}/{len(todo)}] {Path(t.run_dir).name} {r['wall_s']:.1f} s {r['error']}")
+        for sw in sweeps:
+            res = run_sweep(sw, out=sw.out, workers=None if client is not None else 0, scheduler=scheduler,
+                            progress=False, log=log, run_figures=False, client=client)
+            info["runs"] += len(res.table)
+            info["computed"] += res.n_computed
+            info["skipped"] += res.n_skipped
+            info["failed"] += res.n_failed
+            bad = res.table[res.table["status"] != "complete"]
+            failed += [{"run_dir": str(sw.out / "cells" / h), "error": e} for h, e in zip(bad["cell_hash"], bad["error"])]
     finally:
-        client.close()
-        cluster.close()
-    return results, info
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    log(f"results: {info['runs']} runs, {info['computed']} computed, {info['skipped']} already complete")
+    return failed, info
 
 
 # -- tables ----------------------------------------------------------------------------------------
 def load_final_probe(run_dir: str | Path) -> pd.DataFrame:
-    """probe.parquet of a run, final probed generation, categorical columns as str."""
-    p = pd.read_parquet(Path(run_dir) / "probe.parquet")
+    """The probe table of a run, final probed generation, categorical columns as str."""
+    p = RunDirectory(run_dir).read_table("probe")
     p = p[p["generation"] == p["generation"].max()].copy()
     for c in ("architecture", "distribution", "class"):
         p[c] = p[c].astype(str)
@@ -289,7 +242,7 @@ def load_final_probe(run_dir: str | Path) -> pd.DataFrame:
 
 
 def final_planner_share(run_dir: str | Path) -> float:
-    g = pd.read_parquet(Path(run_dir) / "generations.parquet")
+    g = RunDirectory(run_dir).read_table("generations", columns=["generation", "planner_share"])
     return float(g.sort_values("generation")["planner_share"].iloc[-1])
 
 
@@ -338,14 +291,6 @@ def value_shares(probe: pd.DataFrame) -> dict:
         for c in CLASSES:
             out[f"behav_prefers_proxy_{c}"] = _share_one(sub.loc[sub["class"] == c, "behav_prefers_proxy"])
     return out
-
-
-def balanced_accuracy(pred, truth) -> float:
-    """Mean of sensitivity and specificity of boolean ``pred`` for boolean ``truth`` (NaN if a side is empty)."""
-    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
-    if truth.all() or not truth.any():
-        return math.nan
-    return float(0.5 * (pred[truth].mean() + (~pred[~truth]).mean()))
 
 
 def accuracy_rows(probe: pd.DataFrame) -> pd.DataFrame:
@@ -530,15 +475,13 @@ def _seeds_text(seeds) -> str:
 
 
 def provenance_line(ctx: dict, experiments) -> str:
-    exps = sorted(experiments)
-    s = sorted(ctx["seeds"])
-    seeds = f"{s[0]}..{s[-1]}" if s == list(range(s[0], s[-1] + 1)) and len(s) > 1 else ",".join(map(str, s))
-    names = f"{{{','.join(exps)}}}" if len(exps) > 1 else exps[0]
-    where = f"{ctx['out_rel']}/{names}__seed{{{seeds}}}"
+    sweeps = ctx.get("sweeps") or ["<sweep>"]
+    names = f"{{{','.join(sweeps)}}}" if len(sweeps) > 1 else sweeps[0]
+    where = f"{ctx['out_rel']}/{names}/cells/<hash>"
     return (f"_Generated by `{ctx['command']}` on {ctx['date']} at commit `{ctx['commit']}` "
             f"(whole regeneration {ctx['wall_s']:.0f} s wall); seeds {_seeds_text(ctx['seeds'])}; "
-            f"probe episodes {ctx['episodes']}; read `{where}` (probe.parquet, final generation; "
-            f"generations.parquet)._")
+            f"probe episodes {ctx['episodes']}; read `{where}` (probe table, final generation; "
+            f"generations table)._")
 
 
 def render_blocks(t: Tables, ctx: dict, figs: dict) -> dict[str, str]:
@@ -555,8 +498,9 @@ def render_blocks(t: Tables, ctx: dict, figs: dict) -> dict[str, str]:
              f"complete, {ctx['workers']} workers)",
              f"- definition: `{ctx['definition']}`; seeds {_seeds_text(ctx['seeds'])}; probe episodes "
              f"{ctx['episodes']} per organism per distribution; competence threshold 0.5 unless stated",
-             f"- run directories ({len(ctx['run_dirs'])}): `{ctx['out_rel']}/<experiment>__seed<k>` for "
-             f"experiments {', '.join(exps)}",
+             f"- run directories ({len(ctx['run_dirs'])}): `{ctx['out_rel']}/<sweep>/cells/<hash>`, run by "
+             f"`evosim sweep`'s engine from the sweep files {', '.join(f'`{f}`' for f in ctx.get('sweep_files', []))} "
+             f"(each sweep's `sweep.parquet` maps cell and seed to its directory) for experiments {', '.join(exps)}",
              f"- tables: `{ctx['out_rel']}/tables/*.csv`",
              "- pairing: experiment and control are run with the same seeds; all randomness of a run derives "
              "from its seed, so the same seed gives the same generation-0 population and random streams "
@@ -795,9 +739,13 @@ def main(argv=None, log=None) -> int:
     log = log or (lambda m: print(m, file=sys.stderr))
     t0 = time.perf_counter()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workers", type=int, default=2, help="Dask LocalCluster worker processes (0: in this process)")
-    ap.add_argument("--seeds", type=int, help="use the first K seeds of the definition (default: all)")
-    ap.add_argument("--out", type=Path, default=Path("runs/out/results"), help="directory of run directories and tables")
+    where = ap.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=2,
+                       help="Dask LocalCluster worker processes on loopback (0: in this process)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="use a running Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers must see --out)")
+    ap.add_argument("--seeds", type=int, help="use the first K seeds of each sweep (default: all)")
+    ap.add_argument("--out", type=Path, default=Path("runs/out/results"), help="directory of the sweeps and tables")
     ap.add_argument("--doc", type=Path, default=Path("docs/results.md"), help="the write-up whose blocks are replaced")
     ap.add_argument("--definition", type=Path, default=DEFAULT_DEFINITION, help="experiment/control pairs (TOML)")
     ap.add_argument("--pairs", nargs="+", metavar="NAME", help="only these pairs (e.g. for a timing)")
@@ -811,50 +759,49 @@ def main(argv=None, log=None) -> int:
 
 
 def _main(args, argv, log, t0) -> int:
-    from evosim.store import git_commit
+    from evosim.store.files import git_commit
 
     defn = load_definition(args.definition)
     if args.probe_episodes is not None:
         defn = dataclasses.replace(defn, probe_episodes=_int(args.probe_episodes, "--probe-episodes", 1))
     if args.workers < 0:
         raise ResultsError(f"--workers {args.workers}: expected 0 (in this process) or a positive number")
-    seeds = defn.seeds if args.seeds is None else defn.seeds[:_int(args.seeds, "--seeds", 1)]
+    n_seeds = None if args.seeds is None else _int(args.seeds, "--seeds", 1)
     doc = args.doc
     try:
         check_markers(doc.read_text(encoding="utf-8"), BLOCKS, str(doc))
     except OSError as e:
         raise ResultsError(f"{doc}: cannot read the doc: {e.strerror}") from None
     out = args.out.resolve()
-    tasks, notes, pairs = plan(defn, out, seeds, args.pairs)
+    sweeps, runs, notes, pairs = plan(defn, out, n_seeds, args.pairs)
     for n in notes:
         log(f"note: {n}")
-    if not tasks:
+    if not len(runs):
         raise ResultsError("no runs: every pair was skipped")
-    results, info = execute(tasks, args.workers, log)
-    failed = [r for r in results if r.get("error")]
+    failed, info = execute(sweeps, args.workers, args.scheduler, log)
     if failed:
         for r in failed:
             log(f"failed: {r['run_dir']}: {r['error']}")
         log(f"results: {len(failed)} runs failed; fix and re-run (complete runs are kept). Doc not written.")
         return 1
-    runs = pd.DataFrame([{"experiment": t.experiment, "pair": t.pair, "role": t.role, "seed": t.seed,
-                          "run_dir": t.run_dir} for t in tasks])
     tables = build_tables(runs, defn, pairs)
     write_csvs(tables, out)
     figs = make_figures(tables, runs, doc.parent, defn.n_boot, defn.boot_seed)
     cmd = "python analysis/results.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     ctx = {"command": cmd.strip(), "date": datetime.date.today().isoformat(), "commit": (git_commit() or "unknown")[:12],
-           "seeds": list(seeds), "episodes": defn.probe_episodes, "out_rel": _rel(out), "run_dirs": list(runs["run_dir"]),
-           "notes": notes, "info": info, "workers": args.workers, "definition": _rel(defn.path),
+           "seeds": sorted(set(runs["seed"])), "episodes": defn.probe_episodes, "out_rel": _rel(out),
+           "run_dirs": list(runs["run_dir"]), "sweeps": [sw.name for sw in sweeps],
+           "sweep_files": [_rel(sw.path) for sw in sweeps],
+           "notes": notes, "info": info, "workers": args.scheduler or args.workers, "definition": _rel(defn.path),
            "thresholds": defn.thresholds, "n_boot": defn.n_boot, "boot_seed": defn.boot_seed,
            "accuracy_experiment": defn.accuracy_experiment, "wall_s": math.nan}
     ctx["wall_s"] = time.perf_counter() - t0
     rel_figs = {k: os.path.relpath(v, doc.parent.resolve()) for k, v in figs.items()}
     blocks = render_blocks(tables, ctx, rel_figs)
     write_doc(doc, blocks)
-    manifest = {**ctx, "runs_computed": results, "figures": {k: str(v) for k, v in figs.items()}}
+    manifest = {**ctx, "figures": {k: str(v) for k, v in figs.items()}}
     (out / "results_manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-    log(f"results: {len(tasks)} runs ({info['computed']} computed, {info['skipped']} already complete) in "
+    log(f"results: {len(runs)} runs ({info['computed']} computed, {info['skipped']} already complete) in "
         f"{ctx['wall_s']:.1f} s -> {doc}, {out / 'tables'}")
     return 0
 

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evosim.store import RunDirectory
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -135,7 +137,7 @@ def test_command_refuses_a_doc_without_markers_before_running(tmp_path):
 
 # -- tables from synthetic probe tables ----------------------------------------------------------
 def _synthetic_run(d: Path, rng, values: bool) -> pd.DataFrame:
-    """A fake run directory with probe.parquet (two generations) and generations.parquet."""
+    """A fake run directory with a probe table (two generations) and a generations table."""
     d.mkdir(parents=True)
     n = 30
     rows = []
@@ -158,16 +160,17 @@ def _synthetic_run(d: Path, rng, values: bool) -> pd.DataFrame:
     probe = pd.concat(rows, ignore_index=True)
     for c in ("architecture", "distribution", "class"):
         probe[c] = probe[c].astype("category")
-    probe.to_parquet(d / "probe.parquet")
-    pd.DataFrame({"generation": [0, 5], "planner_share": [0.5, rng.uniform()]}).to_parquet(d / "generations.parquet")
+    rd = RunDirectory(d)
+    rd.write_table("probe", probe)
+    rd.write_table("generations", pd.DataFrame({"generation": [0, 5], "planner_share": [0.5, rng.uniform()]}))
     return probe[probe.generation == 5].assign(**{c: probe[probe.generation == 5][c].astype(str)
                                                   for c in ("architecture", "distribution", "class")})
 
 
 def _defn(**kw):
-    base = dict(path=Path("x.toml"), seeds=(1, 2, 3), probe_episodes=20, thresholds=(0.3, 0.5, 0.7), n_boot=1000,
+    base = dict(path=Path("x.toml"), probe_episodes=20, thresholds=(0.3, 0.5, 0.7), n_boot=1000,
                 boot_seed=0, accuracy_experiment="red_door",
-                pairs=(R.Pair("red_door", Path("a"), Path("b")),), overrides={})
+                pairs=(R.Pair("red_door", Path("a.toml")),), overrides={})
     base.update(kw)
     return R.Definition(**base)
 
@@ -229,17 +232,14 @@ def test_balanced_accuracy():
 
 # -- end to end --------------------------------------------------------------------------------------
 TINY = """
-seeds = [1, 2, 3]
 probe_episodes = 12
 n_boot = 1000
 [[pairs]]
 name = "red_door"
-experiment = "{runs}/red_door.toml"
-control = "{runs}/red_door_control.toml"
+sweep = "{runs}/results_red_door.toml"
 [[pairs]]
 name = "absent"
-experiment = "{runs}/no_such_experiment.toml"
-control = "{runs}/no_such_control.toml"
+sweep = "{runs}/results_no_such_pair.toml"
 [overrides]
 "evolution.population" = 40
 "evolution.generations" = 6
@@ -260,8 +260,15 @@ def _cell(text: str, block: str, first: str, second: str | None = None) -> list[
     raise AssertionError(f"no row {first} {second} in block {block}")
 
 
+def _run_dirs(out: Path) -> dict:
+    """(experiment, seed) -> run directory, from the pair's sweep table (the sweep engine's record)."""
+    t = pd.read_parquet(out / "results_red_door" / "sweep.parquet")
+    return {("red_door" if tr == "train" else "red_door_control", int(s)): out / "results_red_door" / "cells" / h
+            for tr, s, h in zip(t["world.training"].astype(str), t["seed"], t["cell_hash"])}
+
+
 def test_command_end_to_end_on_a_tiny_definition(tmp_path):
-    from evosim.store import load_run
+    from evosim.store import RunDirectory, load_run
 
     defn = tmp_path / "tiny.toml"
     defn.write_text(TINY.format(runs=ROOT / "runs"))
@@ -276,17 +283,19 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
     assert "pair absent skipped" in text
     assert "seeds 1, 2;" in text or "seeds 1, 2" in text
     # every number checked below is recomputed here from the probe tables
-    for e in ("red_door", "red_door_control"):
-        for s in (1, 2):
-            assert (out / f"{e}__seed{s}" / "probe.parquet").exists()
+    dirs = _run_dirs(out)
+    assert sorted(dirs) == [(e, s) for e in ("red_door", "red_door_control") for s in (1, 2)]
+    for (e, s), d in dirs.items():
+        assert RunDirectory(d).report_is_complete() and not RunDirectory(d).figures.exists()  # no report figures
+        assert load_run(d).config.probe.episodes == 12 and load_run(d).config.evolution.population == 40
     pa = {}
     for e in ("red_door", "red_door_control"):
         for s in (1, 2):
-            p = pd.read_parquet(out / f"{e}__seed{s}" / "probe.parquet")
+            p = RunDirectory(dirs[(e, s)]).read_table("probe")
             p = p[(p.generation == p.generation.max()) & (p.distribution.astype(str) == "shift")]
             pa[(e, s)] = float((p["class"].astype(str) == "pseudo_aligned").mean())
             rob = float((p["class"].astype(str) == "robust").mean())
-            g = pd.read_parquet(out / f"{e}__seed{s}" / "generations.parquet")
+            g = RunDirectory(dirs[(e, s)]).read_table("generations")
             row = _cell(text, "per_seed", str(s))
             col = 1 if e == "red_door" else 2
             assert row[col] == f"{pa[(e, s)]:.2f} / {rob:.2f} / {g.planner_share.iloc[-1]:.2f}"
@@ -303,11 +312,11 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
     assert (out / "tables" / "per_seed.csv").exists() and (tmp_path / "results_class_shares.png").exists()
     # pairing: the same seed gives the same generation-0 population in experiment and control
     for s in (1, 2):
-        a = load_run(out / f"red_door__seed{s}").genomes_at(0)
-        b = load_run(out / f"red_door_control__seed{s}").genomes_at(0)
+        a = load_run(dirs[("red_door", s)]).genomes_at(0)
+        b = load_run(dirs[("red_door_control", s)]).genomes_at(0)
         pd.testing.assert_frame_equal(a, b)
-    a1 = load_run(out / "red_door__seed1").genomes_at(0)
-    a2 = load_run(out / "red_door__seed2").genomes_at(0)
+    a1 = load_run(dirs[("red_door", 1)]).genomes_at(0)
+    a2 = load_run(dirs[("red_door", 2)]).genomes_at(0)
     assert not a1.drop(columns=["organism_id"], errors="ignore").equals(a2.drop(columns=["organism_id"], errors="ignore"))
     # resumable: a second call computes nothing and writes the same tables
     before = (out / "tables" / "per_seed.csv").read_text()
@@ -315,3 +324,52 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
     assert R.main(args, log=msgs.append) == 0
     assert any("0 to run, 4 already complete" in m for m in msgs), msgs
     assert (out / "tables" / "per_seed.csv").read_text() == before
+
+
+# -- the sweep engine, --scheduler, no private imports ----------------------------------------------
+def test_scheduler_address_goes_to_the_sweep_engine(tmp_path, monkeypatch):
+    import evosim.sweep
+    from evosim.sweep import SweepError
+
+    seen = []
+
+    def start_client(workers, scheduler):
+        seen.append(scheduler)
+        raise SweepError(f"--scheduler {scheduler}: cannot connect: refused")
+
+    monkeypatch.setattr(evosim.sweep, "start_client", start_client)
+    defn = tmp_path / "tiny.toml"
+    defn.write_text(TINY.format(runs=ROOT / "runs"))
+    doc = tmp_path / "results.md"
+    shutil.copy(ROOT / "docs" / "results.md", doc)
+    msgs = []
+    args = ["--scheduler", "tcp://127.0.0.1:9", "--seeds", "1", "--definition", str(defn), "--out", str(tmp_path / "o"),
+            "--doc", str(doc)]
+    assert R.main(args, log=msgs.append) == 2
+    assert seen == ["tcp://127.0.0.1:9"] and msgs[-1] == "results: --scheduler tcp://127.0.0.1:9: cannot connect: refused"
+    with pytest.raises(SystemExit):  # one or the other
+        R.main(["--workers", "3", "--scheduler", "tcp://127.0.0.1:9"])
+
+
+def test_write_up_pairs_are_sweeps_of_the_experiment_and_its_control():
+    from evosim.config import load_config, to_dict
+    from evosim.sweep import load_sweep, plan_runs
+
+    defn = R.load_definition(R.DEFAULT_DEFINITION)
+    assert len(defn.pairs) == 4
+    for p in defn.pairs:
+        sw = load_sweep(p.sweep)
+        assert sw.keys == ("world.training",) and sw.seeds == tuple(range(1, 21))
+        specs = plan_runs(sw, Path("/nonexistent"))
+        for s in specs[:1] + specs[-1:]:  # the experiment and the control of its TOML, up to the name
+            role = R.ROLES[s.config["world"]["training"]]
+            toml = ROOT / "runs" / (f"{p.name}.toml" if role == "experiment" else f"{p.name}_control.toml")
+            want = to_dict(load_config(toml, {"seed": s.seed}))
+            assert R._experiment_name(s.config) == want["name"]
+            assert {**s.config, "name": want["name"]} == want
+
+
+def test_results_imports_nothing_private_from_evosim():
+    src = (ROOT / "analysis" / "results.py").read_text()
+    assert not re.findall(r"from evosim[\w.]* import \(?[^)\n]*\b_\w+", src)
+    assert "def balanced_accuracy" not in src and "from evosim.objectives import balanced_accuracy" in src
