@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT / "analysis"))
 from results import _markers, fmt, md_table, write_doc  # noqa: E402
 
 from evosim.schema import bootstrap_interval  # noqa: E402
+from evosim.store.layout import MANIFEST  # noqa: E402
+from evosim.sweep.execute import SWEEP_TABLE  # noqa: E402
 
 POOL, COST, DESC, SIZE = "world.train_pool", "organisms.planning_cost", "organisms.description_cost", "world.size"
 FACTORS = (POOL, COST, DESC, SIZE)
@@ -127,14 +129,14 @@ def main(argv=None) -> int:
     ap.add_argument("--doc", default="docs/conditions.md")
     args = ap.parse_args(argv)
     sweep_dir = Path(args.sweep)
-    table = sweep_dir / "sweep.parquet"
+    table = sweep_dir / SWEEP_TABLE
     if not table.exists():
         print(f"conditions: {table} not found; run `evosim sweep runs/conditions.toml --workers 2` first",
               file=sys.stderr)
         return 2
     df = pd.read_parquet(table)
     try:
-        manifest = json.loads((sweep_dir / "manifest.json").read_text())
+        manifest = json.loads((sweep_dir / MANIFEST).read_text())
     except (OSError, ValueError):
         manifest = {}
     doc = Path(args.doc)

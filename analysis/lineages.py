@@ -38,13 +38,13 @@ import pandas as pd
 
 def load(run_dir: Path):
     from evosim import worlds
-    from evosim.store.reader import config_from_run
+    from evosim.store import RunDirectory
 
-    cfg = config_from_run(run_dir)
+    rd = RunDirectory(run_dir)
+    cfg = rd.config()
     world = worlds.make(cfg.world)
-    org = pd.read_parquet(run_dir / "organisms.parquet",
-                          columns=["generation", "organism_id", "parent_a", "parent_b", "architecture", "depth"])
-    gen = pd.read_parquet(run_dir / "genomes.parquet")
+    org = rd.read_table("organisms", columns=["generation", "organism_id", "parent_a", "parent_b", "architecture", "depth"])
+    gen = rd.read_table("genomes")
     return cfg, world, org, gen
 
 
@@ -149,9 +149,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     run_dir = args.run_dir
-    for name in ("organisms.parquet", "genomes.parquet"):
-        if not (run_dir / name).exists():
-            print(f"lineages: {run_dir / name}: missing; expected a complete run directory", file=sys.stderr)
+    from evosim.store import RunDirectory
+
+    for name in ("organisms", "genomes"):
+        if not RunDirectory(run_dir).has_table(name):
+            print(f"lineages: {run_dir}: no {name} table; expected a complete run directory", file=sys.stderr)
             return 2
     cfg, world, org, gen = load(run_dir)
     summary, steps, note, names, g = trace(cfg, world, org, gen)

@@ -60,12 +60,12 @@ def across_seeds(df: pd.DataFrame, value_cols) -> pd.DataFrame:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="+", type=Path, help="run directories with probe.parquet")
+    ap.add_argument("runs", nargs="+", type=Path, help="run directories with a report (probe table)")
     ap.add_argument("--out", type=Path, default=Path("analysis/out"), help="output directory")
     args = ap.parse_args(argv)
-    missing = [str(r) for r in args.runs if not (r / "probe.parquet").exists()]
+    missing = [str(r) for r in args.runs if not RunDirectory(r).has_table("probe")]
     if missing:
-        print(f"seeds_table: no probe.parquet in {', '.join(missing)}; run `evosim report RUN_DIR` first", file=sys.stderr)
+        print(f"seeds_table: no probe table in {', '.join(missing)}; run `evosim report RUN_DIR` first", file=sys.stderr)
         return 2
     parts = [per_run(r) for r in args.runs]
     shares = pd.concat([s for s, _ in parts], ignore_index=True)

@@ -142,3 +142,98 @@ def test_genomes_written_before_the_memoriser_block_read_with_it_switched_off(tm
     arr = run.genomes[names].to_numpy(dtype=np.float32)
     last = g[g["generation"] == g["generation"].max()]
     np.testing.assert_array_equal(architecture(arr), architecture(last[names].to_numpy(dtype=np.float32)))
+
+
+# -- tables by name --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["generations", "organisms", "genomes", "probe", "interventions",
+                                  "population_agreement", "three_way"])
+def test_every_table_is_written_and_read_by_name(run_dir, name):
+    import pandas as pd
+
+    from evosim.store import layout
+
+    rd = RunDirectory(run_dir)
+    assert not rd.has_table(name) and rd.read_table(name, missing_ok=True) is None
+    df = pd.DataFrame({"generation": [0, 0, 3], "x": [1.5, 2.5, 3.5]})
+    p = rd.write_table(name, df)
+    assert p == run_dir / layout.TABLES[name] == rd.table_path(name) and rd.has_table(name)
+    pd.testing.assert_frame_equal(rd.read_table(name), df)
+    pd.testing.assert_frame_equal(rd.read_table(name, columns=["x"]), df[["x"]])
+    got = rd.read_table(name, filters=[("generation", "==", 3)])
+    assert got["x"].tolist() == [3.5]
+    rd.write_table(name, df.iloc[:1])  # replaces it
+    assert len(rd.read_table(name)) == 1
+    assert not [f for f in os.listdir(run_dir) if f.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("name", ["probes", "probe.parquet", "config", "manifest", "", None])
+def test_an_unknown_table_name_is_a_clear_error(run_dir, name):
+    import pandas as pd
+
+    rd = RunDirectory(run_dir)
+    for call in (lambda: rd.write_table(name, pd.DataFrame({"a": [1]})), lambda: rd.read_table(name),
+                 lambda: rd.has_table(name)):
+        with pytest.raises(RunError) as e:
+            call()
+        msg = str(e.value)
+        assert f"no table named {name!r}" in msg and "generations, organisms, genomes, probe" in msg
+        assert "\n" not in msg
+    assert sorted(os.listdir(run_dir)) == ["manifest.json"]  # nothing written
+
+
+def test_a_damaged_table_is_a_clear_error(run_dir):
+    rd = RunDirectory(run_dir)
+    rd.table_path("probe").write_bytes(b"not parquet")
+    with pytest.raises(RunError, match=r"probe.parquet is damaged or not Parquet"):
+        rd.read_table("probe")
+
+
+def test_write_table_goes_through_the_fault_hook(run_dir):
+    import pandas as pd
+
+    class Boom(Exception):
+        pass
+
+    def hook(point):
+        if point == "atomic-write":
+            raise Boom
+
+    rd = RunDirectory(run_dir)
+    rd.write_table("probe", pd.DataFrame({"a": [1]}))
+    with pytest.raises(Boom):
+        RunDirectory(run_dir, faults=hook).write_table("probe", pd.DataFrame({"a": [2]}))
+    assert rd.read_table("probe")["a"].tolist() == [1]  # the previous table, whole
+
+
+def test_layout_names_every_file_and_run_files_is_derived_from_them():
+    from evosim.store import layout
+
+    assert set(layout.TABLES) == {"generations", "organisms", "genomes", "probe", "interventions",
+                                  "population_agreement", "three_way"}
+    assert layout.RUN_FILES == {layout.CONFIG, layout.MANIFEST, layout.LOCK, layout.CHECKPOINTS, layout.PARTS,
+                                layout.FIGURES, *layout.TABLES.values()}
+    assert layout._part_range(layout.organisms_part(3, 7)) == ("organisms", 3, 7)
+    assert layout._part_range(layout.genomes_part(12)) == ("genomes", 12, 12)
+
+
+def test_overwrite_removes_only_what_evosim_writes(tmp_path):
+    """RUN_FILES in use: replacing a run (--overwrite) removes the run's files and keeps a file evosim did not write."""
+    from evosim.config import Config, EvolutionConfig
+    from evosim.store import layout
+    from evosim.store.writer import RunWriter
+
+    d = tmp_path / "run"
+    d.mkdir()
+    write_json(d / layout.MANIFEST, {"name": "x", "seed": 0, "status": "complete", "versions": {"format": 1}})
+    (d / layout.TABLES["probe"]).write_bytes(b"old")
+    (d / layout.FIGURES).mkdir()
+    (d / "notes.txt").write_text("mine")
+    cfg = Config(name="x", seed=0, evolution=EvolutionConfig(population=6, generations=2, episodes=2, elitism=1,
+                                                             tournament_size=2))
+    w = RunWriter(d, cfg)
+    w.create("overwrite")
+    try:
+        assert sorted(os.listdir(d)) == sorted([layout.CONFIG, layout.MANIFEST, layout.LOCK, "notes.txt"])
+        assert (d / "notes.txt").read_text() == "mine"
+    finally:
+        w.close()

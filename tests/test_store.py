@@ -272,3 +272,29 @@ def test_checkpoint_checksums_are_in_manifest(cfg, tmp_path, monkeypatch):
     for f, s in man["parts"].items():
         assert sha256(d / "parts" / f) == s
     assert sorted(p.name for p in (d / "checkpoints").iterdir()) == sorted(man["checkpoints"])
+
+
+# -- every run-directory file name lives in evosim.store ------------------------------------------------
+def test_no_run_directory_file_name_outside_the_store():
+    """Code outside evosim/store names a run directory's files through evosim.store (layout, RunDirectory),
+    never as a string literal (the tests are not searched)."""
+    import re
+
+    from evosim.store import layout
+
+    root = Path(__file__).resolve().parents[1]
+    names = {layout.CONFIG, layout.MANIFEST, layout.LOCK, layout.CHECKPOINT_STATE, layout.CHECKPOINT_PENDING,
+             *layout.TABLES.values()}
+    literal = re.compile(r"""["']([^"'\s]*/)?(%s)["']""" % "|".join(re.escape(n) for n in sorted(names)))
+    built = re.compile(r"""\}\.parquet["']|\b(organisms|genomes)_\{""")  # f"{name}.parquet", f"organisms_{g0}..."
+    skip = {"tests", "evosim/store", ".venv", ".git", "build", "node_modules"}
+    hits = []
+    files = [p for p in root.rglob("*.py") if not any(str(p.relative_to(root)).startswith(s) for s in skip)]
+    assert any(p.name == "results.py" for p in files) and any(p.name == "report.py" for p in files)
+    for p in files:
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if literal.search(line) or built.search(line):
+                hits.append(f"{p.relative_to(root)}:{i}: {line.strip()}")
+    assert not hits, "run-directory file names outside evosim/store:\n" + "\n".join(hits)
+    # the check finds what it looks for
+    assert literal.search('x = run.path / "probe.parquet"') and built.search('f"{kind}.parquet"')

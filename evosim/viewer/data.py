@@ -25,6 +25,7 @@ from evosim.kernels import episode_keys, planner_plan
 from evosim.probe import choice_events, fit_pooled, probe_layouts, probe_rollout
 from evosim.schema import CLASSES, DISTRIBUTIONS
 from evosim.store import load_run
+from evosim.store.layout import table_file
 
 #: outcome-class filter values are ``any`` or ``<class> (<distribution>)`` (CLASSES, DISTRIBUTIONS: evosim.schema);
 #: architecture filter values: ``any`` or one of evosim.schema.ARCHITECTURES
@@ -264,7 +265,7 @@ class ViewerData:
             pr = self.probe[(self.probe["generation"] == generation) & (self.probe["organism_id"] == organism_id)]
             if not pr.empty:
                 r = pr.iloc[0]
-                return r[cols].to_numpy(dtype=np.float64), float(r["behav_gamma"]), "probe.parquet"
+                return r[cols].to_numpy(dtype=np.float64), float(r["behav_gamma"]), table_file("probe")
         key = (generation, organism_id)
         if key not in self._behaviour:
             events = {}
