@@ -3,6 +3,7 @@ end-to-end smoke run of the command on a tiny definition."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import sys
@@ -318,12 +319,19 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
     a1 = load_run(dirs[("red_door", 1)]).genomes_at(0)
     a2 = load_run(dirs[("red_door", 2)]).genomes_at(0)
     assert not a1.drop(columns=["organism_id"], errors="ignore").equals(a2.drop(columns=["organism_id"], errors="ignore"))
-    # resumable: a second call computes nothing and writes the same tables
-    before = (out / "tables" / "per_seed.csv").read_text()
+    # resumable: a second call, on a running Dask cluster (--scheduler), computes nothing and writes the same tables
+    from distributed import LocalCluster
+
+    before = {p.name: p.read_bytes() for p in (out / "tables").iterdir()}
     msgs.clear()
-    assert R.main(args, log=msgs.append) == 0
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1", dashboard_address=None,
+                      silence_logs=50) as cluster:
+        args2 = [a for a in args if a not in ("--workers", "0")] + ["--scheduler", cluster.scheduler_address]
+        assert R.main(args2, log=msgs.append) == 0, msgs
     assert any("0 to run, 4 already complete" in m for m in msgs), msgs
-    assert (out / "tables" / "per_seed.csv").read_text() == before
+    assert {p.name: p.read_bytes() for p in (out / "tables").iterdir()} == before
+    man = json.loads((out / "results_red_door" / "manifest.json").read_text())
+    assert man["mode"] == "scheduler" and man["scheduler"] == cluster.scheduler_address
 
 
 # -- the sweep engine, --scheduler, no private imports ----------------------------------------------
