@@ -324,7 +324,7 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
 
     before = {p.name: p.read_bytes() for p in (out / "tables").iterdir()}
     msgs.clear()
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1", dashboard_address=None,
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None,
                       silence_logs=50) as cluster:
         args2 = [a for a in args if a not in ("--workers", "0")] + ["--scheduler", cluster.scheduler_address]
         assert R.main(args2, log=msgs.append) == 0, msgs

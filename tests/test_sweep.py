@@ -180,11 +180,11 @@ def test_scheduler_mode_retries_a_dead_worker(tmp_path, serial):
 
         real = mod.execute_run
 
-        def dying(spec, threads=None):
+        def dying(spec, threads=None, **kw):
             if spec.cell_hash == target and not os.path.exists(marker):
                 open(marker, "w").close()
                 os._exit(1)
-            return real(spec, threads)
+            return real(spec, threads, **kw)
         mod.execute_run = dying
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,

@@ -263,7 +263,7 @@ def _run_locked(sweep, specs, out, workers, scheduler, progress, log, t0, run_fi
             try:
                 client.register_plugin(WarmUp(), name=WarmUp.name)
                 warm = client.run(lambda dask_worker: getattr(dask_worker, "evosim_warmup_s", None))
-                futures = {client.submit(execute_run, s, 1, run_figures, key=f"evosim-run-{s.cell_hash}", pure=False,
+                futures = {client.submit(execute_run, s, 1, figures=run_figures, key=f"evosim-run-{s.cell_hash}", pure=False,
                                          retries=RETRIES): s for s in todo}
                 for fut in as_completed(futures):
                     s = futures[fut]
