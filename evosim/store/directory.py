@@ -18,7 +18,7 @@ import pandas as pd
 
 from evosim.config import Config
 from evosim.store.files import write_json, write_parquet
-from evosim.store.layout import FIGURES, LOCK, MANIFEST, RunError, _dir_kind, table_file
+from evosim.store.layout import FIGURES, LOCK, MANIFEST, _dir_kind, table_file
 from evosim.store.lock import RunLock, clear_own_lock, lock_holder
 from evosim.store.reader import config_from_run, load_run, read_manifest, read_table, try_manifest
 

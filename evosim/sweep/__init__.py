@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from evosim.sweep.cli import add_parser
 from evosim.sweep.execute import SweepResult, run_sweep, start_client
-from evosim.sweep.results import SUMMARY_COLUMNS, SWEEP_COLUMNS
+from evosim.schema import SUMMARY_COLUMNS, SWEEP_COLUMNS
 from evosim.sweep.spec import RunSpec, Sweep, SweepError, load_sweep, plan_runs
 
 __all__ = ["SweepError", "Sweep", "RunSpec", "SweepResult", "load_sweep", "plan_runs", "run_sweep", "start_client",

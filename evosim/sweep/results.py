@@ -21,7 +21,7 @@ from evosim.sweep.spec import RunSpec
 
 # Names, column documentation, class shares and the t-interval live in evosim.schema.
 from evosim.schema import ARCH_GROUPS as ARCHS  # noqa: E402
-from evosim.schema import CLASSES, DISTRIBUTIONS, SUMMARY_COLUMNS, SWEEP_COLUMNS, class_share_columns  # noqa: E402
+from evosim.schema import CLASSES, DISTRIBUTIONS, class_share_columns  # noqa: E402
 from evosim.schema import bootstrap_interval  # noqa: E402
 from evosim.schema import t_interval as _schema_t_interval  # noqa: E402
 from evosim.constants import MAX_DEPTH  # noqa: E402
@@ -225,5 +225,5 @@ def final_table(table: pd.DataFrame, summary: pd.DataFrame, keys) -> str:
     return t.to_string()
 
 
-__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHS", "FINAL_METRICS", "POPULATION_METRICS", "population_metrics", "is_share", "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "probe_shares",
-           "t_interval", "failed_row", "run_row", "sweep_table", "metric_columns", "summarise", "final_table"]
+__all__ = ["FINAL_METRICS", "POPULATION_METRICS", "population_metrics", "is_share", "probe_shares", "t_interval",
+           "failed_row", "run_row", "sweep_table", "metric_columns", "summarise", "final_table"]
