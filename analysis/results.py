@@ -495,7 +495,8 @@ def render_blocks(t: Tables, ctx: dict, figs: dict) -> dict[str, str]:
              f"- command: `{ctx['command']}`",
              f"- date: {ctx['date']}; git commit: `{ctx['commit']}`; measured wall time of the whole regeneration: "
              f"{ctx['wall_s']:.0f} s ({ctx['info']['computed']} runs computed, {ctx['info']['skipped']} already "
-             f"complete, {ctx['workers']} workers)",
+             f"complete, " + (f"{ctx['workers']} workers)" if isinstance(ctx["workers"], int)
+                              else f"on the Dask cluster at {ctx['workers']})"),
              f"- definition: `{ctx['definition']}`; seeds {_seeds_text(ctx['seeds'])}; probe episodes "
              f"{ctx['episodes']} per organism per distribution; competence threshold 0.5 unless stated",
              f"- run directories ({len(ctx['run_dirs'])}): `{ctx['out_rel']}/<sweep>/cells/<hash>`, run by "

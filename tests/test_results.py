@@ -332,6 +332,7 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
     assert {p.name: p.read_bytes() for p in (out / "tables").iterdir()} == before
     man = json.loads((out / "results_red_door" / "manifest.json").read_text())
     assert man["mode"] == "scheduler" and man["scheduler"] == cluster.scheduler_address
+    assert f"on the Dask cluster at {cluster.scheduler_address})" in doc.read_text()
 
 
 # -- the sweep engine, --scheduler, no private imports ----------------------------------------------
