@@ -145,3 +145,16 @@ def test_cues(name):
     # the perception-matched reference planner still exists: rewards and proxy values are linear in the features
     reference_utility(w, w.table.reward)
     reference_utility(w, w.table.proxy)
+
+
+@pytest.mark.parametrize("name", sorted(WORLDS))
+def test_rollout_on_balanced_layouts_equals_twin(name):
+    """The kernels play shift_balanced layouts (with ancestral_modern's sour fruit) exactly as the naive twin."""
+    from test_kernels import assert_same, genomes_for, run_both
+
+    rng = np.random.default_rng([sum(map(ord, name)), 9])
+    for size, nd, max_steps in ((9, 0, 30), (11, 4, 40), (13, 8, 50)):
+        world = make_world(name, size, nd, wall_density=0.2)
+        lay = world.sample(rng, "shift_balanced", 4)
+        g = genomes_for(rng, 10)
+        assert_same(*run_both(world, lay, g, max_steps, seed=3, episode_layout=np.array([0, 1, 2, 3, 2])))
