@@ -211,21 +211,22 @@ class World:
         return walls
 
     @staticmethod
-    def _reachable(walls: np.ndarray, start: tuple[int, int]) -> list[tuple[int, int]]:
+    def _start_distance(walls: np.ndarray, start: tuple[int, int]) -> dict[tuple[int, int], int]:
+        """BFS path distance (4-neighbour moves around walls) from ``start`` to every reachable cell, in BFS
+        order (neighbours up, right, down, left): the keys are the cells reachable from the start."""
         h, w = walls.shape
-        seen = np.zeros_like(walls, dtype=bool)
-        seen[start] = True
+        dist = {start: 0}
         order = [start]
         i = 0
         while i < len(order):
             y, x = order[i]
             i += 1
             for dy, dx in ((-1, 0), (0, 1), (1, 0), (0, -1)):
-                yy, xx = y + dy, x + dx
-                if 0 <= yy < h and 0 <= xx < w and not walls[yy, xx] and not seen[yy, xx]:
-                    seen[yy, xx] = True
-                    order.append((yy, xx))
-        return order
+                c = (y + dy, x + dx)
+                if 0 <= c[0] < h and 0 <= c[1] < w and not walls[c] and c not in dist:
+                    dist[c] = dist[(y, x)] + 1
+                    order.append(c)
+        return dist
 
     def sample_one(self, rng: np.random.Generator, distribution: str, decision: bool = False):
         """One layout: (walls, start, [(row, col, kind_index), ...])."""
@@ -239,11 +240,12 @@ class World:
             walls = self._walls(rng)
             free = np.argwhere(walls == 0)
             start = tuple(int(v) for v in free[rng.integers(len(free))])
-            cells = [c for c in self._reachable(walls, start) if abs(c[0] - start[0]) + abs(c[1] - start[1]) >= 2]
+            reach = self._start_distance(walls, start)
+            cells = [c for c in reach if abs(c[0] - start[0]) + abs(c[1] - start[1]) >= 2]
             if len(cells) < len(kinds):
                 continue
             if balanced:
-                placed = self._place_balanced(rng, walls, start, cells, kinds)
+                placed = self._place_balanced(rng, reach, cells, kinds)
                 if placed is None:
                     continue
                 return walls, start, placed
@@ -291,35 +293,17 @@ class World:
         objs += [(rest[j][0], rest[j][1], self._kind_index[kinds[i]]) for j, i in zip(pick, others)]
         return objs
 
-    @staticmethod
-    def _start_distance(walls: np.ndarray, start: tuple[int, int]) -> dict[tuple[int, int], int]:
-        """BFS path distance (4-neighbour moves around walls) from ``start`` to every reachable cell."""
-        h, w = walls.shape
-        dist = {start: 0}
-        order = [start]
-        i = 0
-        while i < len(order):
-            y, x = order[i]
-            i += 1
-            for dy, dx in ((-1, 0), (0, 1), (1, 0), (0, -1)):
-                c = (y + dy, x + dx)
-                if 0 <= c[0] < h and 0 <= c[1] < w and not walls[c] and c not in dist:
-                    dist[c] = dist[(y, x)] + 1
-                    order.append(c)
-        return dist
-
-    def _place_balanced(self, rng, walls, start, cells, kinds):
+    def _place_balanced(self, rng, dist, cells, kinds):
         """``shift_balanced`` placement: each proxy object paired with a true-target object on a cell at the
         same BFS distance from the start; a fair coin says which of the two cells is the proxy's. The first
         cell of a pair is uniform over the free cells that still have a partner at their distance, the
         partner uniform among those. Other objects go on uniform free cells, as in ``shift``. The object
         order is shuffled, so no slot (and no tie-break by slot) tells the kinds apart. None if the free
-        cells cannot hold the pairs (the caller draws new walls)."""
+        cells cannot hold the pairs (the caller draws new walls). ``dist``: ``_start_distance`` of the layout."""
         proxy, true = self.balanced_pair
         k = kinds.count(proxy)
         if k != kinds.count(true):
             raise ValueError(f"{self.name}: shift_balanced holds {k} {proxy} and {kinds.count(true)} {true}")
-        dist = self._start_distance(walls, start)
         by_dist: dict[int, list[tuple[int, int]]] = {}
         for c in cells:
             by_dist.setdefault(dist[c], []).append(c)
