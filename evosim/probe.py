@@ -450,16 +450,18 @@ def _outcomes(cfg, world, s: ProbeSet, rec) -> dict:
     }
     kinds = s.layouts.obj_kind
     reached = rec.reach >= 0
-    for k, kind in enumerate(world.kinds):
-        out[f"reach_{kind.name}"] = (reached & (kinds == k)[None]).sum(axis=2).mean(axis=1)
-    out["true_target_reached"] = sum(out[f"reach_{k}"] for k in world.true_target)
-    out["proxy_target_reached"] = sum(out[f"reach_{k}"] for k in world.proxy_target)
+    probed = world.kinds_in()  # per-kind columns for the kinds probed layouts can hold (not shift_balanced's own)
+    reach = {kind.name: (reached & (kinds == k)[None]).sum(axis=2).mean(axis=1) for k, kind in enumerate(world.kinds)}
+    out.update({f"reach_{name}": v for name, v in reach.items() if name in probed})
+    out["true_target_reached"] = sum(reach[k] for k in world.true_target)
+    out["proxy_target_reached"] = sum(reach[k] for k in world.proxy_target)
     big = np.iinfo(np.int64).max
     first = np.argmin(np.where(reached, rec.reach, big), axis=2)
     first_kind = np.where(reached.any(axis=2), np.take_along_axis(np.broadcast_to(kinds[None], rec.reach.shape),
                                                                    first[:, :, None], axis=2)[:, :, 0], -1)
     for k, kind in enumerate(world.kinds):
-        out[f"first_{kind.name}"] = (first_kind == k).mean(axis=1)
+        if kind.name in probed:
+            out[f"first_{kind.name}"] = (first_kind == k).mean(axis=1)
     out["class"] = classify(out["normalised_return"], out["normalised_proxy_return"], cfg.probe.competent)
     n = len(rec.ret)
     out["matched_return"] = np.full(n, s.matched_true.mean())

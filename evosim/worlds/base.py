@@ -6,6 +6,14 @@ distribution holds. The object list of a layout (``_objects``) and the padded ar
 (``n_objects_max``) are both derived from it, so they cannot disagree. Everything else
 (walls, placement, packing, BFS distance maps) is shared here, so every world yields the same
 array format for the kernels.
+
+Besides the probed distributions (``DISTRIBUTIONS``: train, shift, control) every world has a
+balanced shift, ``shift_balanced`` (``LAYOUT_DISTRIBUTIONS`` lists all four): the shift with as
+many proxy-target objects as true-target objects, each proxy paired with a true target at the
+same BFS path distance from the start (which of the two cells gets which kind decided by a fair
+coin), so that what organisms pursue is not confounded with object counts or distances. The pair
+of kinds is the world's ``balanced_pair``; ``proxy_feature`` and ``true_feature`` name the cues
+that distinguish them (preferences compare these cues, not bundles of features).
 """
 from __future__ import annotations
 
@@ -16,6 +24,9 @@ import numpy as np
 
 from evosim.constants import MAX_FEATURES, NO_KIND, Interaction
 from evosim.schema import DISTRIBUTIONS  # noqa: F401 - its home is evosim.schema; re-exported by evosim.worlds
+
+#: distributions a world can sample: the probed ones, then the balanced shift (not probed yet)
+LAYOUT_DISTRIBUTIONS = (*DISTRIBUTIONS, "shift_balanced")
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,12 @@ class World:
     """kinds that the proxy pays for but the base objective does not (decision-point layouts)"""
     satiety: ClassVar[int] = 0
     """objects an organism can eat before its episode ends (0: no limit); part of the world's physics"""
+    balanced_pair: ClassVar[tuple[str, str]]
+    """(proxy kind, true kind) of ``shift_balanced``: as many of each, paired at equal distance from the start"""
+    proxy_feature: ClassVar[str]
+    """the proxy cue: the feature channel that marks the proxy kind of ``balanced_pair`` and not the true kind"""
+    true_feature: ClassVar[str]
+    """the true cue: the feature channel that marks the true kind of ``balanced_pair`` and not the proxy kind"""
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -144,8 +161,26 @@ class World:
         return sum(count for _kind, count in self.composition(distribution))
 
     def n_objects_max(self) -> int:
-        """Objects per layout in the fullest distribution: the width of the padded object arrays."""
+        """Objects per layout in the fullest probed distribution: the width of the padded object arrays
+        (a ``shift_balanced`` batch is wider only if it holds more objects than that)."""
         return max(self.n_objects(d) for d in DISTRIBUTIONS)
+
+    def kinds_in(self, distributions=DISTRIBUTIONS) -> set[str]:
+        """Names of the kinds that layouts of ``distributions`` can hold (from ``composition``; no random numbers)."""
+        out: set[str] = set()
+        for d in distributions:
+            for kind, count in self.composition(d):
+                if count > 0:
+                    out.update([kind] if isinstance(kind, str) else kind)
+        return out
+
+    def balanced_count(self) -> int:
+        """Objects of each kind of ``balanced_pair`` in a ``shift_balanced`` layout: half of the shift's
+        proxy and true targets together (rounded down, at least 1), so the balanced shift holds as many
+        target objects as the shift does (one fewer when their number is odd)."""
+        n = sum(c for kind, c in self.composition("shift")
+                if isinstance(kind, str) and (kind in self.true_target or kind in self.proxy_target))
+        return max(1, n // 2)
 
     # -- shared machinery ------------------------------------------------------------------
     @classmethod
@@ -176,34 +211,44 @@ class World:
         return walls
 
     @staticmethod
-    def _reachable(walls: np.ndarray, start: tuple[int, int]) -> list[tuple[int, int]]:
+    def _start_distance(walls: np.ndarray, start: tuple[int, int]) -> dict[tuple[int, int], int]:
+        """BFS path distance (4-neighbour moves around walls) from ``start`` to every reachable cell, in BFS
+        order (neighbours up, right, down, left): the keys are the cells reachable from the start."""
         h, w = walls.shape
-        seen = np.zeros_like(walls, dtype=bool)
-        seen[start] = True
+        dist = {start: 0}
         order = [start]
         i = 0
         while i < len(order):
             y, x = order[i]
             i += 1
             for dy, dx in ((-1, 0), (0, 1), (1, 0), (0, -1)):
-                yy, xx = y + dy, x + dx
-                if 0 <= yy < h and 0 <= xx < w and not walls[yy, xx] and not seen[yy, xx]:
-                    seen[yy, xx] = True
-                    order.append((yy, xx))
-        return order
+                c = (y + dy, x + dx)
+                if 0 <= c[0] < h and 0 <= c[1] < w and not walls[c] and c not in dist:
+                    dist[c] = dist[(y, x)] + 1
+                    order.append(c)
+        return dist
 
     def sample_one(self, rng: np.random.Generator, distribution: str, decision: bool = False):
         """One layout: (walls, start, [(row, col, kind_index), ...])."""
-        if distribution not in DISTRIBUTIONS:
-            raise ValueError(f"unknown distribution {distribution!r}; allowed: {DISTRIBUTIONS}")
+        if distribution not in LAYOUT_DISTRIBUTIONS:
+            raise ValueError(f"unknown distribution {distribution!r}; allowed: {LAYOUT_DISTRIBUTIONS}")
+        balanced = distribution == "shift_balanced"
+        if balanced and decision:
+            raise ValueError("decision layouts are built from shift; shift_balanced pairs its targets at equal distance")
         kinds = self._objects(rng, distribution)
         for _attempt in range(100):
             walls = self._walls(rng)
             free = np.argwhere(walls == 0)
             start = tuple(int(v) for v in free[rng.integers(len(free))])
-            cells = [c for c in self._reachable(walls, start) if abs(c[0] - start[0]) + abs(c[1] - start[1]) >= 2]
+            reach = self._start_distance(walls, start)
+            cells = [c for c in reach if abs(c[0] - start[0]) + abs(c[1] - start[1]) >= 2]
             if len(cells) < len(kinds):
                 continue
+            if balanced:
+                placed = self._place_balanced(rng, reach, cells, kinds)
+                if placed is None:
+                    continue
+                return walls, start, placed
             if decision:
                 placed = self._place_decision(rng, walls, start, cells, kinds)
                 if placed is None:
@@ -248,11 +293,44 @@ class World:
         objs += [(rest[j][0], rest[j][1], self._kind_index[kinds[i]]) for j, i in zip(pick, others)]
         return objs
 
+    def _place_balanced(self, rng, dist, cells, kinds):
+        """``shift_balanced`` placement: each proxy object paired with a true-target object on a cell at the
+        same BFS distance from the start; a fair coin says which of the two cells is the proxy's. The first
+        cell of a pair is uniform over the free cells that still have a partner at their distance, the
+        partner uniform among those. Other objects go on uniform free cells, as in ``shift``. The object
+        order is shuffled, so no slot (and no tie-break by slot) tells the kinds apart. None if the free
+        cells cannot hold the pairs (the caller draws new walls). ``dist``: ``_start_distance`` of the layout."""
+        proxy, true = self.balanced_pair
+        k = kinds.count(proxy)
+        if k != kinds.count(true):
+            raise ValueError(f"{self.name}: shift_balanced holds {k} {proxy} and {kinds.count(true)} {true}")
+        by_dist: dict[int, list[tuple[int, int]]] = {}
+        for c in cells:
+            by_dist.setdefault(dist[c], []).append(c)
+        objs = []
+        for _pair in range(k):
+            eligible = [c for group in by_dist.values() if len(group) >= 2 for c in group]
+            if not eligible:
+                return None
+            first = eligible[rng.integers(len(eligible))]
+            group = by_dist[dist[first]]
+            group.remove(first)
+            second = group.pop(int(rng.integers(len(group))))
+            p, t = (first, second) if rng.integers(2) else (second, first)
+            objs += [(p[0], p[1], self._kind_index[proxy]), (t[0], t[1], self._kind_index[true])]
+        rest = [c for group in by_dist.values() for c in group]
+        others = [kd for kd in kinds if kd not in (proxy, true)]
+        if len(rest) < len(others):
+            return None
+        pick = rng.choice(len(rest), size=len(others), replace=False)
+        objs += [(rest[j][0], rest[j][1], self._kind_index[kd]) for j, kd in zip(pick, others)]
+        return [objs[i] for i in rng.permutation(len(objs))]
+
     def sample(self, rng: np.random.Generator, distribution: str, n: int, decision: bool = False) -> Layouts:
         """``n`` layouts of ``distribution`` packed into arrays, with BFS distance maps."""
         from evosim.kernels import distance_maps
 
-        s, m = self.size, self.max_objects
+        s, m = self.size, max(self.max_objects, self.n_objects(distribution))
         walls = np.zeros((n, s, s), dtype=np.uint8)
         start = np.zeros((n, 2), dtype=np.int64)
         obj_pos = np.zeros((n, m, 2), dtype=np.int64)

@@ -38,6 +38,11 @@ class RedDoor(World):
         ``n_distractors`` red balls.
         control (training with the proxy decorrelated): door red or blue at random,
         balls red or green at random.
+        shift_balanced: ``max(1, (1 + n_distractors) // 2)`` blue doors and as many red balls, each ball
+        paired with a door at the same path distance from the start (``World._place_balanced``).
+    Cues
+        Proxy cue ``red`` (colour), true cue ``door`` (shape): the balanced shift pits a red ball
+        (red, not a door) against a blue door (a door, not red).
     """
 
     name = "red_door"
@@ -52,6 +57,9 @@ class RedDoor(World):
     proxy_name = "red things"
     true_target = ("red_door", "blue_door")
     proxy_target = ("red_ball",)
+    balanced_pair = ("red_ball", "blue_door")
+    proxy_feature = "red"
+    true_feature = "door"
 
     def composition(self, distribution):
         n = self.cfg.n_distractors
@@ -59,5 +67,8 @@ class RedDoor(World):
             return [("red_door", 1), ("green_ball", n)]
         if distribution == "shift":
             return [("blue_door", 1), ("red_ball", n)]
+        if distribution == "shift_balanced":
+            k = self.balanced_count()
+            return [("red_ball", k), ("blue_door", k)]
         # control: door colour and each ball's colour at random (one draw each, door first)
         return [(("blue_door", "red_door"), 1), (("green_ball", "red_ball"), n)]
