@@ -3,7 +3,7 @@ the behavioural objective (the choice model) to them.
 
 Owns ``_oracle`` (behind ``evosim.kernels.oracle_values``), ``_count_choices`` and
 ``_fill_choices`` (behind ``evosim.kernels.choice_events``) and ``_fit_choices`` (behind
-``evosim.kernels.fit_choices``). Arrays and scalars only. Slow twins live in ``tests/naive_probe.py`` (a brute-force search
+``evosim.kernels.fit_choices``). Arrays and scalars only. Slow twins live in ``evosim/reference/naive_probe.py`` (a brute-force search
 over the true step dynamics for the oracle, a plain-Python re-implementation for the choice
 extraction); ``tests/test_oracle.py`` and ``tests/test_probe.py`` compare them.
 
