@@ -14,6 +14,8 @@ measure on arrays and lives in ``evosim.objectives``.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 
@@ -156,13 +158,39 @@ def estimate_radius(world, recorded: dict, rows=None, candidates=None, sweeps: i
     sub = {d: (_Traces(rec, slice(None) if rows is None else rows), lay) for d, (rec, lay) in recorded.items()}
     n = len(next(iter(sub.values()))[0].trace)
     scores: dict[tuple, float] = {}
+    # With the window fixed, the events (which steps, their options, order, distances and the choice) do
+    # not depend on the radii: channel j's features read 0 beyond r[j] and nothing else changes. So the
+    # events are extracted once per candidate value c (every channel at radius c), a radius vector takes
+    # channel j's features from the extraction at r[j] (the same numbers a direct extraction writes), and
+    # vectors whose masked events coincide share one fit.
+    at: dict[int, dict] = {}
+    fits: dict[bytes, float] = {}
+
+    def events_at(c: int) -> dict:
+        if c not in at:
+            rad = np.zeros_like(world.radius)
+            rad[:nf] = c
+            at[c] = {d: _cap(choice_events(t, lay, world, rad, window), n, RADIUS_EVENTS) for d, (t, lay) in sub.items()}
+        return at[c]
 
     def score(r: tuple) -> float:
         if r not in scores:
-            rad = np.zeros_like(world.radius)
-            rad[:nf] = r
-            ev = {d: _cap(choice_events(t, lay, world, rad, window), n, RADIUS_EVENTS) for d, (t, lay) in sub.items()}
-            scores[r] = float(np.nansum(fit_pooled(ev, n, objective=True)[3]))
+            ev = {}
+            for d in sub:
+                ev[d] = dict(events_at(r[0])[d])
+                ev[d]["feat"] = np.array(ev[d]["feat"], copy=True)
+                for j in range(1, nf):
+                    ev[d]["feat"][..., j] = events_at(r[j])[d]["feat"][..., j]
+            h = hashlib.blake2b(digest_size=32)
+            for d in sorted(ev):
+                for k in sorted(ev[d]):
+                    a = np.ascontiguousarray(ev[d][k])
+                    h.update(f"{d}/{k}/{a.dtype.str}/{a.shape}".encode())
+                    h.update(a.tobytes())
+            key = h.digest()
+            if key not in fits:
+                fits[key] = float(np.nansum(fit_pooled(ev, n, objective=True)[3]))
+            scores[r] = fits[key]
         return scores[r]
 
     cur = [window] * nf
