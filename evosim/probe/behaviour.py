@@ -14,8 +14,6 @@ measure on arrays and lives in ``evosim.objectives``.
 """
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pandas as pd
 
@@ -160,11 +158,9 @@ def estimate_radius(world, recorded: dict, rows=None, candidates=None, sweeps: i
     scores: dict[tuple, float] = {}
     # With the window fixed, the events (which steps, their options, order, distances and the choice) do
     # not depend on the radii: channel j's features read 0 beyond r[j] and nothing else changes. So the
-    # events are extracted once per candidate value c (every channel at radius c), a radius vector takes
-    # channel j's features from the extraction at r[j] (the same numbers a direct extraction writes), and
-    # vectors whose masked events coincide share one fit.
+    # events are extracted once per candidate value c (every channel at radius c) and a radius vector
+    # takes channel j's features from the extraction at r[j] (the same numbers a direct extraction writes).
     at: dict[int, dict] = {}
-    fits: dict[bytes, float] = {}
 
     def events_at(c: int) -> dict:
         if c not in at:
@@ -181,16 +177,7 @@ def estimate_radius(world, recorded: dict, rows=None, candidates=None, sweeps: i
                 ev[d]["feat"] = np.array(ev[d]["feat"], copy=True)
                 for j in range(1, nf):
                     ev[d]["feat"][..., j] = events_at(r[j])[d]["feat"][..., j]
-            h = hashlib.blake2b(digest_size=32)
-            for d in sorted(ev):
-                for k in sorted(ev[d]):
-                    a = np.ascontiguousarray(ev[d][k])
-                    h.update(f"{d}/{k}/{a.dtype.str}/{a.shape}".encode())
-                    h.update(a.tobytes())
-            key = h.digest()
-            if key not in fits:
-                fits[key] = float(np.nansum(fit_pooled(ev, n, objective=True)[3]))
-            scores[r] = fits[key]
+            scores[r] = float(np.nansum(fit_pooled(ev, n, objective=True)[3]))
         return scores[r]
 
     cur = [window] * nf
