@@ -29,9 +29,10 @@ import pandas as pd
 from evosim import genome as gn
 from evosim import worlds
 from evosim.config import load_config
-from evosim.objectives import cosine, fit_behavioural_batch, prefers_proxy
+from evosim.objectives import cosine, prefers_proxy
 from evosim.probe import (
-    _roll, choice_events, estimate_radius, fit_with_radius, planted_planners, preference_kinds, radius_subsample,
+    choice_events, estimate_radius, fit_behavioural_batch, fit_with_radius, planted_planners, preference_kinds,
+    probe_rollout, radius_subsample,
 )
 from evosim.constants import STREAM_PROBE
 from evosim.schema import DISTRIBUTIONS
@@ -91,7 +92,7 @@ def regime(name, exp, over, arch, planted, depth, disc, n, episodes, seed=0):
     evs, recorded = [], {}
     for d, dist in enumerate(DISTRIBUTIONS):
         lay = w.sample(np.random.default_rng([seed, STREAM_PROBE, 77, d]), dist, per)
-        rec = _roll(cfg, w, g, lay, ids, "random")
+        rec = probe_rollout(cfg, w, g, lay, ids, "random")
         recorded[dist] = (rec, lay)
         evs.append(choice_events(rec, lay, w))
     ev = {k: np.concatenate([e[k] for e in evs]) for k in evs[0]}

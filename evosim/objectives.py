@@ -1,33 +1,16 @@
-"""Objectives of organisms: behavioural objective inference, agreement, outcome classes, power.
+"""Measures on tables and arrays: outcome classes, agreement, optimisation power, preferences.
 
-Pure NumPy/SciPy on arrays that ``evosim.probe`` extracts from rollouts; no kernels here.
-
-Behavioural objective (the behavioural approach of the mesa-optimisation essays)
-    A Boltzmann-rational choice model: at a choice event the organism picks option ``o``
-    among the perceived objects, or the outside option "none of them" (value 0), with
-    probability proportional to ``exp(w . phi(o) * gamma ** d(o))``, where ``phi`` is what it
-    could see of ``o`` (features beyond their perception radius read 0) and ``d`` the path
-    distance. ``w`` (the utility, inverse temperature folded in) is fitted by maximum
-    likelihood with a small ridge penalty (choices of deterministic organisms are often
-    separable) by Newton's method (the problem is convex in ``w``; numba kernel in
-    ``kernels/probe_kernels.py``, checked against SciPy in tests/test_objectives.py);
-    ``gamma`` by profile likelihood over ``GAMMAS``. The fit is validated on
-    planners with planted utilities (tests/test_objectives.py).
+Pure NumPy/SciPy on arrays that ``evosim.probe`` extracts from rollouts, or on its tables; no
+kernels here (``tests/test_layers.py`` checks that importing this module loads none). The fit of
+the behavioural objective (the choice model, a numba kernel) lives in ``evosim.probe.behaviour``;
+its likelihood under given weights (``choice_loglik*``, ``pseudo_r2``) is here.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from evosim.schema import CLASSES, class_shares  # noqa: F401 - re-exported (their home is evosim.schema)
-
-#: discount values tried for the behavioural model (profile likelihood)
-GAMMAS = (0.7, 0.85, 0.92, 0.97)
-#: ridge penalty on the behavioural utility (keeps separable fits finite)
-RIDGE = 0.5
-#: at most this many choice events per organism enter the fit (the first ones, deterministic)
-MAX_EVENTS = 1500
 
 
 # -- behavioural objective -------------------------------------------------------------------
@@ -50,35 +33,6 @@ def _objective(w_ev, x, mask, target):
     z = e.sum(axis=1)
     ll = s[np.arange(len(target)), target] - mx - np.log(z)
     return ll, e / z[:, None]
-
-
-def fit_behavioural_batch(feat, dist, nopt, chosen, org, n_org, gammas=GAMMAS, ridge=RIDGE, objective=False):
-    """Fit the choice model for many organisms at once (numba, behind ``evosim.kernels.fit_choices``).
-
-    ``feat[n, K, F]`` visible features of the options, ``dist[n, K]`` path distances,
-    ``nopt[n]`` options per event, ``chosen[n]`` the option slot picked or -1 (none),
-    ``org[n]`` the organism (0..n_org-1) of each event. Returns (w[n_org, F], gamma[n_org]);
-    NaN rows for organisms without events; with ``objective`` also the maximised penalised
-    log-likelihood per organism (summed over its events).
-    """
-    from evosim.kernels import fit_choices
-
-    org = np.asarray(org, dtype=np.int64)
-    order = np.argsort(org, kind="stable")
-    start = np.searchsorted(org[order], np.arange(n_org + 1)).astype(np.int64)
-    w, g, obj = fit_choices(feat[order], dist[order], nopt[order], chosen[order], start, gammas, ridge)
-    return (w, g, obj) if objective else (w, g)
-
-
-def fit_behavioural(feat, dist, nopt, chosen, gammas=GAMMAS, ridge=RIDGE):
-    """Fit the choice model to one organism's events: (w[F], gamma, LL per event, LL of uniform choice)."""
-    n = len(chosen)
-    f = feat.shape[2]
-    if n == 0:
-        return np.full(f, np.nan), np.nan, np.nan, np.nan
-    w, g = fit_behavioural_batch(feat, dist, nopt, chosen, np.zeros(n, dtype=np.int64), 1, gammas, ridge)
-    ll, ll0 = choice_loglik(w[0], g[0], feat, dist, nopt, chosen)
-    return w[0], float(g[0]), ll, ll0
 
 
 def choice_loglik(w, gamma, feat, dist, nopt, chosen) -> tuple[float, float]:

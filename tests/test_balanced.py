@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-import naive
+from evosim.reference import naive
 import numpy as np
 import pytest
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import naive
+from evosim.reference import naive
 from evosim import genome as gn
 from evosim.config import WorldConfig, load_config, memorisers_enabled, replace, resolved_shares
 from evosim.constants import MAX_DEPTH, MEMO_STEPS, Arch

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-import naive
+from evosim.reference import naive
 import numba
 import numpy as np
 import pytest

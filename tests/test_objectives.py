@@ -6,11 +6,9 @@ import pytest
 
 from evosim import worlds
 from evosim.config import load_config
-from evosim.objectives import (
-    GAMMAS, RIDGE, agreement, classify, cosine, fit_behavioural, fit_behavioural_batch, power_bits,
-)
-from evosim.probe import planted_validation
-from naive_probe import fit_choice_model_scipy
+from evosim.objectives import agreement, classify, cosine, power_bits
+from evosim.probe import GAMMAS, RIDGE, fit_behavioural, fit_behavioural_batch, planted_validation
+from evosim.reference.naive_probe import fit_choice_model_scipy
 
 from conftest import RUNS
 

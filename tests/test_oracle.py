@@ -1,4 +1,4 @@
-"""The oracle equals a brute-force search over the step dynamics (tests/naive_probe.py)."""
+"""The oracle equals a brute-force search over the step dynamics (evosim/reference/naive_probe.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 
 from evosim import worlds
 from evosim.config import WorldConfig
-from evosim.oracle import best_value, oracle_returns
+from evosim.probe import best_value, oracle_returns
 from evosim.worlds.base import Layouts
-from naive_probe import brute_oracle
+from evosim.reference.naive_probe import brute_oracle
 
 
 def _world(name, **kw):

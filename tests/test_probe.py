@@ -10,11 +10,12 @@ from evosim import worlds
 from evosim.config import load_config
 from evosim.objectives import balanced_accuracy, prefers_proxy
 from evosim.probe import (
-    COLUMNS, DISTRIBUTIONS, REFERENCE_ID, _roll, matched_reference, preference_kinds, reference_genomes,
+    REFERENCE_ID, matched_reference, preference_kinds, reference_genomes, probe_rollout,
     RADIUS_CANDIDATES, reference_utility, choice_events, edit_utility, estimate_radius, fit_pooled, fit_with_radius,
     interventions, planted_planners, probe_population, probe_sets, radius_subsample, random_genomes, target_features,
 )
-from naive_probe import episode_choices
+from evosim.schema import DISTRIBUTIONS, PROBE_COLUMNS as COLUMNS
+from evosim.reference.naive_probe import episode_choices
 
 from conftest import RUNS
 
@@ -39,7 +40,7 @@ def test_choice_events_match_naive_twin(world):
     checked = 0
     for d, dist in enumerate(DISTRIBUTIONS):
         lay = w.sample(np.random.default_rng([7, d]), dist, 6)
-        rec = _roll(cfg, w, g, lay, np.arange(len(g)), dist)
+        rec = probe_rollout(cfg, w, g, lay, np.arange(len(g)), dist)
         ev = choice_events(rec, lay, w)
         nf = len(w.features)
         kf = w.table.features[:, :nf].astype(np.float64)
@@ -67,7 +68,7 @@ def test_no_events_without_perception():
     w = worlds.make(cfg.world)
     lay = w.sample(np.random.default_rng(1), "train", 4)
     g = gn.random_population(np.random.default_rng(2), 5, 0.5)
-    ev = choice_events(_roll(cfg, w, g, lay, np.arange(5), "train"), lay, w)
+    ev = choice_events(probe_rollout(cfg, w, g, lay, np.arange(5), "train"), lay, w)
     assert len(ev["chosen"]) == 0
 
 
@@ -234,7 +235,7 @@ def test_task_and_mesa_values_match_naive_twins(world):
     from evosim import kernels
     from evosim.objectives import mesa_choice
     from evosim.probe import mesa_task_values, probe_layouts, planted_planners, task_values
-    from naive_probe import mesa_value_twin, task_outputs, task_value_twin
+    from evosim.reference.naive_probe import mesa_value_twin, task_outputs, task_value_twin
 
     cfg = _cfg(world)
     w = worlds.make(cfg.world)
@@ -304,7 +305,7 @@ def test_choice_event_window_matches_naive_twin():
     kf = w.table.features[:, :nf].astype(np.float64)
     g = gn.random_population(np.random.default_rng(11), 8, 0.5)
     lay = w.sample(np.random.default_rng([7, 1]), "shift", 5)
-    rec = _roll(cfg, w, g, lay, np.arange(len(g)), "shift")
+    rec = probe_rollout(cfg, w, g, lay, np.arange(len(g)), "shift")
     radius = np.array([3, 6, 1, 0], dtype=np.int64)[:len(w.radius)]
     ev = choice_events(rec, lay, w, radius, 12)
     row = 0
@@ -328,7 +329,7 @@ def test_existing_behavioural_columns_unchanged(probed):
     from scratch; the behav_est_* columns sit beside them and equal them where the estimate is the world's."""
     cfg, w, g, sets, df = probed
     ids = np.arange(100, 116)
-    events = {d: choice_events(_roll(cfg, w, g, sets[d].layouts, ids, d), sets[d].layouts, w) for d in DISTRIBUTIONS}
+    events = {d: choice_events(probe_rollout(cfg, w, g, sets[d].layouts, ids, d), sets[d].layouts, w) for d in DISTRIBUTIONS}
     behav, gamma, _ = fit_pooled(events, len(g))
     for d in DISTRIBUTIONS:
         rows = df[df["distribution"] == d]
@@ -348,7 +349,7 @@ def _planted_recorded(exp, n, episodes, seed):
     recorded = {}
     for d, dist in enumerate(DISTRIBUTIONS):
         lay = w.sample(np.random.default_rng([seed, 78, d]), dist, episodes)
-        recorded[dist] = (_roll(cfg, w, g, lay, ids, "random"), lay)
+        recorded[dist] = (probe_rollout(cfg, w, g, lay, ids, "random"), lay)
     return w, recorded, ids
 
 
@@ -379,7 +380,7 @@ def test_choice_event_window_rejects_bad_values():
     cfg = _cfg("red_door")
     w = worlds.make(cfg.world)
     lay = w.sample(np.random.default_rng(1), "train", 2)
-    rec = _roll(cfg, w, gn.random_population(np.random.default_rng(2), 2, 0.5), lay, np.arange(2), "train")
+    rec = probe_rollout(cfg, w, gn.random_population(np.random.default_rng(2), 2, 0.5), lay, np.arange(2), "train")
     for bad in (-1, 10 ** 6, 2.5):
         with pytest.raises(ValueError, match="window"):
             choice_events(rec, lay, w, None, bad)

@@ -26,8 +26,8 @@ def test_one_definition_everywhere():
 
     assert evosim.objectives.CLASSES is CLASSES and evosim.viewer.data.CLASSES is CLASSES
     assert evosim.worlds.DISTRIBUTIONS is DISTRIBUTIONS and evosim.worlds.base.DISTRIBUTIONS is DISTRIBUTIONS
-    assert evosim.probe.DISTRIBUTIONS is DISTRIBUTIONS
-    assert evosim.probe.COLUMNS is schema.PROBE_COLUMNS and evosim.store.COLUMNS is schema.RUN_COLUMNS
+    assert not hasattr(evosim.probe, "DISTRIBUTIONS") and not hasattr(evosim.probe, "COLUMNS")  # no aliases
+    assert evosim.store.COLUMNS is schema.RUN_COLUMNS
     assert evosim.objectives.class_shares is class_shares
     assert ARCHITECTURES == tuple(ARCH_NAMES[a] for a in Arch) == ("heuristic", "planner", "memoriser")
     assert ARCH_GROUPS == ("all", "heuristic", "planner", "memoriser")

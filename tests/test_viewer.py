@@ -11,7 +11,7 @@ import pytest
 
 from evosim.cli import main
 from evosim.experiment import run_experiment
-from evosim.probe import DISTRIBUTIONS
+from evosim.schema import DISTRIBUTIONS
 from evosim.report import report_run
 from evosim.viewer import EpisodeReplay, ViewerData, ViewerError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import naive
+from evosim.reference import naive
 import numpy as np
 import pytest
 

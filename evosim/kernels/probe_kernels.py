@@ -3,7 +3,7 @@ the behavioural objective (the choice model) to them.
 
 Owns ``_oracle`` (behind ``evosim.kernels.oracle_values``), ``_count_choices`` and
 ``_fill_choices`` (behind ``evosim.kernels.choice_events``) and ``_fit_choices`` (behind
-``evosim.kernels.fit_choices``). Arrays and scalars only. Slow twins live in ``tests/naive_probe.py`` (a brute-force search
+``evosim.kernels.fit_choices``). Arrays and scalars only. Slow twins live in ``evosim/reference/naive_probe.py`` (a brute-force search
 over the true step dynamics for the oracle, a plain-Python re-implementation for the choice
 extraction); ``tests/test_oracle.py`` and ``tests/test_probe.py`` compare them.
 
@@ -248,10 +248,23 @@ def _fill_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_fe
 
 # -- behavioural objective: penalised maximum likelihood of the choice model -----------------
 @njit(cache=True)
-def _choice_objective(w, feat, dist, nopt, chosen, lo, hi, gamma, ridge, grad, hess, want_derivs):
-    """Penalised log-likelihood of events lo..hi-1 (outside option = score 0); fills grad/hess."""
+def _discounted(feat, dist, nopt, lo, hi, gamma, xd):
+    """The design of events lo..hi-1 under discount ``gamma``: ``xd[e - lo, q] = feat[e, q] * gamma ** dist[e, q]``
+    for each event's options (computed once per gamma, not at every evaluation of the objective)."""
+    f = feat.shape[2]
+    for e in range(lo, hi):
+        for q in range(nopt[e]):
+            disc = gamma ** np.float64(dist[e, q])
+            for j in range(f):
+                xd[e - lo, q, j] = feat[e, q, j] * disc
+
+
+@njit(cache=True)
+def _choice_objective(w, xd, nopt, chosen, lo, hi, ridge, grad, hess, want_derivs):
+    """Penalised log-likelihood of events lo..hi-1 (outside option = score 0) on their design ``xd``
+    (``_discounted``); fills grad/hess."""
     f = w.shape[0]
-    k_max = feat.shape[1]
+    k_max = xd.shape[1]
     x = np.zeros((k_max + 1, f))
     s = np.zeros(k_max + 1)
     p = np.zeros(k_max + 1)
@@ -264,10 +277,9 @@ def _choice_objective(w, feat, dist, nopt, chosen, lo, hi, gamma, ridge, grad, h
         n = nopt[e]
         mx = 0.0
         for q in range(n):
-            disc = gamma ** np.float64(dist[e, q])
             v = 0.0
             for j in range(f):
-                x[q + 1, j] = feat[e, q, j] * disc
+                x[q + 1, j] = xd[e - lo, q, j]
                 v += w[j] * x[q + 1, j]
             s[q + 1] = v
             if v > mx:
@@ -305,26 +317,31 @@ def _choice_objective(w, feat, dist, nopt, chosen, lo, hi, gamma, ridge, grad, h
 
 @njit(cache=True)
 def _fit_one(feat, dist, nopt, chosen, lo, hi, gammas, ridge, w_out):
-    """Newton's method with backtracking for each gamma; keeps the best. Returns (gamma, objective)."""
+    """Newton's method with backtracking for each gamma; keeps the best. Returns (gamma, objective).
+    Each accepted trial point's derivatives come with its objective (the next Newton step needs them),
+    so the objective is evaluated once per trial point."""
     f = w_out.shape[0]
     w = np.zeros(f)
     grad = np.zeros(f)
     hess = np.zeros((f, f))
+    grad_c = np.zeros(f)
+    hess_c = np.zeros((f, f))
     cand = np.zeros(f)
+    xd = np.zeros((hi - lo, feat.shape[1], f))
     best_obj = -np.inf
     best_g = np.nan
     for gi in range(gammas.shape[0]):
         g = gammas[gi]
-        obj = _choice_objective(w, feat, dist, nopt, chosen, lo, hi, g, ridge, grad, hess, False)
+        _discounted(feat, dist, nopt, lo, hi, g, xd)
+        obj = _choice_objective(w, xd, nopt, chosen, lo, hi, ridge, grad, hess, True)
         for _ in range(100):
-            _choice_objective(w, feat, dist, nopt, chosen, lo, hi, g, ridge, grad, hess, True)
             step = np.linalg.solve(hess, grad)
             t = 1.0
             improved = False
             for _ in range(30):
                 for j in range(f):
                     cand[j] = w[j] + t * step[j]
-                new = _choice_objective(cand, feat, dist, nopt, chosen, lo, hi, g, ridge, grad, hess, False)
+                new = _choice_objective(cand, xd, nopt, chosen, lo, hi, ridge, grad_c, hess_c, True)
                 if new >= obj:
                     improved = True
                     break
@@ -333,6 +350,8 @@ def _fit_one(feat, dist, nopt, chosen, lo, hi, gammas, ridge, w_out):
                 break
             delta = new - obj
             w[:] = cand
+            grad[:] = grad_c
+            hess[:, :] = hess_c
             obj = new
             if delta < 1e-10 * (1.0 + abs(obj)) or np.max(np.abs(t * step)) < 1e-7:
                 break

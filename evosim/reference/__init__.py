@@ -10,6 +10,6 @@
   MultiGrid (``heuristic_speedup_vs_mesa``).
 
 They are fixed references: a change to a kernel is checked against them, not the other way round.
-``tests/naive.py`` and ``tests/naive_probe.py`` re-export the first two under their old names.
+The tests import them from here.
 Nothing here is imported by ``import evosim``; the submodules are imported on demand.
 """

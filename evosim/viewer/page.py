@@ -17,7 +17,7 @@ import solara  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 
 from evosim.constants import Interaction  # noqa: E402
-from evosim.probe import DISTRIBUTIONS  # noqa: E402
+from evosim.schema import DISTRIBUTIONS  # noqa: E402
 from evosim.viewer.data import ARCH_FILTERS, CLASSES, open_run  # noqa: E402
 from evosim.viewer.model import EpisodeReplay  # noqa: E402
 from evosim.viewer.panels import (  # noqa: E402

@@ -115,7 +115,7 @@ def cmd_view(args) -> int:
 
 
 def add_parser(subparsers) -> None:
-    from evosim.probe import DISTRIBUTIONS
+    from evosim.schema import DISTRIBUTIONS
     from evosim.viewer.data import ARCH_FILTERS
 
     v = subparsers.add_parser("view", help="watch organisms replay episodes in a browser (SolaraViz page)",
