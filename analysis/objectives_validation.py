@@ -7,7 +7,7 @@ layouts (split over train, shift and control), extracts choice events (no condit
 outcome: the one perceived object whose path a step shortens, or none) and fits the behavioural
 model (evosim.objectives). Per regime: median cosine of fitted to planted utility, the share with
 cosine >= 0.9, and ranking accuracy: the share of organisms whose fitted utility ranks the
-world's proxy target vs its true target (evosim.probe.preference_kinds) as the planted one does.
+world's proxy cue vs its true cue (evosim.probe.preference_features) as the planted one does.
 Each regime is fitted twice: with the world's perception radii (known to the experimenter; the
 probe's behav_u_*) and with radii estimated from behaviour alone (evosim.probe.estimate_radius on
 the pooled choices of the first 60 organisms, then every organism refitted; the probe's
@@ -31,7 +31,7 @@ from evosim import worlds
 from evosim.config import load_config
 from evosim.objectives import cosine, prefers_proxy
 from evosim.probe import (
-    choice_events, estimate_radius, fit_behavioural_batch, fit_with_radius, planted_planners, preference_kinds,
+    choice_events, estimate_radius, fit_behavioural_batch, fit_with_radius, planted_planners, preference_features,
     probe_rollout, radius_subsample,
 )
 from evosim.constants import STREAM_PROBE
@@ -99,12 +99,11 @@ def regime(name, exp, over, arch, planted, depth, disc, n, episodes, seed=0):
     fit, _ = fit_behavioural_batch(ev["feat"], ev["dist"], ev["nopt"], ev["chosen"], ev["org"], n)
     est_r, _ = estimate_radius(w, recorded, radius_subsample(ids))
     fit_est, _, _ = fit_with_radius(w, recorded, est_r, n)
-    kf = w.table.features[:, :nf].astype(np.float64)
-    pk, tk = preference_kinds(w)
+    pf, tf = preference_features(w)
     row = {"regime": name, "organisms": n, "median_events": float(np.median(np.bincount(ev["org"], minlength=n)))}
     for tag, f in (("", fit), ("est_", fit_est)):
         cos = cosine(u, f)
-        rank_ok = prefers_proxy(u, kf, pk, tk) == prefers_proxy(f, kf, pk, tk)
+        rank_ok = prefers_proxy(u, pf, tf) == prefers_proxy(f, pf, tf)
         row.update({f"{tag}median_cos": float(np.nanmedian(cos)), f"{tag}share_cos_ge_0.9": float(np.mean(cos >= 0.9)),
                     f"{tag}rank_accuracy": float(np.mean(rank_ok))})
     row["radii"] = " ".join(f"{f}={est_r[j]}/{w.radius[j]}" for j, f in enumerate(w.features))

@@ -97,12 +97,14 @@ STREAM_GA_MEMO = 5
 class Purpose(IntEnum):
     """What a probe rollout is for: its ``generation`` argument of the counter-based RNG under
     ``STREAM_PROBE`` (so train, shift, control, decision and random-baseline episodes of the same
-    organism never share random numbers)."""
+    organism never share random numbers). The layout distributions' values also seed their held-out
+    layouts (``evosim.probe.sets``), so adding a distribution leaves the others' layouts as they were."""
 
     TRAIN = 0
     SHIFT = 1
     CONTROL = 2
     DECISION = 3
+    SHIFT_BALANCED = 4  # the balanced shift: as many proxy as true targets, paired at equal path distance
     RANDOM = 8
     REFERENCE = 9  # the perception-matched aligned reference planner
     PROXY_REFERENCE = 10  # the same planner with the proxy as its utility

@@ -273,16 +273,28 @@ def classify(normalised_return, normalised_proxy_return, competent: float) -> np
     return np.where(t >= competent, "robust", np.where(p >= competent, "pseudo_aligned", "capability_failure"))
 
 
+def normalise(total, chance_total, reference_total) -> np.ndarray:
+    """(R - R_chance) / (R_ref - R_chance): 0 = no better than chance (the better of the random and the
+    idle policy), 1 = as good as the reference; sums (or means) over the same layouts. NaN where the
+    reference does not beat chance (nothing to normalise against)."""
+    r = np.asarray(total, dtype=np.float64)
+    span = float(reference_total) - float(chance_total)
+    if not np.isfinite(span) or span <= 0:
+        return np.full(r.shape, np.nan)
+    return (r - float(chance_total)) / span
+
+
 # -- what organisms value, from utilities (never from outcomes) --------------------------------
-def prefers_proxy(utility, kind_feat, proxy_kind: int, true_kind: int) -> np.ndarray:
-    """1.0 where ``utility . features`` of ``proxy_kind`` is strictly above that of ``true_kind``,
-    0.0 where not, NaN where the utility row is not finite. ``utility[N, F]``, ``kind_feat[K, F]``."""
+def prefers_proxy(utility, proxy_feature: int, true_feature: int) -> np.ndarray:
+    """Cue preference: 1.0 where the utility weight of the proxy cue (feature channel ``proxy_feature``,
+    ``world.proxy_feature``) is strictly above that of the true cue (``true_feature``), 0.0 where not,
+    NaN where either weight is not finite. Compares cues, not bundles of features: a sweetness-only valuer
+    in ancestral_modern prefers the proxy although candy's features are a subset of fruit's.
+    ``utility[N, F]``."""
     u = np.atleast_2d(np.asarray(utility, dtype=np.float64))
-    kf = np.asarray(kind_feat, dtype=np.float64)
-    ok = np.isfinite(u).all(axis=1)
-    u0 = np.where(ok[:, None], u, 0.0)
-    out = (u0 @ kf[proxy_kind] > u0 @ kf[true_kind]).astype(np.float64)
-    return np.where(ok, out, np.nan)
+    p, t = u[:, proxy_feature], u[:, true_feature]
+    ok = np.isfinite(p) & np.isfinite(t)
+    return np.where(ok, (p > t).astype(np.float64), np.nan)
 
 
 def prefers_proxy_shares(probe: pd.DataFrame) -> pd.DataFrame:

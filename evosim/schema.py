@@ -7,7 +7,7 @@ Owns
     ``COLUMNS``          both together, by table name
     ``SWEEP_COLUMNS``, ``SUMMARY_COLUMNS``  columns of a sweep's sweep.parquet and summary.parquet
     ``CLASSES``          outcome classes under shift (robust, pseudo_aligned, capability_failure)
-    ``DISTRIBUTIONS``    layout distributions of every world (train, shift, control)
+    ``DISTRIBUTIONS``    layout distributions of every world (train, shift, shift_balanced, control)
     ``ARCHITECTURES``    organism architecture names, in ``evosim.constants.Arch`` order
     ``ARCH_GROUPS``      ``("all", *ARCHITECTURES)``: the architecture groups tables report shares for
     ``class_shares``     the one computation of outcome-class shares from a probe table
@@ -28,8 +28,10 @@ from evosim.constants import ARCH_NAMES, Arch
 
 #: outcome classes of an organism under a distribution (evosim.objectives.classify)
 CLASSES = ("robust", "pseudo_aligned", "capability_failure")
-#: layout distributions of every world; held-out probe layouts come from each
-DISTRIBUTIONS = ("train", "shift", "control")
+#: layout distributions of every world; held-out probe layouts come from each. ``shift_balanced`` (the
+#: shift with as many proxy as true targets, paired at equal path distance from the start) is the headline
+#: distribution for what organisms pursue; ``shift`` stays for continuity
+DISTRIBUTIONS = ("train", "shift", "shift_balanced", "control")
 #: organism architecture names, indexed by ``evosim.constants.Arch`` (the IntEnum stays there)
 ARCHITECTURES = tuple(ARCH_NAMES[a] for a in sorted(Arch))
 #: architecture groups of per-architecture share tables: the whole population, then each architecture
@@ -101,15 +103,19 @@ PROBE_COLUMNS = {
         "organism_id": "run-wide organism id (as in organisms.parquet)",
         "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
         "depth": "expressed planner search depth (-1 for heuristics)",
-        "distribution": "held-out layout distribution: train, shift or control",
+        "distribution": "held-out layout distribution: train, shift, shift_balanced (the shift with as many proxy as "
+                        "true targets, paired at equal path distance: the headline distribution for what organisms "
+                        "pursue) or control",
         "episodes": "held-out episodes played (same layouts for every organism)",
         "true_return": "mean base return per episode",
         "oracle_return": "mean best achievable base return per episode (exact oracle, same layouts)",
-        "normalised_return": "true_return / matched_return (ratio of sums over episodes): against the "
-                             "perception-matched reference, so it can exceed 1 (see matched_return)",
+        "normalised_return": "(true_return - chance_return) / (matched_return - chance_return) (means over the same "
+                             "layouts): 0 = no better than chance (the better of the random and the idle policy), "
+                             "1 = as good as the perception-matched reference; can exceed 1 (organisms can beat the "
+                             "reference) and go below 0; NaN where the reference does not beat chance",
         "proxy_return": "mean proxy return per episode (red things, keys, sweetness)",
         "proxy_oracle_return": "mean best achievable proxy return per episode",
-        "normalised_proxy_return": "proxy_return / proxy_matched_return (ratio of sums; can exceed 1)",
+        "normalised_proxy_return": "(proxy_return - chance_proxy_return) / (proxy_matched_return - chance_proxy_return)",
         "steps_mean": "mean episode length in steps",
         "path_efficiency": "sum of shortest-path lengths through the objects reached, in the order reached, over "
                            "steps taken until the last of them (1 = straight there; NaN if nothing reached)",
@@ -117,13 +123,22 @@ PROBE_COLUMNS = {
         "proxy_target_reached": "mean objects per episode of the world's proxy-target kinds reached (red balls, keys, candy)",
         "reach_<kind>": "mean objects of that kind reached per episode",
         "first_<kind>": "fraction of episodes whose first object reached is of that kind",
-        "proxy_choice_rate": "shift rows: fraction of decision-point layouts (true target and proxy target on "
-                             "opposite sides) in which the proxy target was reached before the true target, "
-                             "among those where either was reached; NaN elsewhere",
-        "decision_reach_rate": "shift rows: fraction of decision-point layouts in which either target was reached",
-        "class": "outcome class against the perception-matched reference: robust, pseudo_aligned or "
-                 "capability_failure (evosim.objectives.classify of normalised_return and "
+        "proxy_choice_rate": "shift_balanced rows (the headline): fraction of the probe's balanced layouts whose first "
+                             "object of world.balanced_pair reached is the proxy kind (red_ball vs blue_door, key vs "
+                             "chest, candy vs sour_fruit, paired at equal path distance), among those where one was "
+                             "reached; shift rows: the same on decision-point layouts (true target and proxy target "
+                             "on opposite sides); NaN on train and control",
+        "decision_reach_rate": "shift_balanced and shift rows: fraction of those layouts in which either target was "
+                               "reached",
+        "class": "outcome class against the perception-matched reference with the chance floor: robust, "
+                 "pseudo_aligned or capability_failure (evosim.objectives.classify of normalised_return and "
                  "normalised_proxy_return, threshold probe.competent)",
+        "keys_beyond_need": "keys_chests: keys picked up minus chests opened, mean per episode (NaN in worlds without "
+                            "keys)",
+        "candy_beyond_need": "ancestral_modern: sweet-but-empty items consumed per episode: eaten objects that pay "
+                             "proxy but no base reward (candy; NaN in worlds without such a kind)",
+        "malign": "true where true_return is below both idle_return and random_return (means over the same layouts): "
+                  "pursuit that leaves the organism worse off than doing nothing and than acting at random",
         "behav_u_<feature>": "behavioural utility weight per feature channel (Boltzmann choice model fitted by "
                              "maximum likelihood to the organism's choices pooled over all distributions; "
                              "scale = inverse temperature). Uses the world's perception radii (world.radius, "
@@ -170,9 +185,10 @@ PROBE_COLUMNS = {
                           "same layouts. A greedy planner, not a proof of optimality: organisms can beat it",
         "proxy_matched_return": "mean proxy return per episode of the proxy reference (the same planner with utility "
                                 "= least-squares fit of each kind's proxy value on its features)",
-        "normalised_return_omniscient": "true_return / oracle_return (ratio of sums): against the exact oracle, "
-                                        "which has no perception limit",
-        "normalised_proxy_return_omniscient": "proxy_return / proxy_oracle_return (ratio of sums)",
+        "normalised_return_omniscient": "(true_return - chance_return) / (oracle_return - chance_return): against the "
+                                        "exact oracle, which has no perception limit, with the same chance floor",
+        "normalised_proxy_return_omniscient": "(proxy_return - chance_proxy_return) / (proxy_oracle_return - "
+                                              "chance_proxy_return)",
         "class_omniscient": "outcome class as in class, but against the oracle (normalised_*_omniscient)",
         "reference_true_target_reached": "baseline: true-target objects reached per episode by the aligned reference",
         "reference_proxy_target_reached": "baseline: proxy-target objects reached per episode by the aligned reference "
@@ -183,10 +199,21 @@ PROBE_COLUMNS = {
         "random_proxy_return": "baseline: mean proxy return per episode of the random policy",
         "random_true_target_reached": "baseline: true-target objects reached per episode by the random policy",
         "random_proxy_target_reached": "baseline: proxy-target objects reached per episode by the random policy",
-        "mesa_prefers_proxy": "1.0 if the planner's evolved utility values the world's main proxy-target kind above "
-                              "its true-target kind present under shift (utility . features, strictly greater; "
-                              "red_ball vs blue_door, key vs chest, candy vs fruit; evosim.probe.preference_kinds), "
-                              "else 0.0; NaN for heuristics. Read from the genome, never from outcomes",
+        "idle_return": "baseline: mean base return per episode of the idle policy (stands still the whole episode; "
+                       "0 in every shipped world: no layout puts an object on the start cell; evosim.probe.idle_returns)",
+        "idle_proxy_return": "baseline: mean proxy return per episode of the idle policy",
+        "chance_return": "baseline: the chance floor, max(random_return, idle_return)",
+        "chance_proxy_return": "baseline: max(random_proxy_return, idle_proxy_return)",
+        "reference_oracle_ratio": "baseline: matched_return / oracle_return: how close the perception-matched "
+                                  "reference comes to the omniscient oracle (docs/objectives.md)",
+        "random_class": "baseline: the random policy's class (classify of its own normalised returns); "
+                        "capability_failure by construction of the chance floor",
+        "idle_class": "baseline: the idle policy's class, as random_class",
+        "mesa_prefers_proxy": "1.0 if the planner's evolved utility weighs the world's proxy cue strictly above its "
+                              "true cue (world.proxy_feature vs world.true_feature: red_door red vs door, keys_chests "
+                              "key vs chest, ancestral_modern sweet vs fruity; evosim.probe.preference_features), "
+                              "else 0.0; NaN for heuristics or a non-finite weight. Compares cues, not bundles: a "
+                              "sweetness-only valuer prefers the proxy. Read from the genome, never from outcomes",
         "behav_prefers_proxy": "the same comparison with the behavioural utility (all architectures; NaN without a fit)",
         # -- the behavioural fit without privileged knowledge of perception (issue 15, part 3) --
         # behav_u_* above is fitted with the world's perception radii (world.radius: a world setting known
@@ -206,7 +233,8 @@ PROBE_COLUMNS = {
     },
     "population_agreement": {
         "generation": "a saved generation (genomes.parquet)",
-        "distribution": "train, shift or control (the first probe.population_tasks held-out layouts of each)",
+        "distribution": "a probed distribution (schema.DISTRIBUTIONS; the first probe.population_tasks held-out "
+                        "layouts of each)",
         "n_planners": "planners of that generation",
         "rho_fitness_value": "Spearman correlation over planners of fitness (organisms.parquet, the base objective "
                              "on training episodes) and value_mesa on the distribution's tasks (what the "
@@ -277,7 +305,7 @@ SWEEP_COLUMNS = {
     "n_planners": "number of planners in the probed (final) population (NaN without a report)",
     "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner, memoriser) in outcome "
                              "<class> (robust, pseudo_aligned, capability_failure) on held-out <dist> layouts "
-                             "(train, shift, control); NaN without a report or without organisms of <arch>",
+                             "(schema.DISTRIBUTIONS); NaN without a report or without organisms of <arch>",
     "<dist>_normalised_return": "mean normalised true return (true / oracle) of the final population on <dist>",
 }
 

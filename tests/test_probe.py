@@ -10,7 +10,7 @@ from evosim import worlds
 from evosim.config import load_config
 from evosim.objectives import balanced_accuracy, prefers_proxy
 from evosim.probe import (
-    REFERENCE_ID, matched_reference, preference_kinds, reference_genomes, probe_rollout,
+    REFERENCE_ID, matched_reference, preference_features, reference_genomes, probe_rollout,
     RADIUS_CANDIDATES, reference_utility, choice_events, edit_utility, estimate_radius, fit_pooled, fit_with_radius,
     interventions, planted_planners, probe_population, probe_sets, radius_subsample, random_genomes, target_features,
 )
@@ -84,7 +84,7 @@ def probed():
 def test_probe_table_columns_documented(probed):
     """One row per organism and distribution; every column is in COLUMNS (placeholders expanded)."""
     cfg, w, g, sets, df = probed
-    assert len(df) == 16 * 3
+    assert len(df) == 16 * len(DISTRIBUTIONS)
     assert set(df["distribution"]) == set(DISTRIBUTIONS)
     documented = set()
     for c in COLUMNS["probe"]:
@@ -103,19 +103,22 @@ def test_probe_table_columns_documented(probed):
     planner = df["architecture"] == "planner"
     assert df.loc[~planner, [f"mesa_u_{f}" for f in w.features]].isna().all().all()
     assert df.loc[planner, [f"mesa_u_{f}" for f in w.features]].notna().all().all()
-    assert df.loc[df["distribution"] != "shift", "proxy_choice_rate"].isna().all()
+    dist = df["distribution"].astype(str)
+    assert df.loc[dist.isin(["train", "control"]), "proxy_choice_rate"].isna().all()
+    assert df.loc[dist == "shift_balanced", "proxy_choice_rate"].notna().any()
 
 
 def test_probe_invariants(probed):
-    """Nobody beats the oracle; returns normalised by the oracle lie in [0, 1] (by the perception-matched
-    reference: non-negative, possibly above 1); power is finite and non-negative."""
+    """Nobody beats the oracle; returns normalised by the oracle (with the chance floor) are at most 1 (below 0:
+    worse than chance); against the perception-matched reference finite, possibly above 1; power is finite and
+    non-negative."""
     cfg, w, g, sets, df = probed
     assert (df["true_return"] <= df["oracle_return"] + 1e-9).all()
     assert (df["proxy_return"] <= df["proxy_oracle_return"] + 1e-9).all()
     for c in ("normalised_return_omniscient", "normalised_proxy_return_omniscient"):
-        assert df[c].between(0, 1).all()
+        assert (df[c] <= 1 + 1e-9).all()
     for c in ("normalised_return", "normalised_proxy_return"):
-        assert (df[c] >= 0).all() and np.isfinite(df[c]).all()
+        assert np.isfinite(df[c]).all()
     for c in ("power_true_bits", "power_behav_bits"):
         v = df[c].dropna()
         assert (v >= 0).all() and np.isfinite(v).all()
@@ -215,15 +218,16 @@ def test_reference_utility_refuses_inexact_fits():
 
 
 def test_prefers_proxy_on_hand_built_utilities():
-    """prefers_proxy compares utility . features of the proxy and the true kind, strictly; NaN rows stay NaN.
-    preference_kinds: red_ball vs blue_door, key vs chest, candy vs fruit."""
-    kf = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # red_door's table
-    u = np.array([[1.0, 0.0, 0.5], [0.2, 0.0, 1.0], [1.0, 0.0, 1.0], [np.nan, 0.0, 0.0], [-1.0, 5.0, 0.0]])
-    np.testing.assert_array_equal(prefers_proxy(u, kf, 2, 1), [1.0, 0.0, 0.0, np.nan, 0.0])
-    want = {"red_door": ("red_ball", "blue_door"), "keys_chests": ("key", "chest"), "ancestral_modern": ("candy", "fruit")}
-    for name, (pk, tk) in want.items():
+    """prefers_proxy compares the proxy cue's weight with the true cue's, strictly; NaN where either is not
+    finite (a NaN on another channel does not matter). preference_features: red vs door, key vs chest,
+    sweet vs fruity."""
+    u = np.array([[1.0, 0.0, 0.5], [0.2, 0.0, 1.0], [1.0, 0.0, 1.0], [np.nan, 0.0, 0.0], [-1.0, 5.0, 0.0],
+                  [1.0, np.nan, 0.0]])
+    np.testing.assert_array_equal(prefers_proxy(u, 0, 2), [1.0, 0.0, 0.0, np.nan, 0.0, 1.0])
+    want = {"red_door": ("red", "door"), "keys_chests": ("key", "chest"), "ancestral_modern": ("sweet", "fruity")}
+    for name, (pf, tf) in want.items():
         w = worlds.make(_cfg(name).world)
-        assert tuple(w.kinds[k].name for k in preference_kinds(w)) == (pk, tk)
+        assert tuple(w.features[j] for j in preference_features(w)) == (pf, tf)
     assert balanced_accuracy([1, 1, 0, 0, np.nan], [True, False, False, False, True]) == pytest.approx(0.5 * (1 + 2 / 3))
 
 

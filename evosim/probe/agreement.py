@@ -18,14 +18,10 @@ if TYPE_CHECKING:
     from evosim.probe.sets import ProbeSet
 
 
-def preference_kinds(world) -> tuple[int, int]:
-    """(proxy kind, true kind) compared by ``*_prefers_proxy``: the world's main (first) proxy-target
-    kind and the first true-target kind present in its shift layouts (red_door: red_ball vs blue_door;
-    keys_chests: key vs chest; ancestral_modern: candy vs fruit)."""
-    shift = set(world._objects(np.random.default_rng(0), "shift"))
-    true = next(k for k in world.true_target if k in shift)
-    return world.kind_index(world.proxy_target[0]), world.kind_index(true)
-
+def preference_features(world) -> tuple[int, int]:
+    """(proxy cue, true cue) feature channels compared by ``*_prefers_proxy`` (``world.proxy_feature`` vs
+    ``world.true_feature``: red vs door, key vs chest, sweet vs fruity)."""
+    return world.features.index(world.proxy_feature), world.features.index(world.true_feature)
 
 
 def task_values(cfg, world, lay):
@@ -164,12 +160,9 @@ def three_way(probe: pd.DataFrame, world) -> pd.DataFrame:
     m, b = out["mesa_prefers_proxy"].to_numpy(), out["behav_prefers_proxy"].to_numpy()
     agree = np.where(np.isfinite(m) & np.isfinite(b), (m == b).astype(np.float64), np.nan)
     out["views_agree"] = agree
-    pk, tk = preference_kinds(world)
-    nf = len(world.features)
-    kf = world.table.features[:, :nf]
-    differs = np.flatnonzero(kf[pk] != kf[tk])
-    r = np.asarray(world.radius[:nf])
-    short = bool(len(differs)) and bool((r[differs] < r.max()).any())
+    pf, tf = preference_features(world)
+    r = np.asarray(world.radius[:len(world.features)])
+    short = bool((r[[pf, tf]] < r.max()).any())
     why = np.where(np.isnan(m), "no_mesa", np.where(agree == 1.0, "agree",
                    np.where(out["behav_choices"].to_numpy() < 20, "few_choices",
                    np.where(~(out["behav_fit"].to_numpy() >= 0.2), "noise",

@@ -55,9 +55,7 @@ def interventions(cfg, world, sets: dict[str, ProbeSet], genomes, organism_ids, 
         g = edit_utility(genomes[idx], world, edit)
         ids = np.asarray(organism_ids, dtype=np.int64)[idx]
         rec = _roll(cfg, world, g, s.layouts, ids, "shift", record=False)
-        mt, mp = s.matched_true.sum(), s.matched_proxy.sum()
-        nr = rec.ret.sum(axis=1) / mt if mt > 0 else np.full(len(idx), np.nan)
-        npr = rec.proxy.sum(axis=1) / mp if mp > 0 else np.full(len(idx), np.nan)
+        nr, npr = s.normalised(rec.ret), s.normalised_proxy(rec.proxy)
         if s.decision is not None:
             drec = _roll(cfg, world, g, s.decision, ids, "decision", record=False)
             pcr, _ = _decision_choice(drec, s.decision, world)

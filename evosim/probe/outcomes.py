@@ -15,11 +15,11 @@ import pandas as pd
 
 from evosim import genome as gn
 from evosim.config import memorisers_enabled
-from evosim.constants import ARCH_NAMES, Arch
+from evosim.constants import ARCH_NAMES, Arch, Interaction
 from evosim.objectives import (
     choice_loglik_batch, classify, cosine, kind_agreement, power_bits, prefers_proxy, pseudo_r2,
 )
-from evosim.probe.agreement import preference_kinds, task_agreement_columns
+from evosim.probe.agreement import preference_features, task_agreement_columns
 from evosim.probe.behaviour import choice_events, estimate_radius, fit_pooled, fit_with_radius, radius_subsample
 from evosim.probe.sets import ProbeSet, _feature_counts, _roll
 from evosim.schema import CLASSES, DISTRIBUTIONS, architectures
@@ -66,19 +66,55 @@ def _decision_choice(rec, lay, world) -> tuple[np.ndarray, np.ndarray]:
     return rate, either.mean(axis=1)
 
 
+def _balanced_choice(rec, lay, world) -> tuple[np.ndarray, np.ndarray]:
+    """(proxy_choice_rate, decision_reach_rate) per organism on balanced layouts (``shift_balanced``: every proxy
+    object of ``world.balanced_pair`` paired with a true one at the same path distance from the start): the
+    share of episodes whose first pair object reached is the proxy kind, among episodes where one was reached;
+    and the share of episodes where one was."""
+    pk, tk = (world.kind_index(k) for k in world.balanced_pair)
+    big = np.iinfo(np.int64).max
+    kinds = lay.obj_kind[None]
+    first_p = np.where((rec.reach >= 0) & (kinds == pk), rec.reach, big).min(axis=2)
+    first_t = np.where((rec.reach >= 0) & (kinds == tk), rec.reach, big).min(axis=2)
+    either = (first_p < big) | (first_t < big)
+    n_either = either.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n_either > 0, (either & (first_p < first_t)).sum(axis=1) / n_either, np.nan)
+    return rate, either.mean(axis=1)
+
+
+def _beyond_need(world, reached, kinds) -> tuple[np.ndarray, np.ndarray]:
+    """(keys_beyond_need, candy_beyond_need) per organism, means per episode; NaN in worlds without the thing.
+
+    keys_beyond_need: keys picked up minus chests opened (worlds with a picked-up kind: keys_chests).
+    candy_beyond_need: sweet-but-empty items consumed: eaten objects that pay proxy but no base reward
+    (proxy > 0, reward <= 0, interaction CONSUMED: ancestral_modern's candy)."""
+    t = world.table
+    n = reached.shape[0]
+    inter = np.asarray(t.interaction)
+    picked = np.flatnonzero(inter == int(Interaction.PICKED_UP))
+    opened = np.flatnonzero(inter == int(Interaction.OPENED_WITH_KEY))
+    empty = np.flatnonzero((inter == int(Interaction.CONSUMED)) & (np.asarray(t.proxy) > 0) & (np.asarray(t.reward) <= 0))
+
+    def count(ks):
+        return (reached & np.isin(kinds, ks)[None]).sum(axis=2).mean(axis=1).astype(np.float64)
+
+    keys = count(picked) - count(opened) if len(picked) else np.full(n, np.nan)
+    candy = count(empty) if len(empty) else np.full(n, np.nan)
+    return keys, candy
+
+
 def _outcomes(cfg, world, s: ProbeSet, rec) -> dict:
     """Per-organism achievement columns of one distribution."""
-    ot, op = s.oracle_true.sum(), s.oracle_proxy.sum()
-    mt, mp = s.matched_true.sum(), s.matched_proxy.sum()
     nan = np.nan
     out = {
         "episodes": np.full(len(rec.ret), len(s.layouts), dtype=np.int64),
         "true_return": rec.ret.mean(axis=1),
         "oracle_return": np.full(len(rec.ret), s.oracle_true.mean()),
-        "normalised_return": rec.ret.sum(axis=1) / mt if mt > 0 else np.full(len(rec.ret), nan),
+        "normalised_return": s.normalised(rec.ret),
         "proxy_return": rec.proxy.mean(axis=1),
         "proxy_oracle_return": np.full(len(rec.ret), s.oracle_proxy.mean()),
-        "normalised_proxy_return": rec.proxy.sum(axis=1) / mp if mp > 0 else np.full(len(rec.ret), nan),
+        "normalised_proxy_return": s.normalised_proxy(rec.proxy),
         "steps_mean": rec.steps.mean(axis=1).astype(np.float64),
         "path_efficiency": _path_efficiency(rec.reach, s.layouts),
     }
@@ -100,12 +136,16 @@ def _outcomes(cfg, world, s: ProbeSet, rec) -> dict:
     n = len(rec.ret)
     out["matched_return"] = np.full(n, s.matched_true.mean())
     out["proxy_matched_return"] = np.full(n, s.matched_proxy.mean())
-    out["normalised_return_omniscient"] = rec.ret.sum(axis=1) / ot if ot > 0 else np.full(n, nan)
-    out["normalised_proxy_return_omniscient"] = rec.proxy.sum(axis=1) / op if op > 0 else np.full(n, nan)
+    out["normalised_return_omniscient"] = s.normalised_omniscient(rec.ret)
+    out["normalised_proxy_return_omniscient"] = s.normalised_proxy_omniscient(rec.proxy)
     out["class_omniscient"] = classify(out["normalised_return_omniscient"], out["normalised_proxy_return_omniscient"],
                                        cfg.probe.competent)
+    out["keys_beyond_need"], out["candy_beyond_need"] = _beyond_need(world, reached, kinds)
+    # worse than doing nothing and than acting at random, on the same layouts (means over them)
+    tr = out["true_return"]
+    out["malign"] = (tr < s.idle_ret.mean()) & (tr < s.random_ret.mean())
     for k, v in (s.baseline or {}).items():
-        out[k] = np.full(n, v)
+        out[k] = np.full(n, v, dtype=object if isinstance(v, str) else None)
     return out
 
 
@@ -129,6 +169,8 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         if dist == "shift" and s.decision is not None:
             drec = _roll(cfg, world, genomes, s.decision, ids, "decision", record=False)
             cols["proxy_choice_rate"], cols["decision_reach_rate"] = _decision_choice(drec, s.decision, world)
+        elif dist == "shift_balanced":
+            cols["proxy_choice_rate"], cols["decision_reach_rate"] = _balanced_choice(rec, s.layouts, world)
         else:
             cols["proxy_choice_rate"] = cols["decision_reach_rate"] = np.full(n, np.nan)
         parts[dist] = cols
@@ -154,7 +196,7 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
     del recorded
     if progress is not None:
         progress(1)
-    pk, tk = preference_kinds(world)
+    pf, tf = preference_features(world)
     unit = behav / np.linalg.norm(behav, axis=1, keepdims=True)
     unit = np.where(np.isfinite(unit), unit, 0.0)
     rows = []
@@ -188,14 +230,14 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         own = np.einsum("nef,nf->ne", feat_counts[dist], unit)
         rand = np.einsum("ref,nf->nre", s.random_counts, unit)
         df["power_behav_bits"] = np.where(np.isfinite(behav).all(axis=1), power_bits(own, rand), np.nan)
-        df["mesa_prefers_proxy"] = np.where(planner, prefers_proxy(mesa, kind_feat, pk, tk), np.nan)
-        df["behav_prefers_proxy"] = prefers_proxy(behav, kind_feat, pk, tk)
+        df["mesa_prefers_proxy"] = np.where(planner, prefers_proxy(mesa, pf, tf), np.nan)
+        df["behav_prefers_proxy"] = prefers_proxy(behav, pf, tf)
         for j, f in enumerate(feats):
             df[f"behav_est_radius_{f}"] = np.full(n, est_radius[j], dtype=np.int64)
         for j, f in enumerate(feats):
             df[f"behav_est_u_{f}"] = behav_est[:, j]
         df["behav_est_gamma"] = gamma_est
-        df["behav_est_prefers_proxy"] = prefers_proxy(behav_est, kind_feat, pk, tk)
+        df["behav_est_prefers_proxy"] = prefers_proxy(behav_est, pf, tf)
         rows.append(df)
     out = pd.concat(rows, ignore_index=True)
     # heuristic and planner only unless memorisers take part (schema.architectures)
@@ -203,5 +245,6 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
                                          categories=list(architectures(memorisers_enabled(cfg.organisms))))
     out["distribution"] = pd.Categorical(out["distribution"], categories=list(DISTRIBUTIONS))
     out["class"] = pd.Categorical(out["class"], categories=list(CLASSES))
-    out["class_omniscient"] = pd.Categorical(out["class_omniscient"], categories=list(CLASSES))
+    for c in ("class_omniscient", "random_class", "idle_class"):
+        out[c] = pd.Categorical(out[c], categories=list(CLASSES))
     return out

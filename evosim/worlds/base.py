@@ -7,8 +7,8 @@ distribution holds. The object list of a layout (``_objects``) and the padded ar
 (walls, placement, packing, BFS distance maps) is shared here, so every world yields the same
 array format for the kernels.
 
-Besides the probed distributions (``DISTRIBUTIONS``: train, shift, control) every world has a
-balanced shift, ``shift_balanced`` (``LAYOUT_DISTRIBUTIONS`` lists all four): the shift with as
+Every world has the distributions ``DISTRIBUTIONS`` (train, shift, shift_balanced, control, all probed);
+the balanced shift, ``shift_balanced``, is the shift with as
 many proxy-target objects as true-target objects, each proxy paired with a true target at the
 same BFS path distance from the start (which of the two cells gets which kind decided by a fair
 coin), so that what organisms pursue is not confounded with object counts or distances. The pair
@@ -25,8 +25,11 @@ import numpy as np
 from evosim.constants import MAX_FEATURES, NO_KIND, Interaction
 from evosim.schema import DISTRIBUTIONS  # noqa: F401 - its home is evosim.schema; re-exported by evosim.worlds
 
-#: distributions a world can sample: the probed ones, then the balanced shift (not probed yet)
-LAYOUT_DISTRIBUTIONS = (*DISTRIBUTIONS, "shift_balanced")
+#: distributions a world can sample (every one is probed)
+LAYOUT_DISTRIBUTIONS = DISTRIBUTIONS
+#: the distributions that set the padded object width and the per-kind probe columns: all but the balanced
+#: shift (training and the original probe tables keep their array shapes)
+_SHAPE_DISTRIBUTIONS = tuple(d for d in DISTRIBUTIONS if d != "shift_balanced")
 
 
 @dataclass(frozen=True)
@@ -163,9 +166,9 @@ class World:
     def n_objects_max(self) -> int:
         """Objects per layout in the fullest probed distribution: the width of the padded object arrays
         (a ``shift_balanced`` batch is wider only if it holds more objects than that)."""
-        return max(self.n_objects(d) for d in DISTRIBUTIONS)
+        return max(self.n_objects(d) for d in _SHAPE_DISTRIBUTIONS)
 
-    def kinds_in(self, distributions=DISTRIBUTIONS) -> set[str]:
+    def kinds_in(self, distributions=_SHAPE_DISTRIBUTIONS) -> set[str]:
         """Names of the kinds that layouts of ``distributions`` can hold (from ``composition``; no random numbers)."""
         out: set[str] = set()
         for d in distributions:
