@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evosim import architectures as _architectures
 from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_SIZE, MAX_STEPS_LIMIT
 from evosim.errors import UserError
 
@@ -71,8 +72,8 @@ class WorldConfig:
     """training diversity: 0 draws fresh layouts every generation; k > 0 draws all from a fixed pool of k layouts"""
 
 
-#: architectures ``organisms.initial_shares`` may name (``evosim.schema.ARCHITECTURES``)
-ARCHITECTURE_NAMES = ("heuristic", "planner", "memoriser")
+#: architectures ``organisms.initial_shares`` may name: the registered ones (``evosim.architectures``)
+ARCHITECTURE_NAMES = _architectures.NAMES
 
 
 @dataclass(frozen=True)
