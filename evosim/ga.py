@@ -239,10 +239,8 @@ def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``)."""
     layouts, idx = training_layouts(cfg, world, state.generation, pool)
     # a writable copy: numba compiles read-only arrays as a separate type
-    rec = kernels.rollout(np.array(state.genomes), layouts, idx, world.table, world.radius, len(world.features),
-                          cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_TRAIN,
-                          state.generation, state.organism_ids(), heuristic_signal=cfg.organisms.heuristic_signal,
-                          min_depth=cfg.organisms.min_depth)
+    rec = kernels.rollout(np.array(state.genomes), layouts, idx, cfg.seed, STREAM_TRAIN, state.generation,
+                          state.organism_ids(), kernels.EpisodeSpec.from_config(cfg, world))
     ret = rec.ret.mean(axis=1)
     work = rec.work.mean(axis=1)
     fitness = ret - cfg.organisms.planning_cost * work

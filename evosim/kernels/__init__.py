@@ -5,16 +5,20 @@ the rest of evosim calls only these wrappers, which raise ``ValueError`` on a ba
 or range:
 
     distance_maps(walls, obj_pos, obj_kind)                     BFS maps          kernels/bfs.py
-    rollout(genomes, layouts, episode_layout, table, ...)       whole episodes    kernels/rollout.py
-    heuristic_action(genome, walls, y, x, ...)                  one decision      kernels/rollout.py
-    planner_action(genome, walls, y, x, ...) / planner_plan     one decision      kernels/rollout.py
+    rollout(genomes, layouts, episode_layout, seed, ..., spec)  whole episodes    kernels/rollout.py (dispatch),
+                                                                                  kernels/{heuristic,planner,memoriser}.py
+                                                                                  (episode loops), kernels/episode.py
+    heuristic_action(genome, walls, y, x, ...)                  one decision      kernels/heuristic.py
+    planner_action(genome, walls, y, x, ...) / planner_plan     one decision      kernels/planner.py
     episode_keys(seed, stream, generation, organisms, episodes) random keys       kernels/rng.py
     oracle_values(walls, start, obj_pos, obj_kind, ...)         best value        kernels/probe_kernels.py
     choice_events(trace, reach, episode_layout, ...)            choice events     kernels/probe_kernels.py
     fit_choices(feat, dist, nopt, chosen, org_start, ...)       choice-model fit  kernels/probe_kernels.py
     task_values(start, obj_pos, obj_kind, dist, ...)            outputs and f     kernels/probe_kernels.py
     mesa_values(utility, depth, gamma, tasks, ...)              g of planners     kernels/probe_kernels.py
-    planner_genes(genomes, max_depth)                           depth, discount   kernels/rollout.py
+    planner_genes(genomes, max_depth)                           depth, discount   kernels/planner.py
+
+``EpisodeSpec`` (kernels/spec.py) holds a rollout's rules, built once: ``EpisodeSpec.from_config(cfg, world)``.
 
 Each kernel has a slow, obviously-correct twin in ``tests/naive.py`` / ``tests/naive_probe.py``;
 the tests compare them trajectory by trajectory.
@@ -32,7 +36,10 @@ from evosim.kernels.probe_kernels import (
     ORACLE_MAX_OBJECTS, _count_choices, _fill_choices, _fit_choices, _mesa_values, _oracle, _task_values,
 )
 from evosim.kernels.rng import _episode_keys
-from evosim.kernels.rollout import _heuristic_action, _planner_action, _planner_genes, _rollout
+from evosim.kernels.spec import EpisodeSpec
+from evosim.kernels.heuristic import _heuristic_action
+from evosim.kernels.planner import _planner_action, _planner_genes
+from evosim.kernels.rollout import _rollout
 
 
 def distance_maps(walls: np.ndarray, obj_pos: np.ndarray, obj_kind: np.ndarray) -> np.ndarray:
@@ -70,20 +77,26 @@ class Rollouts:
     #                   objects scored (distance lookup + utility) + plans evaluated; 0 for heuristics
 
 
-def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, max_depth: int, max_steps: int,
-            seed: int, stream: int, generation: int, organism_ids, record: bool = False,
-            heuristic_signal: str = "path", min_depth: int = 1) -> Rollouts:
-    """Roll every genome out on every episode; episode ``e`` plays layout ``episode_layout[e]``.
+def rollout(genomes, layouts, episode_layout, seed: int, stream: int, generation: int, organism_ids, spec=None,
+            *legacy, record: bool = False, **legacy_kw) -> Rollouts:
+    """Roll every genome out on every episode under ``spec`` (an ``EpisodeSpec``: kind table, radii,
+    feature count, depth limits, step limit, heuristic signal); episode ``e`` plays layout
+    ``episode_layout[e]``. The random numbers of episode ``e`` of organism ``organism_ids[i]`` derive from
+    (seed, stream, generation, organism_ids[i], e) only. Genomes carry the memoriser block
+    (``genome.N_GENES`` columns); each organism plays its architecture's episode loop.
 
-    ``table.capacity`` (> 0) ends an episode once that many objects have been eaten (satiety).
-    The random numbers of episode ``e`` of organism ``organism_ids[i]`` derive from
-    (seed, stream, generation, organism_ids[i], e) only. ``heuristic_signal`` is what heuristics
-    sense, one of ``HEURISTIC_SIGNALS`` (see ``evosim.constants``): "path" (BFS-gradient toward
-    perceived objects) or "compass" (Manhattan-direction sums). ``min_depth`` (1, or 0:
-    ``organisms.min_depth``) is the smallest planner depth expressed; depth 0 is a reactive planner.
-    Genomes carry the memoriser block (``genome.N_GENES`` columns); memorisers play their plan.
+    TEMPORARY: a call in the old form (``table, radius, n_features, max_depth, max_steps, seed, stream,
+    generation, organism_ids, record=, heuristic_signal=, min_depth=`` after ``episode_layout``) goes to
+    ``rollout_unpacked``, until evosim/probe.py, tests/test_probe.py and tests/test_behaviour.py build an
+    ``EpisodeSpec``; then this branch, ``*legacy``, ``**legacy_kw`` and ``rollout_unpacked`` go.
     """
-    mode = _signal_code("rollout", heuristic_signal)
+    if not isinstance(spec, EpisodeSpec):
+        return rollout_unpacked(genomes, layouts, episode_layout, seed, stream, generation, organism_ids, spec,
+                                *legacy, record=record, **legacy_kw)
+    if legacy or legacy_kw:
+        raise TypeError("rollout: unexpected arguments after spec: "
+                        + ", ".join([f"{len(legacy)} positional"] * bool(legacy) + list(legacy_kw)))
+    mode = HEURISTIC_SIGNALS.index(spec.heuristic_signal)
     genomes = np.ascontiguousarray(genomes, dtype=np.float32)
     if genomes.ndim != 2 or genomes.shape[1] != N_GENES:
         raise ValueError(f"rollout: genomes must be [N, {N_GENES}], got {genomes.shape}")
@@ -94,17 +107,13 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
     episode_layout = np.ascontiguousarray(episode_layout, dtype=np.int64)
     if episode_layout.ndim != 1 or (len(episode_layout) and (episode_layout.min() < 0 or episode_layout.max() >= len(layouts))):
         raise ValueError("rollout: episode_layout must index the layouts")
-    if not 1 <= n_features <= MAX_FEATURES:
-        raise ValueError(f"rollout: n_features must be in 1..{MAX_FEATURES}")
-    if not 1 <= max_depth <= MAX_DEPTH:
-        raise ValueError(f"rollout: max_depth must be in 1..{MAX_DEPTH}")
-    if min_depth not in (0, 1):
-        raise ValueError(f"rollout: min_depth must be 0 or 1, got {min_depth!r}")
     organism_ids = np.ascontiguousarray(organism_ids, dtype=np.int64)
     if organism_ids.shape != (len(genomes),):
         raise ValueError("rollout: one organism id per genome")
     n, e = len(genomes), len(episode_layout)
     m = layouts.obj_kind.shape[1]
+    max_steps = spec.max_steps
+    table = spec.table
     ret = np.zeros((n, e))
     proxy = np.zeros((n, e))
     steps = np.zeros((n, e), dtype=np.int64)
@@ -116,11 +125,24 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
              np.ascontiguousarray(layouts.obj_pos, dtype=np.int64), np.ascontiguousarray(layouts.obj_kind, dtype=np.int64),
              layouts.dist, episode_layout, np.ascontiguousarray(table.features, dtype=np.float64),
              np.ascontiguousarray(table.reward, dtype=np.float64), np.ascontiguousarray(table.proxy, dtype=np.float64),
-             np.ascontiguousarray(table.interaction, dtype=np.int64), np.ascontiguousarray(radius, dtype=np.int64),
-             int(n_features), int(max_depth), int(max_steps), np.uint64(seed), np.uint64(stream), np.uint64(generation),
-             organism_ids, ret, proxy, steps, plans, work, reach, trace, bool(record), int(getattr(table, "capacity", 0)),
-             mode, int(min_depth))
+             np.ascontiguousarray(table.interaction, dtype=np.int64), spec.radius,
+             int(spec.n_features), int(spec.max_depth), int(max_steps), np.uint64(seed), np.uint64(stream),
+             np.uint64(generation), organism_ids, ret, proxy, steps, plans, work, reach, trace, bool(record),
+             spec.capacity, mode, int(spec.min_depth))
     return Rollouts(ret, proxy, steps, plans, reach, trace if record else None, work)
+
+
+def rollout_unpacked(genomes, layouts, episode_layout, table, radius, n_features: int, max_depth: int, max_steps: int,
+                     seed: int, stream: int, generation: int, organism_ids, record: bool = False,
+                     heuristic_signal: str = "path", min_depth: int = 1) -> Rollouts:
+    """TEMPORARY: ``rollout`` with the loose arguments it took before ``EpisodeSpec`` (for evosim/probe.py,
+    tests/test_probe.py and tests/test_behaviour.py until they build a spec). Errors name ``rollout``."""
+    _signal_code("rollout", heuristic_signal)
+    try:
+        spec = EpisodeSpec(table, radius, n_features, max_depth, max_steps, heuristic_signal, min_depth)
+    except ValueError as e:
+        raise ValueError(str(e).replace("EpisodeSpec:", "rollout:")) from None
+    return rollout(genomes, layouts, episode_layout, seed, stream, generation, organism_ids, spec, record=record)
 
 
 def _signal_code(fn: str, signal) -> int:
@@ -559,6 +581,6 @@ def mesa_values(utility, depth, gamma, tasks: TaskValues, obj_pos, obj_kind, dis
 
 __all__ = [
     "TaskValues", "task_values", "mesa_values", "planner_genes",
-    "ChoiceEvents", "Rollouts", "choice_events", "distance_maps", "episode_keys", "fit_choices", "heuristic_action",
-    "oracle_values", "planner_action", "planner_plan", "rollout",
+    "ChoiceEvents", "EpisodeSpec", "Rollouts", "choice_events", "distance_maps", "episode_keys", "fit_choices", "heuristic_action",
+    "oracle_values", "planner_action", "planner_plan", "rollout", "rollout_unpacked",
 ]

@@ -506,13 +506,15 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
     return ret, proxy, steps, plans, reach, trace, work
 
 
-def rollout(genomes, layouts, episode_layout, table, radius, n_features, max_depth, max_steps,
-            seed, stream, generation, organism_ids, record=True, heuristic_signal="path", min_depth=1):
-    """Every genome on every episode; episode ``e`` plays layout ``episode_layout[e]`` with the key
-    episode_key(seed, stream, generation, organism_ids[i], e). Distance maps come from the naive
-    BFS, not from ``layouts.dist``. Returns ``evosim.kernels.Rollouts`` (a plain record)."""
+def rollout(genomes, layouts, episode_layout, seed, stream, generation, organism_ids, spec, record=True):
+    """Every genome on every episode under ``spec`` (``evosim.kernels.EpisodeSpec``); episode ``e`` plays layout
+    ``episode_layout[e]`` with the key episode_key(seed, stream, generation, organism_ids[i], e). Distance
+    maps come from the naive BFS, not from ``layouts.dist``. Returns ``evosim.kernels.Rollouts`` (a plain
+    record)."""
     from evosim.kernels import Rollouts
 
+    table, radius, n_features, max_depth = spec.table, spec.radius, spec.n_features, spec.max_depth
+    max_steps, heuristic_signal, min_depth = spec.max_steps, spec.heuristic_signal, spec.min_depth
     genomes = np.asarray(genomes, dtype=np.float32)
     dist = distance_maps(layouts.walls, layouts.obj_pos, layouts.obj_kind)
     n, e, m = len(genomes), len(episode_layout), layouts.obj_kind.shape[1]
