@@ -575,7 +575,8 @@ def resolved_shares(org: OrganismConfig) -> dict[str, float]:
     (architectures left out: 0), else heuristic 1 - initial_planner_share, planner initial_planner_share."""
     if org.initial_shares:
         return {a: float(org.initial_shares.get(a, 0.0)) for a in ARCHITECTURE_NAMES}
-    return {"heuristic": 1.0 - org.initial_planner_share, "planner": org.initial_planner_share, "memoriser": 0.0}
+    two = {"heuristic": 1.0 - org.initial_planner_share, "planner": org.initial_planner_share}
+    return {a: two.get(a, 0.0) for a in ARCHITECTURE_NAMES}
 
 
 def memorisers_enabled(org: OrganismConfig) -> bool:

@@ -206,8 +206,10 @@ def _move_and_interact(walls, a, y, x, steps, obj_pos, obj_kind, kind_inter, kin
     return y, x, steps, inv, direct, chests, keys, eaten, ret, proxy, touched, ended
 
 
-# The three episode loops below share ``_episode_start`` and ``_move_and_interact`` and differ only in the
-# decision; each is its own function so that its hot loop carries no other architecture's branches.
+# The episode loops (``_heuristic_play`` in kernels/heuristic.py, ``_planner_play`` in kernels/planner.py,
+# ``_memoriser_play`` in kernels/memoriser.py: one per architecture) share ``_episode_start`` and
+# ``_move_and_interact`` above and differ only in the decision; each is its own function so that its hot
+# loop carries no other architecture's branches.
 # The heuristic's and the planner's decisions are written in their loop bodies, and their one-state
 # entry points (``_heuristic_action``, ``_planner_action``) run one decision of the same loop:
 # numba copies every array argument of an inlined call into a new variable, and across the
