@@ -9,11 +9,18 @@ exactly.
 Twins:
     splitmix64, episode_key, uniform     evosim/kernels/rng.py
     bfs, distance_maps                   evosim/kernels/bfs.py (+ kernels.distance_maps)
-    heuristic_action, explore,
-    planner_action, planner_plan,
-    reactive_action (depth 0), memo_action,
-    episode, rollout                     evosim/kernels/rollout.py (+ kernels.rollout; planner_plan is
-                                         the ``plan`` output of planner_action)
+    heuristic_action                     evosim/kernels/heuristic.py
+    explore, planner_action, planner_plan,
+    reactive_action (depth 0)            evosim/kernels/planner.py (planner_plan is the ``plan`` output
+                                         of planner_action)
+    memo_action                          evosim/kernels/memoriser.py
+    episode, rollout                     evosim/kernels/episode.py + rollout.py (+ kernels.rollout, which
+                                         takes an ``EpisodeSpec``, as ``rollout`` here does)
+
+Unlike the kernels, the twins are not split per architecture: ``episode`` is one plain loop that calls
+each architecture's decision function, which is all a twin needs (the kernels keep one loop per
+architecture for speed only, see kernels/rollout.py). A new architecture adds its decision function here
+and one branch in ``episode`` (docs/architectures.md).
 """
 from __future__ import annotations
 
