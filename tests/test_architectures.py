@@ -135,3 +135,22 @@ def test_viewer_lists_and_draws_every_architecture():
     from matplotlib.colors import to_rgb
 
     assert {tuple(np.round(to_rgb(a.colour), 3)) for a in ARCHS} <= drawn
+
+
+def test_old_genomes_upgrade_in_one_place():
+    """Genomes written before the memoriser block (CORE_GENES columns) load with it switched off, the same
+    in the GA (checkpoints) as in the store (tables): memoriser gene -1, plan genes 0, core unchanged."""
+    from evosim import ga
+
+    rng = np.random.default_rng(5)
+    old = gn.random_core(rng, 12, 0.5)
+    new = gn.upgrade(old)
+    assert new.shape == (12, gn.N_GENES) and np.array_equal(new[:, :gn.CORE_GENES], old)
+    assert (new[:, gn.M_ARCH] == -1.0).all() and (new[:, gn.M_PLAN] == 0.0).all()
+    assert np.array_equal(gn.architecture(new), gn.architecture(old))
+    assert gn.upgrade(new) is new
+    with pytest.raises(ValueError, match="genomes have 5 genes"):
+        gn.upgrade(old[:, :5])
+    cfg = replace(load_config("runs/red_door.toml"), **{"evolution.population": 12})
+    state = ga.GAState(old, np.full((12, 2), -1, dtype=np.int64), None, 0)
+    assert np.array_equal(ga.GA(cfg, state=state).state.genomes, new)
