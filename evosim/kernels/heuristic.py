@@ -17,6 +17,7 @@ from numba import njit
 from evosim.constants import MAX_FEATURES, MAX_STEPS_LIMIT, OPPOSITE, SIGNAL_PATH
 from evosim.genome import H_ATTRACT, H_ATTRACT_KEY, H_BACK, H_LOGTEMP, H_MOMENTUM, H_WALL
 from evosim.kernels import rng as _rng
+from evosim.kernels.checks import _decision_inputs, _dist_input, _signal_code
 from evosim.kernels.episode import (
     EpisodeLayout, Rules, _blocked, _episode_start, _move_and_interact, _new_scratch, _path_signals_into,
 )
@@ -265,3 +266,21 @@ def _heuristic_play(genome, lay, rules, key, sc, tab, use_tab, reach, trace, rec
         if ended:
             break
     return ret, proxy, steps, 0, 0, a
+
+
+# -- the public wrapper of one decision (``evosim.kernels.heuristic_action``) ----------------------
+def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius,
+                     n_feat: int, key, step: int, heuristic_signal: str = "path") -> int:
+    """The move (``Action``) a heuristic genome takes at one state: standing on (y, x) of
+    ``walls[H, W]`` after move ``prev`` (-1: none yet) holding ``inv`` keys, with objects
+    ``obj_pos[M, 2]`` / ``obj_kind[M]`` of which ``alive[M]`` are still there, the layout's
+    ``dist[M, H, W]`` from ``distance_maps``, at step ``step`` of the episode with random key
+    ``key`` (see ``episode_keys``), sensing ``heuristic_signal`` ("path" or "compass")."""
+    fn = "heuristic_action"
+    mode = _signal_code(fn, heuristic_signal)
+    (genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
+     step) = _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat,
+                              key, step)
+    dist = _dist_input(fn, dist, len(obj_kind), walls.shape)
+    return int(_heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius,
+                                 n_feat, key, step, mode))

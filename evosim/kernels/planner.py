@@ -17,6 +17,7 @@ from numba import njit
 
 from evosim.constants import DX, DY, I_ENDS, I_OPENED, I_PICKED, MAX_DEPTH, MAX_PERCEIVED, SIGNAL_PATH, UNREACHABLE
 from evosim.genome import P_DEPTH, P_DISCOUNT, P_UTILITY
+from evosim.kernels.checks import _arr, _decision_inputs, _dist_input, _int, _shape
 from evosim.kernels.episode import (
     EpisodeLayout, Rules, _blocked, _episode_start, _move_and_interact, _new_scratch, _path_signals_into,
     _powtab_size,
@@ -360,3 +361,42 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
         if ended:
             break
     return ret, proxy, steps, plans, work, a
+
+
+# -- the public wrappers of one decision (``evosim.kernels.planner_action`` / ``planner_plan``) --------
+def _planner_call(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
+                  n_feat, max_depth, key, step, min_depth=1):
+    (genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
+     step) = _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat,
+                              key, step)
+    dist = _dist_input(fn, dist, len(obj_kind), walls.shape)
+    kind_inter = _arr(f"{fn}: kind_inter", kind_inter, np.int64, 1)
+    _shape(f"{fn}: kind_inter", kind_inter, (kind_feat.shape[0],))
+    if kind_inter.size and (kind_inter.min() < 0 or kind_inter.max() > 3):
+        raise ValueError(f"{fn}: kind_inter must hold Interaction codes 0..3")
+    max_depth = _int(f"{fn}: max_depth", max_depth, 1, MAX_DEPTH)
+    min_depth = _int(f"{fn}: min_depth", min_depth, 0, 1)
+    plan = np.full(MAX_DEPTH, -1, dtype=np.int64)
+    a, p, _ = _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
+                              radius, n_feat, max_depth, key, step, plan, min_depth)
+    return int(a), int(p), plan
+
+
+def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
+                   n_feat: int, max_depth: int, key, step: int, min_depth: int = 1) -> tuple[int, int]:
+    """(move, plans evaluated) of a planner genome at one state (arguments as in
+    ``heuristic_action``, plus the layout's ``dist[M, H, W]`` from ``distance_maps``, the kinds'
+    ``kind_inter`` codes, the depth cap ``max_depth`` and the smallest depth ``min_depth``, 1 or 0:
+    ``organisms.min_depth``)."""
+    a, p, _ = _planner_call("planner_action", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist,
+                            kind_feat, kind_inter, radius, n_feat, max_depth, key, step, min_depth)
+    return a, p
+
+
+def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
+                 n_feat: int, max_depth: int, key, step: int, min_depth: int = 1) -> tuple[int, int, np.ndarray]:
+    """``planner_action`` with the plan it follows: (move, plans evaluated, plan), ``plan``
+    int64 [MAX_DEPTH] the object indices of the best plan in visiting order, padded with -1
+    (all -1 when the planner explores); the move heads for ``plan[0]``."""
+    return _planner_call("planner_plan", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
+                         kind_inter, radius, n_feat, max_depth, key, step, min_depth)
