@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evosim import architectures as _architectures
 from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_SIZE, MAX_STEPS_LIMIT
 from evosim.errors import UserError
 
@@ -71,8 +72,8 @@ class WorldConfig:
     """training diversity: 0 draws fresh layouts every generation; k > 0 draws all from a fixed pool of k layouts"""
 
 
-#: architectures ``organisms.initial_shares`` may name (``evosim.schema.ARCHITECTURES``)
-ARCHITECTURE_NAMES = ("heuristic", "planner", "memoriser")
+#: architectures ``organisms.initial_shares`` may name: the registered ones (``evosim.architectures``)
+ARCHITECTURE_NAMES = _architectures.NAMES
 
 
 @dataclass(frozen=True)
@@ -574,7 +575,8 @@ def resolved_shares(org: OrganismConfig) -> dict[str, float]:
     (architectures left out: 0), else heuristic 1 - initial_planner_share, planner initial_planner_share."""
     if org.initial_shares:
         return {a: float(org.initial_shares.get(a, 0.0)) for a in ARCHITECTURE_NAMES}
-    return {"heuristic": 1.0 - org.initial_planner_share, "planner": org.initial_planner_share, "memoriser": 0.0}
+    two = {"heuristic": 1.0 - org.initial_planner_share, "planner": org.initial_planner_share}
+    return {a: two.get(a, 0.0) for a in ARCHITECTURE_NAMES}
 
 
 def memorisers_enabled(org: OrganismConfig) -> bool:

@@ -54,6 +54,7 @@ class Arch(IntEnum):
     MEMORISER = 2  # an open-loop plan: one action per step, no perception, no objective (a lookup table)
 
 
+#: code -> name (the registry, ``evosim.architectures``, is the source; it checks this agrees)
 ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner", Arch.MEMORISER: "memoriser"}
 
 #: what a heuristic senses (``organisms.heuristic_signal``; the kernels take the int code):

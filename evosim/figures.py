@@ -12,11 +12,12 @@ import pandas as pd
 import seaborn as sns
 
 from evosim.objectives import classify
-from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS, class_shares
+from evosim.architectures import COLOURS
+from evosim.schema import ARCHITECTURES, CLASS_COLOURS, CLASSES, DISTRIBUTIONS, class_shares
 
 PALETTE = sns.color_palette("colorblind")
-ARCH_COLORS = {"heuristic": PALETTE[0], "planner": PALETTE[1], "memoriser": PALETTE[4]}
-CLASS_COLORS = {"robust": PALETTE[2], "pseudo_aligned": PALETTE[3], "capability_failure": PALETTE[7]}
+ARCH_COLORS = COLOURS  # one colour per architecture (evosim.architectures) and per class (evosim.schema),
+CLASS_COLORS = CLASS_COLOURS  # the viewer's too
 DIST_ORDER = list(DISTRIBUTIONS)
 
 
@@ -38,7 +39,7 @@ def fitness_and_planners(generations: pd.DataFrame) -> plt.Figure:
     axes[0].plot(g["generation"], g["return_mean"], label="training return (mean)", color=PALETTE[2])
     axes[0].set(xlabel="generation", ylabel="return per episode (base reward)", title="Fitness")
     axes[0].legend(fontsize=7)
-    axes[1].plot(g["generation"], g["planner_share"], color=PALETTE[1])
+    axes[1].plot(g["generation"], g["planner_share"], color=ARCH_COLORS["planner"])
     axes[1].set(xlabel="generation", ylabel="planner share (fraction of population)", ylim=(-0.02, 1.02),
                 title="Mesa-optimisers in the population")
     fig.tight_layout()
@@ -151,9 +152,9 @@ def agreement_by_distribution(probe: pd.DataFrame) -> plt.Figure:
     _style()
     cur = agreement_curves(probe)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    series = [("mesa", "planner", "mesa-objective (planners)", PALETTE[1], "-"),
-              ("behav", "planner", "behavioural (planners)", PALETTE[1], "--"),
-              ("behav", "heuristic", "behavioural (heuristics)", PALETTE[0], "--")]
+    series = [("mesa", "planner", "mesa-objective (planners)", ARCH_COLORS["planner"], "-"),
+              ("behav", "planner", "behavioural (planners)", ARCH_COLORS["planner"], "--"),
+              ("behav", "heuristic", "behavioural (heuristics)", ARCH_COLORS["heuristic"], "--")]
     for ax, measure, ylabel in zip(axes, ("regret", "rankcorr"),
                                    ("regret of the chosen first move\n(0 = base-optimal, 1 = base-worst)",
                                     "rank correlation of f and g over first moves")):

@@ -128,16 +128,6 @@ def initial_state(cfg) -> GAState:
     return GAState(genomes, np.full((n, 2), -1, dtype=np.int64), None, 0)
 
 
-def with_memo_block(genomes: np.ndarray, seed: int) -> np.ndarray:
-    """``genomes`` with a memoriser block (no memorisers) appended if they have only the core
-    (a checkpoint written before the block existed); else unchanged."""
-    genomes = np.asarray(genomes)
-    if genomes.shape[1] != gn.CORE_GENES:
-        return genomes
-    rng = np.random.default_rng([seed, STREAM_GA_MEMO, 2**32 - 2])
-    return np.concatenate([genomes, gn.random_memo_block(rng, genomes, 0.0)], axis=1).astype(np.float32)
-
-
 def breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool = False) -> GAState:
     """``_breed``: see there. ``memoriser_flips`` (``config.memorisers_enabled``): whether the
     memoriser gene mutates and flips."""
@@ -249,10 +239,8 @@ def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``)."""
     layouts, idx = training_layouts(cfg, world, state.generation, pool)
     # a writable copy: numba compiles read-only arrays as a separate type
-    rec = kernels.rollout(np.array(state.genomes), layouts, idx, world.table, world.radius, len(world.features),
-                          cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_TRAIN,
-                          state.generation, state.organism_ids(), heuristic_signal=cfg.organisms.heuristic_signal,
-                          min_depth=cfg.organisms.min_depth)
+    rec = kernels.rollout(np.array(state.genomes), layouts, idx, cfg.seed, STREAM_TRAIN, state.generation,
+                          state.organism_ids(), kernels.EpisodeSpec.from_config(cfg, world))
     ret = rec.ret.mean(axis=1)
     work = rec.work.mean(axis=1)
     fitness = ret - cfg.organisms.planning_cost * work
@@ -282,7 +270,7 @@ class GA:
         elif not isinstance(state, GAState):
             state = GAState.from_arrays(state)
         if state.genomes.shape[1] == gn.CORE_GENES:  # a checkpoint from before the memoriser block
-            state = GAState(with_memo_block(state.genomes, cfg.seed), state.parents, state.fitness, state.generation)
+            state = GAState(gn.upgrade(state.genomes), state.parents, state.fitness, state.generation)
         self._state = state
 
     @property
@@ -309,4 +297,4 @@ class GA:
 
 
 __all__ = ["GAState", "GA", "Evaluation", "STATE_KEYS", "initial_state", "breed", "evaluate", "make_pool",
-           "training_layouts", "with_memo_block"]
+           "training_layouts"]

@@ -102,15 +102,57 @@ def memo_actions(genomes: np.ndarray) -> np.ndarray:
 
 
 def expressed_genes(genomes: np.ndarray, n_features: int, max_steps: int) -> np.ndarray:
-    """Genes each organism expresses (its description length, for ``organisms.description_cost``), int64 [N].
+    """Genes each organism expresses (its description length, for ``organisms.description_cost``), int64 [N]:
+    each architecture's ``expressed(n_features, max_steps)`` (``evosim.architectures``; heuristic
+    2 * n_features + 4, planner n_features + 2, memoriser min(MEMO_STEPS, max_steps)). Architecture genes
+    are not counted (every organism has them)."""
+    from evosim.architectures import ARCHITECTURES
 
-    heuristic: 2 * n_features + 4 (attraction and key attraction per channel of the world, wall,
-    momentum, back, temperature); planner: n_features + 2 (utility per channel, depth, discount);
-    memoriser: min(MEMO_STEPS, max_steps) (only the plan genes an episode can read). Architecture
-    genes are not counted (every organism has them)."""
-    arch = architecture(genomes)
-    counts = np.array([2 * n_features + 4, n_features + 2, min(MEMO_STEPS, int(max_steps))], dtype=np.int64)
-    return counts[arch]
+    counts = np.array([a.expressed(n_features, max_steps) for a in ARCHITECTURES], dtype=np.int64)
+    return counts[architecture(genomes)]
+
+
+def express_heuristic(genomes: np.ndarray) -> np.ndarray:
+    """Copies of ``genomes`` expressing the heuristic block (ARCH and memoriser gene made negative)."""
+    out = np.array(genomes, dtype=np.float32, copy=True)
+    out[:, ARCH] = -np.abs(out[:, ARCH]) - (out[:, ARCH] == 0)
+    out[:, M_ARCH] = -np.abs(out[:, M_ARCH]) - (out[:, M_ARCH] == 0)
+    return out
+
+
+def express_planner(genomes: np.ndarray) -> np.ndarray:
+    """Copies of ``genomes`` expressing the planner block (ARCH positive, memoriser gene negative)."""
+    out = express_heuristic(genomes)
+    out[:, ARCH] = -out[:, ARCH]
+    return out
+
+
+def express_memoriser(genomes: np.ndarray) -> np.ndarray:
+    """Copies of ``genomes`` expressing the memoriser block (memoriser gene positive)."""
+    out = np.array(genomes, dtype=np.float32, copy=True)
+    out[:, M_ARCH] = np.abs(out[:, M_ARCH]) + (out[:, M_ARCH] == 0)
+    return out
+
+
+def upgrade(genomes: np.ndarray) -> np.ndarray:
+    """Genomes of ``N_GENES`` columns; genomes of ``CORE_GENES`` columns (written before the memoriser block
+    existed) get the block switched off: memoriser gene -1 (not a memoriser), plan genes 0 (the block
+    ``random_population`` gives without a memo stream). The one place old genomes are upgraded: the store's
+    reader (tables of old runs) and the GA (checkpoints of old runs) call it."""
+    genomes = np.asarray(genomes)
+    if genomes.shape[1] == N_GENES:
+        return genomes
+    if genomes.shape[1] != CORE_GENES:
+        raise ValueError(f"genomes have {genomes.shape[1]} genes: expected {N_GENES} (or {CORE_GENES}, before "
+                         "the memoriser block)")
+    return np.concatenate([genomes, switched_off_memo_block(len(genomes))], axis=1).astype(genomes.dtype)
+
+
+def switched_off_memo_block(n: int) -> np.ndarray:
+    """The memoriser block of ``n`` genomes that are not memorisers: memoriser gene -1, plan genes 0."""
+    memo = np.zeros((n, N_GENES - M_ARCH), dtype=np.float32)
+    memo[:, 0] = -1.0
+    return memo
 
 
 def discount(genomes: np.ndarray) -> np.ndarray:
@@ -135,8 +177,7 @@ def random_population(rng: np.random.Generator, n: int, planner_share: float, si
     plan genes 0)."""
     core = random_core(rng, n, planner_share, sigma, min_depth)
     if rng_memo is None:
-        memo = np.zeros((n, N_GENES - M_ARCH), dtype=np.float32)
-        memo[:, 0] = -1.0
+        memo = switched_off_memo_block(n)
     else:
         memo = random_memo_block(rng_memo, core, memoriser_share, sigma)
     return np.concatenate([core, memo], axis=1)

@@ -19,7 +19,8 @@ import pandas as pd
 from evosim import genome as gn
 from evosim import ga, kernels, worlds
 from evosim.config import Config, load_config, memorisers_enabled, replace
-from evosim.constants import ARCH_NAMES, MAX_DEPTH, Arch
+from evosim.architectures import ARCHITECTURES, by_code
+from evosim.constants import MAX_DEPTH, Arch
 from evosim.schema import architectures
 
 
@@ -29,6 +30,19 @@ def conditions_columns(cfg: Config) -> bool:
     expressed or a description cost is charged. Other runs keep the columns they had before."""
     org = cfg.organisms
     return memorisers_enabled(org) or org.min_depth == 0 or org.description_cost > 0
+
+#: the per-architecture columns every run's generation statistics have had (planner share, planner and heuristic
+#: mean fitness, in this order); ``_architecture_columns`` adds the rest
+_BASE_ARCH_COLUMNS = ("planner_share", "planner_fitness_mean", "heuristic_fitness_mean")
+
+
+def _architecture_columns() -> list[str]:
+    """The conditions columns of each registered architecture (``<name>_share``, then ``<name>_fitness_mean``,
+    in code order) not among the base columns: heuristic_share, memoriser_share, memoriser_fitness_mean."""
+    shares = [f"{a.name}_share" for a in ARCHITECTURES]
+    means = [f"{a.name}_fitness_mean" for a in ARCHITECTURES]
+    return [c for c in shares + means if c not in _BASE_ARCH_COLUMNS]
+
 
 #: keyword parameters of ``EvolutionModel`` and the config setting each overrides
 KEYWORD_SETTINGS = {
@@ -62,7 +76,7 @@ class Organism(mesa.Agent):
 
     @property
     def architecture(self) -> str:
-        return ARCH_NAMES[Arch(int(self.model.architecture[self.row]))]
+        return by_code(self.model.architecture[self.row]).name
 
     @property
     def fitness(self) -> float:
@@ -223,8 +237,7 @@ class EvolutionModel(mesa.Model):
                  "proxy_mean", "steps_mean", "plans_mean", "work_mean", "planner_share", "planner_fitness_mean",
                  "heuristic_fitness_mean", "depth_mean"]
                 + [f"u_{f}_mean" for f in feats] + [f"h_attract_{f}_mean" for f in feats]
-                + (["heuristic_share", "memoriser_share", "memoriser_fitness_mean"]
-                   + [f"depth_{d}" for d in range(MAX_DEPTH + 1)] + ["description_mean"]
+                + (_architecture_columns() + [f"depth_{d}" for d in range(MAX_DEPTH + 1)] + ["description_mean"]
                    if conditions_columns(self.config) else []))
 
     def training_layouts(self, generation: int):
@@ -255,10 +268,14 @@ class EvolutionModel(mesa.Model):
             s[f"u_{f}_mean"] = float(util[planner, j].mean()) if planner.any() else nan
             s[f"h_attract_{f}_mean"] = float(g[heur, gn.H_ATTRACT.start + j].mean()) if heur.any() else nan
         if conditions_columns(self.config):
-            memo = arch == int(Arch.MEMORISER)
-            s["heuristic_share"] = float(heur.mean())
-            s["memoriser_share"] = float(memo.mean())
-            s["memoriser_fitness_mean"] = float(fit[memo].mean()) if memo.any() else nan
+            for a in ARCHITECTURES:  # every architecture's share and mean fitness (the ones not above)
+                mine = arch == a.code
+                if f"{a.name}_share" not in s:
+                    s[f"{a.name}_share"] = float(mine.mean())
+            for a in ARCHITECTURES:
+                mine = arch == a.code
+                if f"{a.name}_fitness_mean" not in s:
+                    s[f"{a.name}_fitness_mean"] = float(fit[mine].mean()) if mine.any() else nan
             for d in range(MAX_DEPTH + 1):
                 s[f"depth_{d}"] = float((dep[planner] == d).mean()) if planner.any() else nan
             desc = self._description if self._description is not None else gn.expressed_genes(

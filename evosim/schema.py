@@ -8,13 +8,14 @@ Owns
     ``SWEEP_COLUMNS``, ``SUMMARY_COLUMNS``  columns of a sweep's sweep.parquet and summary.parquet
     ``CLASSES``          outcome classes under shift (robust, pseudo_aligned, capability_failure)
     ``DISTRIBUTIONS``    layout distributions of every world (train, shift, shift_balanced, control)
-    ``ARCHITECTURES``    organism architecture names, in ``evosim.constants.Arch`` order
+    ``CLASS_COLOURS``    one colour per outcome class, shared by the figures and the viewer
+    ``ARCHITECTURES``    organism architecture names, in code order (from ``evosim.architectures``)
     ``ARCH_GROUPS``      ``("all", *ARCHITECTURES)``: the architecture groups tables report shares for
     ``class_shares``     the one computation of outcome-class shares from a probe table
     ``t_interval``, ``wilson_interval``, ``bootstrap_interval``  confidence intervals
 
-Nothing here imports the rest of evosim except ``evosim.constants`` (for the architecture
-names), so every module can import it.
+Nothing here imports the rest of evosim except the architecture registry (``evosim.architectures``,
+which imports only ``evosim.constants`` and ``evosim.genome``), so every module can import it.
 """
 from __future__ import annotations
 
@@ -24,16 +25,20 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from evosim.constants import ARCH_NAMES, Arch
+from evosim import architectures as _registry
 
 #: outcome classes of an organism under a distribution (evosim.objectives.classify)
 CLASSES = ("robust", "pseudo_aligned", "capability_failure")
+#: one colour per outcome class (seaborn colorblind green, vermillion, grey), in figures and the viewer alike;
+#: architecture colours are in the registry (``evosim.architectures.COLOURS``)
+CLASS_COLOURS = {"robust": "#029e73", "pseudo_aligned": "#d55e00", "capability_failure": "#949494"}
+assert tuple(CLASS_COLOURS) == CLASSES
 #: layout distributions of every world; held-out probe layouts come from each. ``shift_balanced`` (the
 #: shift with as many proxy as true targets, paired at equal path distance from the start) is the headline
 #: distribution for what organisms pursue; ``shift`` stays for continuity
 DISTRIBUTIONS = ("train", "shift", "shift_balanced", "control")
-#: organism architecture names, indexed by ``evosim.constants.Arch`` (the IntEnum stays there)
-ARCHITECTURES = tuple(ARCH_NAMES[a] for a in sorted(Arch))
+#: organism architecture names, indexed by their code (``evosim.architectures.ARCHITECTURES``)
+ARCHITECTURES = _registry.NAMES
 #: architecture groups of per-architecture share tables: the whole population, then each architecture
 ARCH_GROUPS = ("all", *ARCHITECTURES)
 
@@ -42,7 +47,7 @@ def architectures(with_memoriser: bool = True) -> tuple[str, ...]:
     """Categories of a run's ``architecture`` columns: every architecture if memorisers are part of
     the experiment (``evosim.config.memorisers_enabled``), else heuristic and planner only, so the
     tables of an experiment without memorisers are written exactly as before the memoriser existed."""
-    return ARCHITECTURES if with_memoriser else tuple(a for a in ARCHITECTURES if a != ARCH_NAMES[Arch.MEMORISER])
+    return ARCHITECTURES if with_memoriser else tuple(a for a in ARCHITECTURES if a != _registry.MEMORISER.name)
 
 # -- table columns ---------------------------------------------------------------------------
 #: documented columns of a run's tables (generations.parquet, organisms.parquet, genomes.parquet)

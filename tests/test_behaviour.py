@@ -43,8 +43,8 @@ def test_planner_valuing_red_goes_to_red_and_door_valuer_to_doors(dist):
     w = worlds.make(cfg)
     lay = w.sample(np.random.default_rng(7), dist, 60)
     for util, wanted in (([1.0, 0.0, 0.0], {"red_door", "red_ball"}), ([0.0, 0.0, 1.0], {"red_door", "blue_door"})):
-        rec = kernels.rollout(_planner(util), lay, np.arange(len(lay)), w.table, w.radius, 3, 3, cfg.max_steps,
-                              1, 1, 0, np.arange(1))
+        rec = kernels.rollout(_planner(util), lay, np.arange(len(lay)), 1, 1, 0, np.arange(1),
+                              kernels.EpisodeSpec(w.table, w.radius, 3, 3, cfg.max_steps))
         first = [k for k in _first_reached_kind(w, lay, rec) if k is not None]
         assert len(first) >= 50
         hit = np.mean([k in wanted for k in first])
@@ -58,11 +58,10 @@ def test_planner_with_chest_utility_fetches_keys_first():
                       radius={"key": 20, "chest": 20})
     w = worlds.make(cfg)
     lay = w.sample(np.random.default_rng(3), "train", 40)
-    rec = kernels.rollout(_planner([0.0, 1.0], depth=2), lay, np.arange(40), w.table, w.radius, 2, 3, 60,
-                          1, 1, 0, np.arange(1))
+    spec = kernels.EpisodeSpec(w.table, w.radius, 2, 3, 60)
+    rec = kernels.rollout(_planner([0.0, 1.0], depth=2), lay, np.arange(40), 1, 1, 0, np.arange(1), spec)
     assert rec.ret.mean() >= 1.0
-    depth1 = kernels.rollout(_planner([0.0, 1.0], depth=1), lay, np.arange(40), w.table, w.radius, 2, 3, 60,
-                             1, 1, 0, np.arange(1))
+    depth1 = kernels.rollout(_planner([0.0, 1.0], depth=1), lay, np.arange(40), 1, 1, 0, np.arange(1), spec)
     assert depth1.ret.mean() < rec.ret.mean()  # depth 1 sees no value in a key
 
 
@@ -81,6 +80,6 @@ def test_heuristic_evolves_to_solve_open_red_door():
     assert len(heur) > 0.9 * len(m.genomes)  # mutation of the architecture gene may create a few planners
     best = m.genomes[heur[np.argsort(-m.fitness[heur])[:10]]]
     lay = m.world.sample(np.random.default_rng(99), "train", 100)
-    rec = kernels.rollout(best, lay, np.arange(100), m.world.table, m.world.radius, 3, 3, cfg.world.max_steps,
-                          2, 9, 0, np.arange(10))
+    rec = kernels.rollout(best, lay, np.arange(100), 2, 9, 0, np.arange(10),
+                          kernels.EpisodeSpec.from_config(cfg, m.world))
     assert rec.ret.mean() >= 0.8, rec.ret.mean()

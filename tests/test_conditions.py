@@ -13,7 +13,7 @@ from evosim.reference import naive
 from evosim import genome as gn
 from evosim.config import WorldConfig, load_config, memorisers_enabled, replace, resolved_shares
 from evosim.constants import MAX_DEPTH, MEMO_STEPS, Arch
-from evosim.kernels import rollout
+from evosim.kernels import EpisodeSpec, rollout
 from evosim.worlds import DISTRIBUTIONS, WORLDS
 
 FIELDS = ("ret", "proxy", "steps", "plans", "work", "reach", "trace")
@@ -37,10 +37,9 @@ def mixed_genomes(rng, n, min_depth):
 
 
 def both(world, lay, g, max_steps, min_depth, seed=5, signal="path", max_depth=MAX_DEPTH):
-    args = (g, lay, np.array([0, 1, 2, 1]), world.table, world.radius, len(world.features), max_depth, max_steps,
-            seed, 1, 2, np.arange(50, 50 + len(g)))
-    return (rollout(*args, record=True, heuristic_signal=signal, min_depth=min_depth),
-            naive.rollout(*args, record=True, heuristic_signal=signal, min_depth=min_depth))
+    spec = EpisodeSpec(world.table, world.radius, len(world.features), max_depth, max_steps, signal, min_depth)
+    args = (g, lay, np.array([0, 1, 2, 1]), seed, 1, 2, np.arange(50, 50 + len(g)), spec)
+    return rollout(*args, record=True), naive.rollout(*args, record=True)
 
 
 def assert_same(k, t):
@@ -82,7 +81,8 @@ def test_memoriser_plays_its_plan_open_loop():
     g = gn.random_population(np.random.default_rng(1), 1, 0.0)
     g[0, gn.M_ARCH] = 1.0
     g[0, gn.M_PLAN] = 0.75  # floor(1.5) = 1: east every step
-    rec = rollout(g, lay, np.array([0]), world.table, world.radius, 3, 3, 5, 0, 1, 0, np.array([0]), record=True)
+    rec = rollout(g, lay, np.array([0]), 0, 1, 0, np.array([0]), EpisodeSpec(world.table, world.radius, 3, 3, 5),
+                  record=True)
     y, x = lay.start[0]
     w = lay.walls.shape[2]
     want = [y * w + min(x + s, w - 2) for s in range(rec.steps[0, 0] + 1)]
@@ -102,8 +102,8 @@ def test_depth0_planner_follows_its_utility_gradient():
     g[:, gn.P_DEPTH] = -1.0
     g[:, gn.P_UTILITY] = 0.0
     g[0, gn.P_UTILITY.start + world.features.index("door")] = 1.0
-    rec = rollout(g, lay, np.array([0]), world.table, world.radius, 3, 3, 40, 0, 1, 0, np.arange(2), record=True,
-                  min_depth=0)
+    rec = rollout(g, lay, np.array([0]), 0, 1, 0, np.arange(2),
+                  EpisodeSpec(world.table, world.radius, 3, 3, 40, min_depth=0), record=True)
     door = [o for o in range(lay.obj_kind.shape[1]) if lay.obj_kind[0, o] == world.kind_index("red_door")][0]
     d0 = int(lay.dist[0, door][tuple(lay.start[0])])
     assert rec.ret[0, 0] == 1.0 and rec.steps[0, 0] == d0  # a shortest path
@@ -221,11 +221,10 @@ def test_memoriser_memorises_its_one_layout():
     assert gn.architecture(g)[0] == int(Arch.MEMORISER)
     world = worlds.make(cfg.world)
     pool = ga.make_pool(cfg, world)
-    on_pool = rollout(g, pool, np.zeros(4, dtype=np.int64), world.table, world.radius, 3, 3, cfg.world.max_steps,
-                      1, 1, 0, np.array([0]))
+    spec = EpisodeSpec(world.table, world.radius, 3, 3, cfg.world.max_steps)
+    on_pool = rollout(g, pool, np.zeros(4, dtype=np.int64), 1, 1, 0, np.array([0]), spec)
     fresh = world.sample(np.random.default_rng(123), "train", 64)
-    off = rollout(g, fresh, np.arange(64), world.table, world.radius, 3, 3, cfg.world.max_steps, 1, 1, 0,
-                  np.array([0]))
+    off = rollout(g, fresh, np.arange(64), 1, 1, 0, np.array([0]), spec)
     assert on_pool.ret.mean() == 1.0
     assert off.ret.mean() < 0.4
 

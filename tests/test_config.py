@@ -268,3 +268,19 @@ def test_heuristic_signal_setting():
         validate_setting("organisms.heuristic_signal", "Path")
     msg = str(ei.value)
     assert "\n" not in msg and "organisms.heuristic_signal = 'Path'" in msg and "'path', 'compass'" in msg
+
+
+def test_config_does_not_import_the_kernels():
+    """False if importing and validating a config (with its world checks) pulls in the kernels, the GA or
+    the model: config sits below them (fresh interpreter, sys.modules inspected)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys, evosim.config as c; c.load_config(sys.argv[1]); "
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('evosim'))))")
+    out = subprocess.run([sys.executable, "-c", code, str(root / "runs" / "quickstart.toml")], capture_output=True,
+                         text=True, check=True, cwd=root).stdout.split()
+    assert "evosim.config" in out and "evosim.architectures" in out
+    assert not [m for m in out if m.startswith(("evosim.kernels", "evosim.ga", "evosim.model", "evosim.experiment"))], out

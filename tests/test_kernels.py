@@ -23,12 +23,13 @@ from evosim.config import WorldConfig
 from evosim.constants import MAX_DEPTH, NO_KIND, UNREACHABLE
 from evosim.genome import ARCH, N_GENES, P_DEPTH, P_UTILITY, random_population
 from evosim.constants import MAX_PERCEIVED
-from evosim.kernels import distance_maps, episode_keys, heuristic_action, planner_plan, rollout
+from evosim.kernels import EpisodeSpec, distance_maps, episode_keys, heuristic_action, planner_plan, rollout
 from evosim.kernels.rng import _episode_key as episode_key
 from evosim.kernels.rng import _splitmix64 as splitmix64
 from evosim.kernels.rng import _uniform as uniform
 from evosim.constants import MAX_FEATURES
-from evosim.kernels.rollout import _explore, _planner_action, _signals_into
+from evosim.kernels.heuristic import _signals_into
+from evosim.kernels.planner import _explore, _planner_action
 from evosim.worlds import DISTRIBUTIONS, WORLDS, Layouts
 
 FIELDS = ("ret", "proxy", "steps", "plans", "work", "reach", "trace")
@@ -56,10 +57,9 @@ def run_both(world, lay, genomes, max_steps, seed=11, max_depth=MAX_DEPTH, radiu
     radius = world.radius if radius is None else np.asarray(radius, dtype=np.int64)
     episode_layout = np.arange(len(lay)) if episode_layout is None else episode_layout
     organism_ids = np.arange(100, 100 + len(genomes)) if organism_ids is None else organism_ids
-    args = (genomes, lay, episode_layout, world.table, radius, len(world.features), max_depth, max_steps,
-            seed, 1, generation, organism_ids)
-    return (rollout(*args, record=True, heuristic_signal=signal),
-            naive.rollout(*args, record=True, heuristic_signal=signal))
+    spec = EpisodeSpec(world.table, radius, len(world.features), max_depth, max_steps, signal)
+    args = (genomes, lay, episode_layout, seed, 1, generation, organism_ids, spec)
+    return rollout(*args, record=True), naive.rollout(*args, record=True)
 
 
 def assert_same(k, t):
@@ -363,8 +363,8 @@ def test_rollout_equals_twin(name, distribution):
             assert_same(k, t)
     assert (k.plans[g[:, ARCH] <= 0] == 0).all() and (k.work[g[:, ARCH] <= 0] == 0).all()
     assert (k.work >= k.plans).all() and (k.work[g[:, ARCH] > 0].sum() > k.plans.sum())
-    quiet = rollout(g, lay, np.arange(4), world.table, np.array([3, 1, 0, 0]), len(world.features), 3, max_steps,
-                    11, 1, 3, np.arange(100, 112), heuristic_signal="compass")
+    quiet = rollout(g, lay, np.arange(4), 11, 1, 3, np.arange(100, 112),
+                    EpisodeSpec(world.table, np.array([3, 1, 0, 0]), len(world.features), 3, max_steps, "compass"))
     assert quiet.trace is None and np.array_equal(quiet.ret, k.ret) and np.array_equal(quiet.reach, k.reach)
 
 
@@ -504,7 +504,8 @@ def test_organism_ids_not_rows_decide_randomness():
     ids = np.arange(50, 60)
     perm = rng.permutation(10)
     a, _ = run_both(world, lay, g, 30, organism_ids=ids)
-    b = rollout(g[perm], lay, np.arange(3), world.table, world.radius, 2, 3, 30, 11, 1, 3, ids[perm], record=True)
+    b = rollout(g[perm], lay, np.arange(3), 11, 1, 3, ids[perm], EpisodeSpec(world.table, world.radius, 2, 3, 30),
+                record=True)
     for f in FIELDS:
         assert np.array_equal(getattr(a, f)[perm], getattr(b, f))
 
@@ -515,10 +516,10 @@ def test_different_seed_gives_different_traces():
     world = make_world("red_door")
     lay = world.sample(rng, "train", 4)
     g = genomes_for(rng, 10, planner_share=0.0)
-    args = (g, lay, np.arange(4), world.table, world.radius, 3, 3, 40)
-    a = rollout(*args, 1, 1, 0, np.arange(10), record=True)
-    b = rollout(*args, 2, 1, 0, np.arange(10), record=True)
-    c = rollout(*args, 1, 1, 0, np.arange(10), record=True)
+    spec = EpisodeSpec(world.table, world.radius, 3, 3, 40)
+    a = rollout(g, lay, np.arange(4), 1, 1, 0, np.arange(10), spec, record=True)
+    b = rollout(g, lay, np.arange(4), 2, 1, 0, np.arange(10), spec, record=True)
+    c = rollout(g, lay, np.arange(4), 1, 1, 0, np.arange(10), spec, record=True)
     assert not np.array_equal(a.trace, b.trace)
     assert np.array_equal(a.trace, c.trace) and np.array_equal(a.ret, c.ret)
 
@@ -528,7 +529,7 @@ THREAD_SCRIPT = textwrap.dedent("""
     import numpy as np
     from evosim.config import WorldConfig
     from evosim.genome import random_population
-    from evosim.kernels import rollout
+    from evosim.kernels import EpisodeSpec, rollout
     from evosim.worlds import WORLDS
     out = []
     for name in sorted(WORLDS):
@@ -536,8 +537,8 @@ THREAD_SCRIPT = textwrap.dedent("""
         rng = np.random.default_rng(42)
         lay = world.sample(rng, "train", 4)
         g = random_population(rng, 48, 0.5)
-        r = rollout(g, lay, np.arange(4), world.table, world.radius, len(world.features), 3, 40, 9, 1, 2,
-                    np.arange(48), record=True)
+        r = rollout(g, lay, np.arange(4), 9, 1, 2, np.arange(48),
+                    EpisodeSpec(world.table, world.radius, len(world.features), 3, 40), record=True)
         out += [r.ret.ravel(), r.proxy.ravel(), r.steps.ravel(), r.plans.ravel(), r.work.ravel(), r.reach.ravel(),
                 r.trace.ravel()]
     np.save(sys.argv[1], np.concatenate([np.asarray(v, dtype=np.float64) for v in out]))
@@ -586,7 +587,7 @@ def test_twin_genome_layout_matches_genome_module():
             naive.G_LOGTEMP, naive.G_UTILITY, naive.G_DEPTH, naive.G_DISCOUNT, naive.N_GENES) == (
         G.ARCH, G.H_ATTRACT.start, G.H_ATTRACT_KEY.start, G.H_WALL, G.H_MOMENTUM, G.H_BACK, G.H_LOGTEMP,
         G.P_UTILITY.start, G.P_DEPTH, G.P_DISCOUNT, G.N_GENES)
-    from evosim.kernels.rollout import EXPLORE_KEEP
+    from evosim.kernels.planner import EXPLORE_KEEP
 
     assert (naive.MAX_PERCEIVED, naive.EXPLORE_KEEP, naive.UNREACHABLE) == (MAX_PERCEIVED, EXPLORE_KEEP, UNREACHABLE)
 
@@ -708,7 +709,8 @@ def test_choice_events_and_fit_choices_reject_bad_input():
     lay = hand_layout(OPEN, (2, 2), [(5, 5, 0), (1, 1, 0)])
     g = np.zeros((1, N_GENES), np.float32)
     g[0, ARCH], g[0, P_UTILITY.start], g[0, P_DEPTH] = 1.0, 1.0, 1
-    rec = rollout(g, lay, np.zeros(2, np.int64), world.table, world.radius, 2, 3, 20, 1, 1, 0, [0], record=True)
+    rec = rollout(g, lay, np.zeros(2, np.int64), 1, 1, 0, [0], EpisodeSpec(world.table, world.radius, 2, 3, 20),
+                  record=True)
     good = dict(trace=rec.trace, reach=rec.reach, episode_layout=np.zeros(2, np.int64), obj_pos=lay.obj_pos,
                 obj_kind=lay.obj_kind, dist=lay.dist, kind_feat=world.table.features, radius=world.radius, n_feat=2)
     ev = choice_events(**good)
@@ -739,15 +741,17 @@ def test_kernel_constants_come_from_constants_py():
 
     from evosim import constants as C
 
-    bfs, probe_kernels, R = (importlib.import_module(f"evosim.kernels.{m}") for m in ("bfs", "probe_kernels", "rollout"))
+    bfs, probe_kernels, E, H, P, R = (importlib.import_module(f"evosim.kernels.{m}") for m in (
+        "bfs", "probe_kernels", "episode", "heuristic", "planner", "rollout"))
 
-    assert R.DY is C.DY and R.DX is C.DX and R.OPPOSITE is C.OPPOSITE and bfs.DY is C.DY
-    assert R.MAX_PERCEIVED == probe_kernels.MAX_PERCEIVED == C.MAX_PERCEIVED
+    assert E.DY is C.DY and E.DX is C.DX and P.DY is C.DY and H.OPPOSITE is C.OPPOSITE and bfs.DY is C.DY
+    assert E.MAX_PERCEIVED == P.MAX_PERCEIVED == probe_kernels.MAX_PERCEIVED == C.MAX_PERCEIVED
     assert (C.I_CONSUMED, C.I_ENDS, C.I_PICKED, C.I_OPENED) == tuple(int(i) for i in C.Interaction)
-    assert R.I_OPENED is C.I_OPENED and probe_kernels.I_OPENED is C.I_OPENED
+    assert E.I_OPENED is C.I_OPENED and P.I_OPENED is C.I_OPENED and probe_kernels.I_OPENED is C.I_OPENED
+    assert (E.A_HEURISTIC, E.A_PLANNER, E.A_MEMORISER) == tuple(int(a) for a in C.Arch)
     assert C.PROBE_PURPOSE == {"train": 0, "shift": 1, "control": 2, "decision": 3, "random": 8, "reference": 9,
                                "proxy_reference": 10}
-    for mod in (bfs, probe_kernels, R):
+    for mod in (bfs, probe_kernels, E, H, P, R):
         for name in ("_DY", "_DX", "_OPP"):
             assert not hasattr(mod, name)
 
@@ -864,8 +868,14 @@ def test_rollout_rejects_an_unknown_signal():
     world = make_world("red_door")
     lay = hand_layout(OPEN, (2, 2), [(1, 1, 0)])
     g = np.zeros((1, N_GENES), np.float32)
-    with pytest.raises(ValueError, match="rollout: heuristic_signal = 'smell': expected one of 'path', 'compass'"):
-        rollout(g, lay, np.zeros(1, np.int64), world.table, world.radius, 3, 3, 5, 1, 1, 0, [0],
-                heuristic_signal="smell")
+    with pytest.raises(ValueError, match="EpisodeSpec: heuristic_signal = 'smell': expected one of 'path', 'compass'"):
+        EpisodeSpec(world.table, world.radius, 3, 3, 5, "smell")
     with pytest.raises(ValueError, match="heuristic_signal"):
-        rollout(g, lay, np.zeros(1, np.int64), world.table, world.radius, 3, 3, 5, 1, 1, 0, [0], heuristic_signal=1)
+        EpisodeSpec(world.table, world.radius, 3, 3, 5, 1)
+    spec = EpisodeSpec(world.table, world.radius, 3, 3, 5)
+    for bad, match in (({"n_features": 0}, "n_features must be in 1..4"), ({"max_depth": 4}, "max_depth must be in"),
+                       ({"min_depth": 2}, "min_depth must be 0 or 1"), ({"radius": [3]}, "one radius per feature")):
+        with pytest.raises(ValueError, match=match):
+            spec.replace(**bad)
+    with pytest.raises(TypeError, match="unexpected arguments after spec"):
+        rollout(g, lay, np.zeros(1, np.int64), 1, 1, 0, [0], spec, 3)

@@ -199,9 +199,9 @@ def test_matched_reference_is_the_planted_aligned_planner(world):
     assert (gn.discount(g) > 0.985).all() and (gn.architecture(g) == 1).all()
     for purpose, row, d in (("reference", 0, "train"), ("proxy_reference", 1, "shift")):
         lay = sets[d].layouts
-        rec = kernels.rollout(g[row:row + 1], lay, np.arange(len(lay)), w.table, w.radius, nf, cfg.organisms.max_depth,
-                              cfg.world.max_steps, cfg.seed, STREAM_PROBE, {"reference": 9, "proxy_reference": 10}[purpose],
-                              np.array([REFERENCE_ID]))
+        spec = kernels.EpisodeSpec(w.table, w.radius, nf, cfg.organisms.max_depth, cfg.world.max_steps)
+        rec = kernels.rollout(g[row:row + 1], lay, np.arange(len(lay)), cfg.seed, STREAM_PROBE,
+                              {"reference": 9, "proxy_reference": 10}[purpose], np.array([REFERENCE_ID]), spec)
         if row == 0:
             np.testing.assert_array_equal(rec.ret[0], sets[d].matched_true)
         else:

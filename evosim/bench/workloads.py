@@ -31,16 +31,22 @@ class Workload:
     def n_features(self) -> int:
         return len(self.world.features)
 
+    def spec(self):
+        """The rollout's ``EpisodeSpec``."""
+        from evosim.kernels.spec import EpisodeSpec
+
+        return EpisodeSpec(self.world.table, self.world.radius, self.n_features, self.max_depth, self.max_steps,
+                           self.heuristic_signal, self.min_depth)
+
     def args(self):
-        return (self.genomes, self.layouts, self.episode_layout, self.world.table, self.world.radius, self.n_features,
-                self.max_depth, self.max_steps, self.seed, self.stream, self.generation,
-                np.arange(len(self.genomes), dtype=np.int64))
+        """Positional arguments of ``kernels.rollout`` and its naive twin."""
+        return (self.genomes, self.layouts, self.episode_layout, self.seed, self.stream, self.generation,
+                np.arange(len(self.genomes), dtype=np.int64), self.spec())
 
     def run(self, record_trace: bool = False):
         from evosim import kernels
 
-        return kernels.rollout(*self.args(), record=record_trace, heuristic_signal=self.heuristic_signal,
-                               min_depth=self.min_depth)
+        return kernels.rollout(*self.args(), record=record_trace)
 
     def subset(self, n: int, episodes: int) -> "Workload":
         return Workload(self.genomes[:n], self.layouts, self.episode_layout[:episodes], self.world, self.max_depth,

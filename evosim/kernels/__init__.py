@@ -2,21 +2,26 @@
 
 Kernels see arrays and scalars only; every numba function is private (leading underscore) and
 the rest of evosim calls only these wrappers, which raise ``ValueError`` on a bad shape, dtype
-or range:
+or range (checks in kernels/checks.py); the one-decision wrappers live beside their architecture's
+episode loop:
 
     distance_maps(walls, obj_pos, obj_kind)                     BFS maps          kernels/bfs.py
-    rollout(genomes, layouts, episode_layout, table, ...)       whole episodes    kernels/rollout.py
-    heuristic_action(genome, walls, y, x, ...)                  one decision      kernels/rollout.py
-    planner_action(genome, walls, y, x, ...) / planner_plan     one decision      kernels/rollout.py
+    rollout(genomes, layouts, episode_layout, seed, ..., spec)  whole episodes    kernels/rollout.py (dispatch),
+                                                                                  kernels/{heuristic,planner,memoriser}.py
+                                                                                  (episode loops), kernels/episode.py
+    heuristic_action(genome, walls, y, x, ...)                  one decision      kernels/heuristic.py
+    planner_action(genome, walls, y, x, ...) / planner_plan     one decision      kernels/planner.py
     episode_keys(seed, stream, generation, organisms, episodes) random keys       kernels/rng.py
     oracle_values(walls, start, obj_pos, obj_kind, ...)         best value        kernels/probe_kernels.py
     choice_events(trace, reach, episode_layout, ...)            choice events     kernels/probe_kernels.py
     fit_choices(feat, dist, nopt, chosen, org_start, ...)       choice-model fit  kernels/probe_kernels.py
     task_values(start, obj_pos, obj_kind, dist, ...)            outputs and f     kernels/probe_kernels.py
     mesa_values(utility, depth, gamma, tasks, ...)              g of planners     kernels/probe_kernels.py
-    planner_genes(genomes, max_depth)                           depth, discount   kernels/rollout.py
+    planner_genes(genomes, max_depth)                           depth, discount   kernels/planner.py
 
-Each kernel has a slow, obviously-correct twin in ``tests/naive.py`` / ``tests/naive_probe.py``;
+``EpisodeSpec`` (kernels/spec.py) holds a rollout's rules, built once: ``EpisodeSpec.from_config(cfg, world)``.
+
+Each kernel has a slow, obviously-correct twin in ``evosim/reference/naive.py`` / ``evosim/reference/naive_probe.py``;
 the tests compare them trajectory by trajectory.
 """
 from __future__ import annotations
@@ -25,14 +30,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, N_ACTIONS
+from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT
 from evosim.genome import N_GENES
 from evosim.kernels.bfs import _distance_maps
+from evosim.kernels.checks import _arr, _finite, _inside, _int, _kinds, _shape, _signal_code
+from evosim.kernels.heuristic import heuristic_action
+from evosim.kernels.planner import _planner_genes, planner_action, planner_plan
 from evosim.kernels.probe_kernels import (
     ORACLE_MAX_OBJECTS, _count_choices, _fill_choices, _fit_choices, _mesa_values, _oracle, _task_values,
 )
 from evosim.kernels.rng import _episode_keys
-from evosim.kernels.rollout import _heuristic_action, _planner_action, _planner_genes, _rollout
+from evosim.kernels.rollout import _rollout
+from evosim.kernels.spec import EpisodeSpec
 
 
 def distance_maps(walls: np.ndarray, obj_pos: np.ndarray, obj_kind: np.ndarray) -> np.ndarray:
@@ -70,20 +79,17 @@ class Rollouts:
     #                   objects scored (distance lookup + utility) + plans evaluated; 0 for heuristics
 
 
-def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, max_depth: int, max_steps: int,
-            seed: int, stream: int, generation: int, organism_ids, record: bool = False,
-            heuristic_signal: str = "path", min_depth: int = 1) -> Rollouts:
-    """Roll every genome out on every episode; episode ``e`` plays layout ``episode_layout[e]``.
-
-    ``table.capacity`` (> 0) ends an episode once that many objects have been eaten (satiety).
-    The random numbers of episode ``e`` of organism ``organism_ids[i]`` derive from
-    (seed, stream, generation, organism_ids[i], e) only. ``heuristic_signal`` is what heuristics
-    sense, one of ``HEURISTIC_SIGNALS`` (see ``evosim.constants``): "path" (BFS-gradient toward
-    perceived objects) or "compass" (Manhattan-direction sums). ``min_depth`` (1, or 0:
-    ``organisms.min_depth``) is the smallest planner depth expressed; depth 0 is a reactive planner.
-    Genomes carry the memoriser block (``genome.N_GENES`` columns); memorisers play their plan.
+def rollout(genomes, layouts, episode_layout, seed: int, stream: int, generation: int, organism_ids,
+            spec: EpisodeSpec, record: bool = False) -> Rollouts:
+    """Roll every genome out on every episode under ``spec`` (an ``EpisodeSpec``: kind table, radii,
+    feature count, depth limits, step limit, heuristic signal); episode ``e`` plays layout
+    ``episode_layout[e]``. The random numbers of episode ``e`` of organism ``organism_ids[i]`` derive from
+    (seed, stream, generation, organism_ids[i], e) only. Genomes carry the memoriser block
+    (``genome.N_GENES`` columns); each organism plays its architecture's episode loop.
     """
-    mode = _signal_code("rollout", heuristic_signal)
+    if not isinstance(spec, EpisodeSpec):
+        raise TypeError(f"rollout: spec must be an EpisodeSpec (EpisodeSpec.from_config(cfg, world)), got {type(spec).__name__}")
+    mode = HEURISTIC_SIGNALS.index(spec.heuristic_signal)
     genomes = np.ascontiguousarray(genomes, dtype=np.float32)
     if genomes.ndim != 2 or genomes.shape[1] != N_GENES:
         raise ValueError(f"rollout: genomes must be [N, {N_GENES}], got {genomes.shape}")
@@ -94,17 +100,13 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
     episode_layout = np.ascontiguousarray(episode_layout, dtype=np.int64)
     if episode_layout.ndim != 1 or (len(episode_layout) and (episode_layout.min() < 0 or episode_layout.max() >= len(layouts))):
         raise ValueError("rollout: episode_layout must index the layouts")
-    if not 1 <= n_features <= MAX_FEATURES:
-        raise ValueError(f"rollout: n_features must be in 1..{MAX_FEATURES}")
-    if not 1 <= max_depth <= MAX_DEPTH:
-        raise ValueError(f"rollout: max_depth must be in 1..{MAX_DEPTH}")
-    if min_depth not in (0, 1):
-        raise ValueError(f"rollout: min_depth must be 0 or 1, got {min_depth!r}")
     organism_ids = np.ascontiguousarray(organism_ids, dtype=np.int64)
     if organism_ids.shape != (len(genomes),):
         raise ValueError("rollout: one organism id per genome")
     n, e = len(genomes), len(episode_layout)
     m = layouts.obj_kind.shape[1]
+    max_steps = spec.max_steps
+    table = spec.table
     ret = np.zeros((n, e))
     proxy = np.zeros((n, e))
     steps = np.zeros((n, e), dtype=np.int64)
@@ -116,159 +118,11 @@ def rollout(genomes, layouts, episode_layout, table, radius, n_features: int, ma
              np.ascontiguousarray(layouts.obj_pos, dtype=np.int64), np.ascontiguousarray(layouts.obj_kind, dtype=np.int64),
              layouts.dist, episode_layout, np.ascontiguousarray(table.features, dtype=np.float64),
              np.ascontiguousarray(table.reward, dtype=np.float64), np.ascontiguousarray(table.proxy, dtype=np.float64),
-             np.ascontiguousarray(table.interaction, dtype=np.int64), np.ascontiguousarray(radius, dtype=np.int64),
-             int(n_features), int(max_depth), int(max_steps), np.uint64(seed), np.uint64(stream), np.uint64(generation),
-             organism_ids, ret, proxy, steps, plans, work, reach, trace, bool(record), int(getattr(table, "capacity", 0)),
-             mode, int(min_depth))
+             np.ascontiguousarray(table.interaction, dtype=np.int64), spec.radius,
+             int(spec.n_features), int(spec.max_depth), int(max_steps), np.uint64(seed), np.uint64(stream),
+             np.uint64(generation), organism_ids, ret, proxy, steps, plans, work, reach, trace, bool(record),
+             spec.capacity, mode, int(spec.min_depth))
     return Rollouts(ret, proxy, steps, plans, reach, trace if record else None, work)
-
-
-def _signal_code(fn: str, signal) -> int:
-    """The kernels' int code of a heuristic signal name (its index in ``HEURISTIC_SIGNALS``)."""
-    if not isinstance(signal, str) or signal not in HEURISTIC_SIGNALS:
-        raise ValueError(f"{fn}: heuristic_signal = {signal!r}: expected one of "
-                         + ", ".join(repr(v) for v in HEURISTIC_SIGNALS))
-    return HEURISTIC_SIGNALS.index(signal)
-
-
-# -- helpers of the wrappers -------------------------------------------------------------------
-def _arr(name: str, a, dtype, ndim: int) -> np.ndarray:
-    """``a`` as a C-contiguous array of ``dtype`` with ``ndim`` dimensions, else ValueError."""
-    try:
-        out = np.ascontiguousarray(a, dtype=dtype)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: cannot be read as {np.dtype(dtype).name}: {exc}") from None
-    if out.ndim != ndim:
-        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {out.shape}")
-    return out
-
-
-def _shape(name: str, a: np.ndarray, shape: tuple) -> None:
-    if a.shape != tuple(shape):
-        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {a.shape}")
-
-
-def _finite(name: str, a: np.ndarray) -> None:
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name}: contains NaN or inf")
-
-
-def _int(name: str, v, lo: int | None = None, hi: int | None = None) -> int:
-    """``v`` as a Python int in lo..hi (inclusive), else ValueError."""
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
-        raise ValueError(f"{name}: expected an integer, got {v!r}")
-    v = int(v)
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ValueError(f"{name}: {v} is outside {lo if lo is not None else '-inf'}..{hi if hi is not None else 'inf'}")
-    return v
-
-
-def _kinds(fn: str, obj_kind: np.ndarray, n_kinds: int) -> None:
-    if obj_kind.size and (obj_kind.min() < -1 or obj_kind.max() >= n_kinds):
-        raise ValueError(f"{fn}: obj_kind must be -1 (empty slot) or a kind index below {n_kinds}")
-
-
-def _inside(fn: str, obj_pos: np.ndarray, obj_kind: np.ndarray, h: int, w: int) -> None:
-    live = obj_kind >= 0
-    if live.any():
-        ys, xs = obj_pos[..., 0][live], obj_pos[..., 1][live]
-        if ys.min() < 0 or xs.min() < 0 or ys.max() >= h or xs.max() >= w:
-            raise ValueError(f"{fn}: an object lies outside the grid")
-
-
-# -- one decision state ---------------------------------------------------------------------------
-def _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
-                     step):
-    genome = _arr(f"{fn}: genome", genome, np.float32, 1)
-    _shape(f"{fn}: genome", genome, (N_GENES,))
-    _finite(f"{fn}: genome", genome)
-    walls = _arr(f"{fn}: walls", walls, np.uint8, 2)
-    h, w = walls.shape
-    y, x = _int(f"{fn}: y", y, 0, h - 1), _int(f"{fn}: x", x, 0, w - 1)
-    prev = _int(f"{fn}: prev", prev, -1, N_ACTIONS - 1)
-    inv = _int(f"{fn}: inv", inv, 0)
-    obj_kind = _arr(f"{fn}: obj_kind", obj_kind, np.int64, 1)
-    m = len(obj_kind)
-    obj_pos = _arr(f"{fn}: obj_pos", obj_pos, np.int64, 2)
-    _shape(f"{fn}: obj_pos", obj_pos, (m, 2))
-    alive = _arr(f"{fn}: alive", alive, np.bool_, 1)
-    _shape(f"{fn}: alive", alive, (m,))
-    if (alive & (obj_kind < 0)).any():
-        raise ValueError(f"{fn}: an empty slot (obj_kind -1) is marked alive")
-    kind_feat = _arr(f"{fn}: kind_feat", kind_feat, np.float64, 2)
-    _finite(f"{fn}: kind_feat", kind_feat)
-    _kinds(fn, obj_kind, kind_feat.shape[0])
-    _inside(fn, obj_pos, obj_kind, h, w)
-    n_feat = _int(f"{fn}: n_feat", n_feat, 1, min(MAX_FEATURES, kind_feat.shape[1]))
-    radius = _arr(f"{fn}: radius", radius, np.int64, 1)
-    if len(radius) < n_feat:
-        raise ValueError(f"{fn}: radius needs one entry per feature channel ({n_feat}), got {len(radius)}")
-    key = _int(f"{fn}: key", key, 0, 2**64 - 1)
-    step = _int(f"{fn}: step", step, 0)
-    return genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, np.uint64(key), step
-
-
-def heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius,
-                     n_feat: int, key, step: int, heuristic_signal: str = "path") -> int:
-    """The move (``Action``) a heuristic genome takes at one state: standing on (y, x) of
-    ``walls[H, W]`` after move ``prev`` (-1: none yet) holding ``inv`` keys, with objects
-    ``obj_pos[M, 2]`` / ``obj_kind[M]`` of which ``alive[M]`` are still there, the layout's
-    ``dist[M, H, W]`` from ``distance_maps``, at step ``step`` of the episode with random key
-    ``key`` (see ``episode_keys``), sensing ``heuristic_signal`` ("path" or "compass")."""
-    fn = "heuristic_action"
-    mode = _signal_code(fn, heuristic_signal)
-    (genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
-     step) = _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat,
-                              key, step)
-    dist = _dist_input(fn, dist, len(obj_kind), walls.shape)
-    return int(_heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, radius,
-                                 n_feat, key, step, mode))
-
-
-def _dist_input(fn, dist, m, shape):
-    dist = np.ascontiguousarray(dist)
-    if dist.dtype not in (np.int16, np.int32, np.int64):
-        raise ValueError(f"{fn}: dist must be an integer array (int16 from distance_maps), got {dist.dtype}")
-    _shape(f"{fn}: dist", dist, (m,) + shape)
-    return dist
-
-
-def _planner_call(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
-                  n_feat, max_depth, key, step, min_depth=1):
-    (genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, key,
-     step) = _decision_inputs(fn, genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat,
-                              key, step)
-    dist = _dist_input(fn, dist, len(obj_kind), walls.shape)
-    kind_inter = _arr(f"{fn}: kind_inter", kind_inter, np.int64, 1)
-    _shape(f"{fn}: kind_inter", kind_inter, (kind_feat.shape[0],))
-    if kind_inter.size and (kind_inter.min() < 0 or kind_inter.max() > 3):
-        raise ValueError(f"{fn}: kind_inter must hold Interaction codes 0..3")
-    max_depth = _int(f"{fn}: max_depth", max_depth, 1, MAX_DEPTH)
-    min_depth = _int(f"{fn}: min_depth", min_depth, 0, 1)
-    plan = np.full(MAX_DEPTH, -1, dtype=np.int64)
-    a, p, _ = _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                              radius, n_feat, max_depth, key, step, plan, min_depth)
-    return int(a), int(p), plan
-
-
-def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
-                   n_feat: int, max_depth: int, key, step: int, min_depth: int = 1) -> tuple[int, int]:
-    """(move, plans evaluated) of a planner genome at one state (arguments as in
-    ``heuristic_action``, plus the layout's ``dist[M, H, W]`` from ``distance_maps``, the kinds'
-    ``kind_inter`` codes, the depth cap ``max_depth`` and the smallest depth ``min_depth``, 1 or 0:
-    ``organisms.min_depth``)."""
-    a, p, _ = _planner_call("planner_action", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist,
-                            kind_feat, kind_inter, radius, n_feat, max_depth, key, step, min_depth)
-    return a, p
-
-
-def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter, radius,
-                 n_feat: int, max_depth: int, key, step: int, min_depth: int = 1) -> tuple[int, int, np.ndarray]:
-    """``planner_action`` with the plan it follows: (move, plans evaluated, plan), ``plan``
-    int64 [MAX_DEPTH] the object indices of the best plan in visiting order, padded with -1
-    (all -1 when the planner explores); the move heads for ``plan[0]``."""
-    return _planner_call("planner_plan", genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                         kind_inter, radius, n_feat, max_depth, key, step, min_depth)
 
 
 def episode_keys(seed, stream, generation, organisms, episodes) -> np.ndarray:
@@ -559,6 +413,6 @@ def mesa_values(utility, depth, gamma, tasks: TaskValues, obj_pos, obj_kind, dis
 
 __all__ = [
     "TaskValues", "task_values", "mesa_values", "planner_genes",
-    "ChoiceEvents", "Rollouts", "choice_events", "distance_maps", "episode_keys", "fit_choices", "heuristic_action",
+    "ChoiceEvents", "EpisodeSpec", "Rollouts", "choice_events", "distance_maps", "episode_keys", "fit_choices", "heuristic_action",
     "oracle_values", "planner_action", "planner_plan", "rollout",
 ]

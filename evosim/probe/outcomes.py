@@ -15,7 +15,8 @@ import pandas as pd
 
 from evosim import genome as gn
 from evosim.config import memorisers_enabled
-from evosim.constants import ARCH_NAMES, Arch, Interaction
+from evosim.architectures import NAMES as ARCH_NAMES
+from evosim.constants import Arch, Interaction
 from evosim.objectives import (
     choice_loglik_batch, classify, cosine, kind_agreement, power_bits, prefers_proxy, pseudo_r2,
 )
@@ -205,7 +206,7 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         df = pd.DataFrame({
             "generation": np.full(n, generation, dtype=np.int64),
             "organism_id": ids,
-            "architecture": [ARCH_NAMES[Arch(int(a))] for a in arch],
+            "architecture": [ARCH_NAMES[int(a)] for a in arch],
             "depth": np.where(planner, gn.depth(genomes, cfg.organisms.max_depth, cfg.organisms.min_depth),
                               -1).astype(np.int64),
             "distribution": dist,

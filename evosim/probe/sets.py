@@ -86,10 +86,8 @@ def _layout_rng(seed: int, distribution: str, decision: bool) -> np.random.Gener
 
 
 def _roll(cfg, world, genomes, lay, ids, purpose: str, record: bool = True):
-    return kernels.rollout(genomes, lay, np.arange(len(lay)), world.table, world.radius, len(world.features),
-                           cfg.organisms.max_depth, cfg.world.max_steps, cfg.seed, STREAM_PROBE, PROBE_PURPOSE[purpose],
-                           ids, record=record, heuristic_signal=cfg.organisms.heuristic_signal,
-                           min_depth=cfg.organisms.min_depth)
+    return kernels.rollout(genomes, lay, np.arange(len(lay)), cfg.seed, STREAM_PROBE, PROBE_PURPOSE[purpose], ids,
+                           kernels.EpisodeSpec.from_config(cfg, world), record=record)
 
 
 def _feature_counts(reach, obj_kind, kind_feat) -> np.ndarray:

@@ -9,11 +9,18 @@ exactly.
 Twins:
     splitmix64, episode_key, uniform     evosim/kernels/rng.py
     bfs, distance_maps                   evosim/kernels/bfs.py (+ kernels.distance_maps)
-    heuristic_action, explore,
-    planner_action, planner_plan,
-    reactive_action (depth 0), memo_action,
-    episode, rollout                     evosim/kernels/rollout.py (+ kernels.rollout; planner_plan is
-                                         the ``plan`` output of planner_action)
+    heuristic_action                     evosim/kernels/heuristic.py
+    explore, planner_action, planner_plan,
+    reactive_action (depth 0)            evosim/kernels/planner.py (planner_plan is the ``plan`` output
+                                         of planner_action)
+    memo_action                          evosim/kernels/memoriser.py
+    episode, rollout                     evosim/kernels/episode.py + rollout.py (+ kernels.rollout, which
+                                         takes an ``EpisodeSpec``, as ``rollout`` here does)
+
+Unlike the kernels, the twins are not split per architecture: ``episode`` is one plain loop that calls
+each architecture's decision function, which is all a twin needs (the kernels keep one loop per
+architecture for speed only, see kernels/rollout.py). A new architecture adds its decision function here
+and one branch in ``episode`` (docs/architectures.md).
 """
 from __future__ import annotations
 
@@ -506,13 +513,15 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
     return ret, proxy, steps, plans, reach, trace, work
 
 
-def rollout(genomes, layouts, episode_layout, table, radius, n_features, max_depth, max_steps,
-            seed, stream, generation, organism_ids, record=True, heuristic_signal="path", min_depth=1):
-    """Every genome on every episode; episode ``e`` plays layout ``episode_layout[e]`` with the key
-    episode_key(seed, stream, generation, organism_ids[i], e). Distance maps come from the naive
-    BFS, not from ``layouts.dist``. Returns ``evosim.kernels.Rollouts`` (a plain record)."""
+def rollout(genomes, layouts, episode_layout, seed, stream, generation, organism_ids, spec, record=True):
+    """Every genome on every episode under ``spec`` (``evosim.kernels.EpisodeSpec``); episode ``e`` plays layout
+    ``episode_layout[e]`` with the key episode_key(seed, stream, generation, organism_ids[i], e). Distance
+    maps come from the naive BFS, not from ``layouts.dist``. Returns ``evosim.kernels.Rollouts`` (a plain
+    record)."""
     from evosim.kernels import Rollouts
 
+    table, radius, n_features, max_depth = spec.table, spec.radius, spec.n_features, spec.max_depth
+    max_steps, heuristic_signal, min_depth = spec.max_steps, spec.heuristic_signal, spec.min_depth
     genomes = np.asarray(genomes, dtype=np.float32)
     dist = distance_maps(layouts.walls, layouts.obj_pos, layouts.obj_kind)
     n, e, m = len(genomes), len(episode_layout), layouts.obj_kind.shape[1]

@@ -159,14 +159,14 @@ def load_run(path: str | Path) -> Run:
 
 
 def _with_memoriser_block(genomes: pd.DataFrame) -> pd.DataFrame:
-    """Genomes written before the memoriser block existed (issue 14) read as genomes with the block switched
-    off (``m_arch`` -1: not a memoriser; plan genes 0), so reports and the viewer work on older runs."""
-    from evosim.genome import CORE_GENES, N_GENES
+    """Genomes written before the memoriser block existed read with the block switched off
+    (``evosim.genome.switched_off_memo_block``: not a memoriser), so reports and the viewer work on older runs."""
+    from evosim.genome import M_ARCH, gene_names, switched_off_memo_block
 
     if "m_arch" in genomes.columns:
         return genomes
-    extra = {"m_arch": -1.0, **{f"m_step{i}": 0.0 for i in range(N_GENES - CORE_GENES - 1)}}
-    return genomes.assign(**{k: np.float32(v) for k, v in extra.items()})
+    block = switched_off_memo_block(len(genomes))
+    return genomes.assign(**{name: block[:, j] for j, name in enumerate(gene_names(())[M_ARCH:])})
 
 
 def config_from_run(path: str | Path) -> Config:

@@ -103,9 +103,11 @@ def phase_diagram(summary: pd.DataFrame, x: str, y: str, panel: str | None, path
 
 def dose_response(summary: pd.DataFrame, x: str, path: Path, dist: str = "shift") -> Path:
     """Outcome-class shares on ``dist`` layouts against ``x``, mean with 95% CI band."""
-    pal = sns.color_palette("colorblind", 3)
+    from evosim.schema import CLASS_COLOURS
+
     fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-    for color, cls in zip(pal, CLASS_LABELS):
+    for cls in CLASS_LABELS:
+        color = CLASS_COLOURS[cls]
         s = summary[summary["metric"] == f"{dist}_all_{cls}"].sort_values(x)
         if s.empty or s["mean"].isna().all():
             continue

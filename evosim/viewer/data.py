@@ -19,17 +19,18 @@ import pandas as pd
 
 from evosim import genome as gn
 from evosim import worlds
+from evosim.architectures import by_code
 from evosim.constants import MAX_DEPTH, PROBE_PURPOSE, STREAM_PROBE, Arch, Interaction
 from evosim.errors import UserError
 from evosim.kernels import episode_keys, planner_plan
 from evosim.probe import choice_events, fit_pooled, probe_layouts, probe_rollout
-from evosim.schema import CLASSES, DISTRIBUTIONS
+from evosim.schema import ARCHITECTURES, CLASSES, DISTRIBUTIONS
 from evosim.store import load_run
 from evosim.store.layout import table_file
 
 #: outcome-class filter values are ``any`` or ``<class> (<distribution>)`` (CLASSES, DISTRIBUTIONS: evosim.schema);
 #: architecture filter values: ``any`` or one of evosim.schema.ARCHITECTURES
-ARCH_FILTERS = ("any", "planner", "heuristic")
+ARCH_FILTERS = ("any", *ARCHITECTURES)
 #: replayed (organism, distribution) episode sets kept in memory per run (each is small)
 ROLLOUT_CACHE = 64
 
@@ -218,7 +219,7 @@ class ViewerData:
         tr = rec.trace[0, episode, :steps + 1]
         cells = np.stack([tr // w, tr % w], axis=1)
         table = self.world.table
-        rp = Replay(generation, organism_id, "planner" if g[gn.ARCH] > 0 else "heuristic", distribution, episode,
+        rp = Replay(generation, organism_id, by_code(gn.architecture(g[None])[0]).name, distribution, episode,
                     lay.walls[episode], lay.obj_pos[episode], lay.obj_kind[episode], cells,
                     rec.reach[0, episode].copy(), steps, float(rec.ret[0, episode]), float(rec.proxy[0, episode]),
                     np.full((steps + 1, MAX_DEPTH), -1, dtype=np.int64), table.reward.astype(np.float64),

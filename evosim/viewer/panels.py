@@ -7,6 +7,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from evosim.architectures import ARCHITECTURES, COLOURS as ARCH_COLOURS  # noqa: F401  (one colour per architecture)
+from evosim.schema import CLASS_COLOURS  # one colour per class, shared with evosim.figures
 from evosim.viewer.data import CLASSES
 
 #: how each kind is drawn: (face colour, marker); unknown kinds fall back to grey circles
@@ -17,7 +19,6 @@ KIND_STYLE = {
     "fruit": ("#d62728", "o"), "green_fruit": ("#2ca02c", "o"), "bitter_berry": ("#6a3d9a", "o"),
     "candy": ("#ff69b4", "*"),
 }
-CLASS_COLOURS = {"robust": "#2ca02c", "pseudo_aligned": "#d62728", "capability_failure": "#7f7f7f"}
 ORGANISM_COLOUR = "#ff7f0e"
 PLAN_COLOUR = "#9467bd"
 
@@ -158,7 +159,8 @@ def objectives_figure(model) -> Figure:
 
 
 def history_figure(model) -> Figure:
-    """Fitness (mean, best) and planner share over generations; the shown generation marked."""
+    """Fitness (mean, best) and the share of each architecture the run recorded over generations; the shown
+    generation marked."""
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     gens = model.data.run.generations
     ax = fig.subplots()
@@ -167,14 +169,16 @@ def history_figure(model) -> Figure:
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness")
     ax2 = ax.twinx()
-    ax2.plot(gens["generation"], gens["planner_share"], label="planner share", color=PLAN_COLOUR)
+    for a in ARCHITECTURES:  # every architecture's share the run recorded (runs without memorisers: planner only)
+        if f"{a.name}_share" in gens.columns:
+            ax2.plot(gens["generation"], gens[f"{a.name}_share"], label=f"{a.label} share", color=a.colour)
     ax2.set_ylim(-0.02, 1.02)
-    ax2.set_ylabel("planner share")
+    ax2.set_ylabel("architecture share")
     ax.axvline(model.generation, color="black", lw=1, ls="--")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="lower right")
-    ax.set_title("fitness and planner share over generations", fontsize=10)
+    ax.set_title("fitness and architecture shares over generations", fontsize=10)
     return fig
 
 
@@ -219,9 +223,12 @@ def lineage_figure(model) -> Figure:
     lin = model.data.lineage(int(model.organism["organism_id"]))
     ax = fig.subplots()
     ax.plot(lin["generation"], lin["fitness"], color="#bbbbbb", lw=1, zorder=1)
-    for arch, colour, marker in (("planner", PLAN_COLOUR, "o"), ("heuristic", "#17becf", "s")):
-        part = lin[lin["architecture"] == arch]
-        ax.scatter(part["generation"], part["fitness"], c=colour, marker=marker, s=18, label=arch, zorder=2)
+    markers = "so^Dvp*"
+    for a in ARCHITECTURES:  # every registered architecture, so no ancestor vanishes from the plot
+        part = lin[lin["architecture"] == a.name]
+        if len(part):
+            ax.scatter(part["generation"], part["fitness"], c=a.colour, marker=markers[a.code % len(markers)], s=18,
+                       label=a.label, zorder=2)
     ax.set_xlabel("generation")
     ax.set_ylabel("fitness of ancestor")
     switches = int((lin["architecture"].to_numpy()[1:] != lin["architecture"].to_numpy()[:-1]).sum())
