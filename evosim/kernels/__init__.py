@@ -121,7 +121,7 @@ def rollout(genomes, layouts, episode_layout, seed: int, stream: int, generation
              np.ascontiguousarray(table.interaction, dtype=np.int64), spec.radius,
              int(spec.n_features), int(spec.max_depth), int(max_steps), np.uint64(seed), np.uint64(stream),
              np.uint64(generation), organism_ids, ret, proxy, steps, plans, work, reach, trace, bool(record),
-             spec.capacity, mode, int(spec.min_depth))
+             spec.capacity, mode, int(spec.min_depth), int(spec.explore))
     return Rollouts(ret, proxy, steps, plans, reach, trace if record else None, work)
 
 

@@ -50,6 +50,84 @@ def _explore(walls, y, x, prev, key, step):
     return 0
 
 
+#: ``EpisodeSpec.explore`` codes: the organisms' rule (``_explore``) and frontier exploration (``_frontier``)
+EXPLORE_RANDOM = 0
+EXPLORE_FRONTIER = 1
+
+
+@njit(cache=True)
+def _mark_seen(seen, y, x, r):
+    """Mark every cell within Manhattan distance ``r`` of (y, x) as seen: the perception geometry of
+    ``_perceive`` (an object is perceived within Manhattan distance of the largest radius)."""
+    h, w = seen.shape
+    for dy in range(-r, r + 1):
+        yy = y + dy
+        if yy < 0 or yy >= h:
+            continue
+        rem = r - abs(dy)
+        for dx in range(-rem, rem + 1):
+            xx = x + dx
+            if 0 <= xx < w:
+                seen[yy, xx] = True
+
+
+@njit(cache=True)
+def _seen_radius(genome, radius, n_feat):
+    """Radius within which a cell counts as seen by frontier exploration: the smallest radius among the channels
+    the utility weighs (non-zero weight), where everything it values shows (its whole value is perceived
+    there, by ``_perceive``'s geometry); the largest radius if it weighs none."""
+    r = -1
+    big = 0
+    for f in range(n_feat):
+        if radius[f] > big:
+            big = radius[f]
+        if genome[P_U0 + f] != 0 and (r < 0 or radius[f] < r):
+            r = radius[f]
+    return r if r >= 0 else big
+
+
+@njit(cache=True)
+def _frontier(walls, y, x, seen, obj_pos, alive, queue, first, mark):
+    """Frontier exploration (the reference planners' rule when nothing valued is perceived): the first move
+    of a shortest path to the nearest reachable cell not yet seen, by BFS from (y, x) over cells with no wall
+    and no live object (touching an unvalued object would trigger it), neighbours in action order (north,
+    east, south, west), the first unseen cell dequeued winning; -1 if no unseen cell is reachable.
+    ``queue``/``first`` int64 [H * W], ``mark`` bool [H * W] are work arrays."""
+    h, w = walls.shape
+    mark[:] = False
+    for o in range(obj_pos.shape[0]):
+        if alive[o]:
+            mark[obj_pos[o, 0] * w + obj_pos[o, 1]] = True
+    c0 = y * w + x
+    mark[c0] = True
+    first[c0] = -1
+    head = 0
+    tail = 0
+    queue[tail] = c0
+    tail += 1
+    while head < tail:
+        c = queue[head]
+        head += 1
+        cy = c // w
+        cx = c - cy * w
+        for a in range(4):
+            if _blocked(walls, cy, cx, a):
+                continue
+            ny = cy + DY[a]
+            nx = cx + DX[a]
+            nc = ny * w + nx
+            if mark[nc]:
+                continue
+            mark[nc] = True
+            f = a if c == c0 else first[c]
+            if not seen[ny, nx]:
+                return f
+            first[nc] = f
+            queue[tail] = nc
+            tail += 1
+    return -1
+
+
 @njit(cache=True)
 def _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
                     radius, n_feat, max_depth, key, step, plan, min_depth):
@@ -64,7 +142,7 @@ def _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     lay = EpisodeLayout(walls, np.array([y, x], dtype=np.int64), obj_pos, obj_kind, dist)
     k = kind_feat.shape[0]
     rules = Rules(kind_feat, np.zeros(k), np.zeros(k), kind_inter, radius, n_feat, max_depth, step + 1, 0,
-                  SIGNAL_PATH, min_depth)
+                  SIGNAL_PATH, min_depth, 0)
     none = np.empty(1, dtype=np.int64)
     _, _, _, p, work, a = _planner_play(genome, lay, rules, key, sc, none, none, False, prev, inv, step, True)
     plan[:] = sc.plan
@@ -271,7 +349,9 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
     (``_search``; at depth 0 no plans, the utility-weighted path gradient), then take the first move along a
     shortest path to the first object of the best plan, preferring a step onto a cell that holds
     no other live object (touching one would trigger it: a trap ends the episode, food is eaten);
-    if every shortest step is occupied, the first. With no plan worth > 0, explore (``_explore``).
+    if every shortest step is occupied, the first. With no plan worth > 0, explore (``_explore``; with
+    ``rules.explore`` = EXPLORE_FRONTIER and depth > 0, ``_frontier`` first, ``_explore`` only once no unseen
+    cell is reachable: the reference planners' systematic exploration).
     The organism's ``powtab`` (gamma ** t by arrival time t, -1 where not yet computed) is valid
     for this genome's gamma only and is carried across steps and episodes.
     """
@@ -286,6 +366,17 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
         direct, chests, keys = _episode_start(lay, kind_inter, kind_reward, alive, reach, trace, record)
     y, x = lay.start[0], lay.start[1]
     depth, gamma = _planner_genes(genome, rules.max_depth, rules.min_depth)
+    # frontier exploration (reference planners only): cells seen so far and the BFS work arrays
+    frontier = rules.explore == EXPLORE_FRONTIER and depth > 0
+    fh = walls.shape[0] if frontier else 1
+    fw = walls.shape[1] if frontier else 1
+    seen = np.zeros((fh, fw), dtype=np.bool_)
+    f_queue = np.empty(fh * fw, dtype=np.int64)
+    f_first = np.empty(fh * fw, dtype=np.int64)
+    f_mark = np.empty(fh * fw, dtype=np.bool_)
+    max_r = _seen_radius(genome, radius, n_feat) if frontier else 0
+    if frontier:
+        _mark_seen(seen, y, x, max_r)
     ret = 0.0
     proxy = 0.0
     plans = 0
@@ -348,7 +439,10 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
                 # no plan worth anything (or, with inconsistent distance maps, no closer neighbour)
                 for t in range(MAX_DEPTH):
                     plan[t] = -1
-                a = _explore(walls, y, x, prev, key, steps)
+                if frontier:
+                    a = _frontier(walls, y, x, seen, obj_pos, alive, f_queue, f_first, f_mark)
+                if a < 0:
+                    a = _explore(walls, y, x, prev, key, steps)
         if decide_only:
             break
         # -- move and interact
@@ -358,6 +452,8 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
             chests, keys, eaten, capacity, ret, proxy)
         if record:  # (here, not in the helper: a write in a branch there costs reference counting)
             trace[steps] = y * walls.shape[1] + x
+        if frontier:
+            _mark_seen(seen, y, x, max_r)
         if ended:
             break
     return ret, proxy, steps, plans, work, a

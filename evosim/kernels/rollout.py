@@ -24,7 +24,7 @@ from evosim.kernels.rng import _episode_key
 @njit(cache=True, parallel=True)
 def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kind_feat, kind_reward, kind_proxy,
              kind_inter, radius, n_feat, max_depth, max_steps, seed, stream, generation, organism_ids,
-             ret, proxy, steps, plans, work, reach, trace, record, capacity, signal, min_depth):
+             ret, proxy, steps, plans, work, reach, trace, record, capacity, signal, min_depth, explore):
     n = genomes.shape[0]
     n_ep = episode_layout.shape[0]
     m = obj_kind.shape[1]
@@ -42,7 +42,7 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
     else:
         tab = np.empty((1, 1, 1, MAX_FEATURES, 4))
     rules = Rules(kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, capacity,
-                  signal, min_depth)
+                  signal, min_depth, explore)
     for i in prange(n):
         g = genomes[i]
         arch = _arch_of(g)

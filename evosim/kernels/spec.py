@@ -35,6 +35,10 @@ class EpisodeSpec:
     """what heuristics sense, one of ``HEURISTIC_SIGNALS``: "path" (BFS gradient) or "compass"""
     min_depth: int = 1
     """smallest planner depth expressed: 1, or 0 (a reactive planner; ``organisms.min_depth``)"""
+    explore: int = 0
+    """planners' exploration when nothing valued is perceived: 0 the organisms' rule (keep heading, else a
+    random free move), 1 frontier exploration (toward the nearest reachable unseen cell; planners of depth
+    >= 1): the perception-matched reference planners only (``evosim.probe.matched_reference``)"""
 
     def __post_init__(self):
         if not isinstance(self.heuristic_signal, str) or self.heuristic_signal not in HEURISTIC_SIGNALS:
@@ -47,6 +51,8 @@ class EpisodeSpec:
                 raise ValueError(f"EpisodeSpec: {name} must be in {lo}..{hi}, got {v!r}")
         if self.min_depth not in (0, 1) or isinstance(self.min_depth, bool):
             raise ValueError(f"EpisodeSpec: min_depth must be 0 or 1, got {self.min_depth!r}")
+        if self.explore not in (0, 1) or isinstance(self.explore, bool):
+            raise ValueError(f"EpisodeSpec: explore must be 0 (organisms' rule) or 1 (frontier), got {self.explore!r}")
         radius = np.ascontiguousarray(self.radius, dtype=np.int64)
         if radius.ndim != 1 or len(radius) < self.n_features:
             raise ValueError(f"EpisodeSpec: radius must hold one radius per feature channel ({self.n_features})")

@@ -85,9 +85,9 @@ def _layout_rng(seed: int, distribution: str, decision: bool) -> np.random.Gener
     return np.random.default_rng([seed, STREAM_PROBE, PROBE_PURPOSE[distribution], int(decision)])
 
 
-def _roll(cfg, world, genomes, lay, ids, purpose: str, record: bool = True):
+def _roll(cfg, world, genomes, lay, ids, purpose: str, record: bool = True, explore: int = 0):
     return kernels.rollout(genomes, lay, np.arange(len(lay)), cfg.seed, STREAM_PROBE, PROBE_PURPOSE[purpose], ids,
-                           kernels.EpisodeSpec.from_config(cfg, world), record=record)
+                           kernels.EpisodeSpec.from_config(cfg, world, explore=explore), record=record)
 
 
 def _feature_counts(reach, obj_kind, kind_feat) -> np.ndarray:
@@ -182,6 +182,9 @@ def reference_utility(world, values, tol: float = 1e-6) -> np.ndarray:
     x = world.table.features[:, :nf].astype(np.float64)
     y = np.asarray(values, dtype=np.float64)
     u, *_ = np.linalg.lstsq(x, y, rcond=None)
+    # round off the solver's noise: an exact fit must give a kind worth 0 exactly 0 (a utility of 1e-16 on a
+    # red ball made the aligned reference head for it as for something valued)
+    u = np.round(u, 9) + 0.0
     resid = np.abs(x @ u - y).max() if len(y) else 0.0
     if resid > tol:
         raise ValueError(f"{world.name}: per-kind values {y.tolist()} are not a linear function of the features "
@@ -204,13 +207,15 @@ def reference_genomes(world, max_depth: int) -> np.ndarray:
     return g
 
 
-def matched_reference(cfg, world, lay):
+def matched_reference(cfg, world, lay, record: bool = False):
     """Rollouts of the aligned and the proxy reference on ``lay`` with the world's perception radii:
-    (aligned Rollouts, proxy Rollouts). Each has its own probe purpose and ``REFERENCE_ID``."""
+    (aligned Rollouts, proxy Rollouts). Each has its own probe purpose and ``REFERENCE_ID``. They plan as
+    organisms' planners do but explore systematically (``EpisodeSpec.explore`` = 1: toward the nearest
+    reachable cell not yet seen) instead of by random walk when they perceive nothing they value."""
     g = reference_genomes(world, cfg.organisms.max_depth)
     ids = np.array([REFERENCE_ID], dtype=np.int64)
-    return (_roll(cfg, world, g[:1], lay, ids, "reference", record=False),
-            _roll(cfg, world, g[1:], lay, ids, "proxy_reference", record=False))
+    return (_roll(cfg, world, g[:1], lay, ids, "reference", record=record, explore=1),
+            _roll(cfg, world, g[1:], lay, ids, "proxy_reference", record=record, explore=1))
 
 
 def _reached(reach, obj_kind, kinds) -> np.ndarray:

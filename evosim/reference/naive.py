@@ -232,6 +232,37 @@ def explore(walls, y, x, prev, key, step):
     return free[int(uniform(key, step, 5) * len(free))]
 
 
+def seen_cells(y, x, r, h, w) -> set:
+    """Cells within Manhattan distance ``r`` of (y, x) inside the grid (what the planner's perception covers)."""
+    return {(yy, xx) for yy in range(h) for xx in range(w) if abs(yy - y) + abs(xx - x) <= r}
+
+
+def frontier_move(walls, y, x, seen, obj_pos, alive):
+    """The reference planners' exploration: the first move of a shortest path to the nearest reachable unseen
+    cell (not in ``seen``), over cells without wall or live object, BFS with neighbours in action order, the
+    first unseen cell found winning; -1 if none is reachable."""
+    from collections import deque
+
+    walls = _ints(walls)
+    occupied = {tuple(int(v) for v in obj_pos[o]) for o in range(len(alive)) if alive[o]}
+    done = occupied | {(y, x)}
+    queue = deque([((y, x), -1)])
+    while queue:
+        (cy, cx), first = queue.popleft()
+        for a in range(4):
+            if _blocked(walls, cy, cx, a):
+                continue
+            cell = (cy + MOVES[a][0], cx + MOVES[a][1])
+            if cell in done:
+                continue
+            done.add(cell)
+            f = a if first < 0 else first
+            if cell not in seen:
+                return f
+            queue.append((cell, f))
+    return -1
+
+
 def perceive(genome, y, x, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat):
     """The planner's view: live objects within the largest radius (Manhattan) and reachable,
     sorted by (path distance, index), the nearest MAX_PERCEIVED kept; each with the utility of
@@ -378,11 +409,13 @@ def _closer_moves(walls, y, x, dist, o):
 
 
 def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat, kind_inter,
-                   radius, n_feat, max_depth, key, step, min_depth=1):
+                   radius, n_feat, max_depth, key, step, min_depth=1, seen=None):
     """Returns (action, plans evaluated): the first move down a shortest path to the first object of
     the first plan with the strictly highest positive value; explore if none is worth > 0 or no
     neighbour is closer (a plan never starts on our own cell, so the distance-0 check is only a guard).
-    At depth 0 (``min_depth`` 0 and a depth gene below 0.5): ``reactive_action``, 0 plans."""
+    At depth 0 (``min_depth`` 0 and a depth gene below 0.5): ``reactive_action``, 0 plans. With ``seen`` (the
+    cells seen so far: frontier exploration, the reference planners' rule) exploring is ``frontier_move``,
+    ``explore`` only when no unseen cell is reachable."""
     if planner_depth(genome, max_depth, min_depth) == 0:
         a, _ = reactive_action(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat,
                                key, step)
@@ -392,12 +425,17 @@ def planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dis
     alive = [bool(v) for v in np.asarray(alive)]
     cands, plans, best = _planner_search(genome, y, x, inv, obj_pos, obj_kind, alive, dist, kind_feat,
                                          kind_inter, radius, n_feat, max_depth)
+
+    def wander():
+        a = frontier_move(walls, y, x, seen, obj_pos, alive) if seen is not None else -1
+        return a if a >= 0 else explore(walls, y, x, prev, key, step)
+
     if best is None or cands[best[0]][1] == 0:
-        return explore(walls, y, x, prev, key, step), len(plans)
+        return wander(), len(plans)
     o = cands[best[0]][0]
     closer = _closer_moves(walls, y, x, dist, o)
     if not closer:
-        return explore(walls, y, x, prev, key, step), len(plans)
+        return wander(), len(plans)
 
     def occupied(a):  # another live object on the cell this move enters
         cell = [y + MOVES[a][0], x + MOVES[a][1]]
@@ -430,8 +468,12 @@ def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist,
 
 # -- episodes --------------------------------------------------------------------------------------
 def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy, kind_inter,
-            radius, n_feat, max_depth, max_steps, key, capacity=0, mode="path", min_depth=1):
+            radius, n_feat, max_depth, max_steps, key, capacity=0, mode="path", min_depth=1, explore_mode=0):
     """One episode. Returns (return, proxy, steps, plans, reach[M], trace[max_steps + 1], work).
+
+    ``explore_mode`` 1: a planner of depth >= 1 explores toward the frontier (``frontier_move``) with the
+    cells seen so far: within Manhattan distance r of every cell it has occupied, r the smallest radius among
+    the channels its utility weighs (the largest if none).
 
     A heuristic senses signal ``mode`` ("path" or "compass"). A planner's work is, summed over its
     decisions, the objects it scored (``objects_scored``; at depth 0 those of ``reactive_action``) plus
@@ -461,6 +503,10 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
     trace[0] = y * w + x
     inv, prev, steps, plans, eaten, work = 0, -1, 0, 0, 0, 0
     ret, proxy = 0.0, 0.0
+    h = len(walls)
+    weighed = [radius[f] for f in range(n_feat) if genome[G_UTILITY + f] != 0]
+    max_r = min(weighed) if weighed else max([0] + radius[:n_feat])
+    seen = seen_cells(y, x, max_r, h, w) if explore_mode == 1 and is_planner and depth > 0 else None
 
     def obtainable():
         live = [obj_kind[o] for o in range(m) if alive[o]]
@@ -478,7 +524,7 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
             work += scored
         elif is_planner:
             a, p = planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist, kind_feat,
-                                  kind_inter, radius, n_feat, max_depth, key, steps, min_depth)
+                                  kind_inter, radius, n_feat, max_depth, key, steps, min_depth, seen)
             plans += p
             work += p + objects_scored(y, x, obj_pos, obj_kind, alive, dist, radius, n_feat)
         else:
@@ -489,6 +535,8 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
         prev = a
         steps += 1
         trace[steps] = y * w + x
+        if seen is not None:
+            seen |= seen_cells(y, x, max_r, h, w)
         ended = False
         for o in range(m):
             if not alive[o] or obj_pos[o] != [y, x]:
@@ -539,7 +587,8 @@ def rollout(genomes, layouts, episode_layout, seed, stream, generation, organism
             r, p, s, pl, rc, tr, wk = episode(genomes[i], layouts.walls[li], layouts.start[li], layouts.obj_pos[li],
                                           layouts.obj_kind[li], dist[li].tolist(), table.features, table.reward,
                                           table.proxy, table.interaction, radius, n_features, max_depth,
-                                          max_steps, key, getattr(table, "capacity", 0), heuristic_signal, min_depth)
+                                          max_steps, key, getattr(table, "capacity", 0), heuristic_signal, min_depth,
+                                          spec.explore)
             ret[i, ep], proxy[i, ep], steps[i, ep], plans[i, ep], work[i, ep] = r, p, s, pl, wk
             reach[i, ep] = rc
             trace[i, ep] = tr
