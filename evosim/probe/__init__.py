@@ -20,13 +20,14 @@ from evosim.probe.behaviour import (
 from evosim.probe.interventions import EDITS, edit_utility, interventions, target_features
 from evosim.probe.outcomes import probe_population
 from evosim.probe.sets import (
-    REFERENCE_ID, ProbeSet, best_value, matched_reference, oracle_returns, probe_layouts, probe_rollout, probe_sets,
+    REFERENCE_ID, ProbeSet, baseline_classes, best_value, idle_returns, matched_reference, oracle_returns,
+    probe_layouts, probe_rollout, probe_sets,
     random_genomes, reference_genomes, reference_utility,
 )
 
 __all__ = [
     "EDITS", "GAMMAS", "MAX_EVENTS", "POPULATION_TASKS", "RADIUS_CANDIDATES", "REFERENCE_ID", "RIDGE", "ProbeSet",
-    "best_value", "choice_events", "edit_utility", "estimate_radius", "fit_behavioural", "fit_behavioural_batch",
+    "baseline_classes", "best_value", "choice_events", "idle_returns", "edit_utility", "estimate_radius", "fit_behavioural", "fit_behavioural_batch",
     "fit_pooled", "fit_with_radius", "interventions", "matched_reference", "mesa_task_values", "oracle_returns",
     "planted_planners", "planted_validation", "population_agreement", "preference_features", "probe_layouts",
     "probe_population", "probe_rollout", "probe_sets", "radius_subsample", "random_genomes", "reference_genomes",
