@@ -311,7 +311,8 @@ SWEEP_COLUMNS = {
     "<dist>_<arch>_<class>": "share of the final population's <arch> organisms (all, heuristic, planner, memoriser) in outcome "
                              "<class> (robust, pseudo_aligned, capability_failure) on held-out <dist> layouts "
                              "(schema.DISTRIBUTIONS); NaN without a report or without organisms of <arch>",
-    "<dist>_normalised_return": "mean normalised true return (true / oracle) of the final population on <dist>",
+    "<dist>_normalised_return": "mean normalised true return of the final population on <dist> (probe.parquet's "
+                                "normalised_return: against the reference, with the chance floor)",
 }
 
 SUMMARY_COLUMNS = {

@@ -749,8 +749,8 @@ def test_kernel_constants_come_from_constants_py():
     assert (C.I_CONSUMED, C.I_ENDS, C.I_PICKED, C.I_OPENED) == tuple(int(i) for i in C.Interaction)
     assert E.I_OPENED is C.I_OPENED and P.I_OPENED is C.I_OPENED and probe_kernels.I_OPENED is C.I_OPENED
     assert (E.A_HEURISTIC, E.A_PLANNER, E.A_MEMORISER) == tuple(int(a) for a in C.Arch)
-    assert C.PROBE_PURPOSE == {"train": 0, "shift": 1, "control": 2, "decision": 3, "random": 8, "reference": 9,
-                               "proxy_reference": 10}
+    assert C.PROBE_PURPOSE == {"train": 0, "shift": 1, "control": 2, "decision": 3, "shift_balanced": 4, "random": 8,
+                               "reference": 9, "proxy_reference": 10}
     for mod in (bfs, probe_kernels, E, H, P, R):
         for name in ("_DY", "_DX", "_OPP"):
             assert not hasattr(mod, name)

@@ -1,6 +1,6 @@
 """The viewer's panels as Matplotlib figures of an ``EpisodeReplay`` (no Solara here, so they
 can be drawn and tested without a server): the grid, the organism's objectives, fitness and
-planner share over generations, class shares train vs shift, and the lineage."""
+planner share over generations, class shares per distribution, and the lineage."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from evosim.architectures import ARCHITECTURES, COLOURS as ARCH_COLOURS  # noqa: F401  (one colour per architecture)
-from evosim.schema import CLASS_COLOURS  # one colour per class, shared with evosim.figures
+from evosim.schema import CLASS_COLOURS, DISTRIBUTIONS  # one colour per class, shared with evosim.figures
 from evosim.viewer.data import CLASSES
 
 #: how each kind is drawn: (face colour, marker); unknown kinds fall back to grey circles
@@ -183,7 +183,7 @@ def history_figure(model) -> Figure:
 
 
 def classes_figure(model) -> Figure:
-    """Outcome-class shares of the shown generation, train vs shift (from the report)."""
+    """Outcome-class shares of the shown generation on every probed distribution (from the report)."""
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")
     d = model.data
     if not d.has_report:
@@ -192,7 +192,7 @@ def classes_figure(model) -> Figure:
     gen = model.generation if model.generation in d.probed_generations() else d.probed_generations()[-1]
     pr = pr[pr["generation"] == gen]
     ax = fig.subplots()
-    dists = ["train", "shift"]
+    dists = [dd for dd in DISTRIBUTIONS if (pr["distribution"].astype(str) == dd).any()]
     left = np.zeros(len(dists))
     for c in CLASSES:
         share = np.array([(pr[pr["distribution"].astype(str) == dd]["class"].astype(str) == c).mean() for dd in dists])
