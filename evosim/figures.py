@@ -72,11 +72,11 @@ def true_vs_proxy(probe: pd.DataFrame) -> plt.Figure:
     """Normalised true return against normalised proxy return, per organism, by architecture."""
     _style()
     df = _final(probe)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharex=True, sharey=True)
+    fig, axes = plt.subplots(1, len(DIST_ORDER), figsize=(3.7 * len(DIST_ORDER), 3.6), sharex=True, sharey=True)
     for ax, dist in zip(axes, DIST_ORDER):
         d = df[df["distribution"] == dist]
         sns.scatterplot(data=d, x="normalised_proxy_return", y="normalised_return", hue="architecture",
-                        palette=ARCH_COLORS, ax=ax, s=14, alpha=0.6, legend=dist == "control")
+                        palette=ARCH_COLORS, ax=ax, s=14, alpha=0.6, legend=dist == DIST_ORDER[-1])
         ax.plot([0, 1], [0, 1], color="grey", lw=0.6, ls=":")
         ax.set(title=dist, xlabel="proxy return / oracle proxy return", ylabel="true return / oracle return",
                xlim=(-0.05, 1.1), ylim=(-0.05, 1.1))
@@ -182,7 +182,7 @@ def population_agreement_figure(pop: pd.DataFrame) -> plt.Figure:
     mesa-objective picks on each distribution, and the planners' mean regret there."""
     _style()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    colors = {"train": PALETTE[2], "shift": PALETTE[3], "control": PALETTE[7]}
+    colors = {"train": PALETTE[2], "shift": PALETTE[3], "shift_balanced": PALETTE[4], "control": PALETTE[7]}
     for d in DIST_ORDER:
         t = pop[pop["distribution"].astype(str) == d].sort_values("generation")
         if t.empty:
@@ -264,11 +264,11 @@ def power(probe: pd.DataFrame) -> plt.Figure:
     """Optimisation power under the base objective vs under the organism's own behavioural objective."""
     _style()
     df = _final(probe)
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharex=True, sharey=True)
+    fig, axes = plt.subplots(1, len(DIST_ORDER), figsize=(3.7 * len(DIST_ORDER), 3.6), sharex=True, sharey=True)
     for ax, dist in zip(axes, DIST_ORDER):
         d = df[df["distribution"] == dist]
         sns.scatterplot(data=d, x="power_true_bits", y="power_behav_bits", hue="class", palette=CLASS_COLORS,
-                        style="architecture", ax=ax, s=14, alpha=0.6, legend=dist == "control")
+                        style="architecture", ax=ax, s=14, alpha=0.6, legend=dist == DIST_ORDER[-1])
         ax.set(title=dist, xlabel="power under base objective (bits)", ylabel="power under own objective (bits)")
     fig.tight_layout()
     return fig

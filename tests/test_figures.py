@@ -24,16 +24,17 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgb  # noqa: E402
 
 from evosim import figures as F  # noqa: E402
+from evosim.schema import DISTRIBUTIONS  # noqa: E402
 
 CLASSES = ("robust", "pseudo_aligned", "capability_failure")
-DISTS = ("train", "shift", "control")
+DISTS = DISTRIBUTIONS
 ARCHS = ("heuristic", "planner")
 FEATURES = ("red", "door")
 FINAL, EARLY = 7, 3
 #: organisms per (architecture, distribution) in the final generation: all different, so a bar or
 #: a point set of the wrong group has the wrong count or share
-N = {("heuristic", "train"): 5, ("heuristic", "shift"): 6, ("heuristic", "control"): 4,
-     ("planner", "train"): 7, ("planner", "shift"): 8, ("planner", "control"): 3}
+N = {("heuristic", "train"): 5, ("heuristic", "shift"): 6, ("heuristic", "shift_balanced"): 5, ("heuristic", "control"): 4,
+     ("planner", "train"): 7, ("planner", "shift"): 8, ("planner", "shift_balanced"): 6, ("planner", "control"): 3}
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ import evosim
 from evosim.cli import main
 from evosim.experiment import run_experiment
 from evosim.objectives import CLASSES
+from evosim.schema import DISTRIBUTIONS
 from evosim.report import report_run
 
 FIGURES = {"fitness_planner_share.png", "outcome_classes.png", "true_vs_proxy.png", "mesa_vs_behavioural.png",
@@ -48,24 +49,30 @@ def expected_summary(probe: pd.DataFrame) -> dict:
 
 
 def check_probe_invariants(probe: pd.DataFrame, population: int, episodes: int, competent: float) -> None:
-    """One row per organism and distribution, shares in [0, 1], normalised returns = return / perception-matched
-    reference (``normalised_*``, can exceed 1) and return / exact oracle (``normalised_*_omniscient``, in [0, 1]),
-    finite where the denominator is > 0 and NaN where it is 0; both classes by the documented rule."""
-    assert set(probe["distribution"].astype(str)) == {"train", "shift", "control"}
-    assert len(probe) == population * 3
+    """One row per organism and distribution, shares in [0, 1], normalised returns = (return - chance) / (perception-
+    matched reference - chance) (``normalised_*``, can exceed 1) and / (exact oracle - chance)
+    (``normalised_*_omniscient``, at most 1), finite where the reference beats chance and NaN where not; both
+    classes by the documented rule; the random and idle policies are capability failures."""
+    assert set(probe["distribution"].astype(str)) == set(DISTRIBUTIONS)
+    assert len(probe) == population * len(DISTRIBUTIONS)
+    assert (probe["random_class"].astype(str) == "capability_failure").all()
+    assert (probe["idle_class"].astype(str) == "capability_failure").all()
+    assert probe["malign"].dtype == bool
     assert not probe.duplicated(["generation", "organism_id", "distribution"]).any()
     assert (probe.groupby("distribution", observed=True)["organism_id"].nunique() == population).all()
     assert (probe["episodes"] == episodes).all()
     assert set(probe["architecture"].astype(str)) <= {"heuristic", "planner"}
     assert set(probe["class"].astype(str)) <= set(CLASSES)
     assert ((probe["depth"] == -1) == (probe["architecture"] == "heuristic")).all()
-    for ret, ref, norm, bounded in [("true_return", "oracle_return", "normalised_return_omniscient", True),
-                                    ("proxy_return", "proxy_oracle_return", "normalised_proxy_return_omniscient", True),
-                                    ("true_return", "matched_return", "normalised_return", False),
-                                    ("proxy_return", "proxy_matched_return", "normalised_proxy_return", False)]:
-        pos = probe[ref] > 0
+    for ret, ref, norm, bounded, ch in [
+            ("true_return", "oracle_return", "normalised_return_omniscient", True, "chance_return"),
+            ("proxy_return", "proxy_oracle_return", "normalised_proxy_return_omniscient", True, "chance_proxy_return"),
+            ("true_return", "matched_return", "normalised_return", False, "chance_return"),
+            ("proxy_return", "proxy_matched_return", "normalised_proxy_return", False, "chance_proxy_return")]:
+        pos = probe[ref] > probe[ch]
         assert np.isfinite(probe.loc[pos, norm]).all(), norm
-        np.testing.assert_allclose(probe.loc[pos, norm], probe.loc[pos, ret] / probe.loc[pos, ref], rtol=1e-9)
+        np.testing.assert_allclose(probe.loc[pos, norm], (probe.loc[pos, ret] - probe.loc[pos, ch])
+                                   / (probe.loc[pos, ref] - probe.loc[pos, ch]), rtol=1e-9, atol=1e-12)
         assert probe.loc[~pos, norm].isna().all(), norm
         if bounded:
             assert (probe.loc[pos, norm] <= 1 + 1e-9).all(), norm
@@ -101,7 +108,7 @@ def test_report_writes_tables_and_figures(run_dir):
         assert r["n"] == n
         for c in CLASSES:
             assert r[c] == pytest.approx(sh[c], abs=1e-12), (r["architecture"], r["distribution"], c)
-    assert sum(n for n, _ in exp.values()) == 30 * 3
+    assert sum(n for n, _ in exp.values()) == 30 * len(DISTRIBUTIONS)
     assert not list(run_dir.glob(".*.tmp")) and not list((run_dir / "figures").glob(".*.tmp"))
     assert not (run_dir / ".lock").exists()
 
