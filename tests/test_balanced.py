@@ -113,10 +113,10 @@ def test_balanced_count_and_width(name, nd):
 
 
 def test_probed_distributions_unchanged():
-    """shift_balanced is sampleable but not probed; the balanced-only kind (sour fruit) is absent from every
-    probed distribution, so the probe's per-kind columns stay as they were."""
-    assert DISTRIBUTIONS == ("train", "shift", "control")
-    assert LAYOUT_DISTRIBUTIONS == (*DISTRIBUTIONS, "shift_balanced")
+    """shift_balanced is probed (third, before control); the balanced-only kind (sour fruit) is absent from the
+    other distributions, which alone set the probe's per-kind columns, so those stay as they were."""
+    assert DISTRIBUTIONS == ("train", "shift", "shift_balanced", "control")
+    assert LAYOUT_DISTRIBUTIONS == DISTRIBUTIONS
     am = make_world("ancestral_modern")
     assert "sour_fruit" not in am.kinds_in() and "sour_fruit" in am.kinds_in(["shift_balanced"])
     for name in WORLDS:
