@@ -183,7 +183,8 @@ def test_intervention_none_reproduces_probe(probed):
 def test_matched_reference_is_the_planted_aligned_planner(world):
     """The perception-matched reference of each distribution equals a direct ``kernels.rollout`` of a
     planner planted with the exact least-squares utility of the base reward (and of the proxy), depth
-    max_depth, gamma ~ 0.99, the world's radii, on the probe's layouts with its own purpose numbers."""
+    max_depth, gamma ~ 0.99, the world's radii, frontier exploration (EpisodeSpec.explore = 1), on the probe's
+    layouts with its own purpose numbers. Kinds worth 0 get utility exactly 0 (no solver noise to chase)."""
     from evosim import kernels
     from evosim.constants import STREAM_PROBE
 
@@ -195,11 +196,14 @@ def test_matched_reference_is_the_planted_aligned_planner(world):
     kf = w.table.features[:, :nf].astype(np.float64)
     np.testing.assert_allclose(kf @ gn.utility(g, nf)[0], w.table.reward, atol=1e-6)
     np.testing.assert_allclose(kf @ gn.utility(g, nf)[1], w.table.proxy, atol=1e-6)
+    worth0 = w.table.reward == 0
+    assert (kf[worth0] @ gn.utility(g, nf)[0].astype(np.float64) == 0).all()
     assert (gn.depth(g, cfg.organisms.max_depth) == cfg.organisms.max_depth).all()
     assert (gn.discount(g) > 0.985).all() and (gn.architecture(g) == 1).all()
     for purpose, row, d in (("reference", 0, "train"), ("proxy_reference", 1, "shift")):
         lay = sets[d].layouts
-        spec = kernels.EpisodeSpec(w.table, w.radius, nf, cfg.organisms.max_depth, cfg.world.max_steps)
+        spec = kernels.EpisodeSpec(w.table, w.radius, nf, cfg.organisms.max_depth, cfg.world.max_steps,
+                                   explore=1)
         rec = kernels.rollout(g[row:row + 1], lay, np.arange(len(lay)), cfg.seed, STREAM_PROBE,
                               {"reference": 9, "proxy_reference": 10}[purpose], np.array([REFERENCE_ID]), spec)
         if row == 0:
