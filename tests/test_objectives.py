@@ -204,9 +204,9 @@ RECOVERY = {
     "planner, depth 3": (0.95, 0.95, 0.95),
     "planner, discount ~0.5": (0.93, 0.78, 0.95),
     "planner, discount ~0.99": (0.95, 0.93, 0.95),
-    "planner, keys_chests (keys instrumental)": (0.74, 0.33, 0.85),
+    "planner, keys_chests (keys instrumental)": (0.69, 0.33, 0.77),
     "planner, ancestral_modern": (0.77, 0.25, 0.77),
-    "heuristic, equal radii 10, w >= 0": (0.80, 0.38, 0.88),
+    "heuristic, equal radii 10, w >= 0": (0.80, 0.24, 0.90),
     "heuristic, keys_chests": (0.55, 0.22, 0.90),
 }
 
