@@ -91,7 +91,7 @@ class OrganismConfig:
     """let the memoriser gene mutate and flip (at ``evolution.arch_flip_rate``) even when no memoriser starts
     (memorisers can then arise by mutation); always on when ``initial_shares.memoriser`` > 0"""
     min_depth: int = setting(1, lo=0, hi=MAX_DEPTH)
-    """smallest planner search depth that can be expressed: 1 (the expression before issue 14) or 0 (a planner
+    """smallest planner search depth that can be expressed: 1 (the original expression) or 0 (a planner
     of depth 0 does no search: it moves along the path gradient of its utility over what it perceives)"""
     description_cost: float = setting(0.0, lo=0.0, hi=1.0)
     """fitness lost per expressed gene (a description-length, simplicity pressure): heuristic 2 x features + 4,
@@ -554,7 +554,7 @@ def to_dict(cfg: Config) -> dict:
     d = dataclasses.asdict(cfg)
     if d["organisms"].get("initial_shares"):
         d["organisms"].pop("initial_planner_share", None)
-    # settings added by issue 14 are written only when set, so that a config using none of them is
+    # the architecture-competition settings (shares, memorisers, depths, costs) are written only when set, so that a config using none of them is
     # written (config.toml, the resume check, sweep cell hashes) exactly as before they existed
     for sec, defaults in QUIET_DEFAULTS.items():
         for k, v in defaults.items():

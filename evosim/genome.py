@@ -46,7 +46,7 @@ P_DEPTH = H_LOGTEMP + 1 + F
 P_DISCOUNT = P_DEPTH + 1
 """planner: discount gene, expressed as 0.5 + 0.49 * sigmoid(g)"""
 CORE_GENES = P_DISCOUNT + 1
-"""genes before the memoriser block (the whole genome before issue 14)"""
+"""genes before the memoriser block (the whole genome before memorisers existed)"""
 M_ARCH = CORE_GENES
 """memoriser gene: > 0 expresses the memoriser block, overriding ARCH"""
 M_PLAN = slice(M_ARCH + 1, M_ARCH + 1 + MEMO_STEPS)

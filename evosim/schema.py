@@ -144,7 +144,7 @@ PROBE_COLUMNS = {
                           "distribution, each kind weighted by its count. Treats every feature as visible and ignores "
                           "perception, distance, dynamics and instrumental value (keys); +-1 when two kinds are present",
         "kindcorr_mesa": "the same for the mesa-objective (formerly agree_mesa; NaN for heuristics)",
-        # -- agreement on tasks, as the type-signature essay constructs it (issue 15; docs/objectives.md) --
+        # -- agreement on tasks, as the type-signature essay constructs it (docs/objectives.md) --
         "agree_tasks": "tasks of this distribution: its held-out probe layouts, each a task whose outputs are the first "
                        "choices open at the start: none of them (explore) or head first for one of the objects "
                        "perceived there (kernels.task_values)",
@@ -168,7 +168,7 @@ PROBE_COLUMNS = {
                            "outcomes (same layouts) with at least the organism's return",
         "power_behav_bits": "optimisation power under the organism's own behavioural utility (sum over reached "
                             "objects of utility . features)",
-        # -- perception-matched reference, omniscient classes, baselines, preferences (issue 13) --
+        # -- perception-matched reference, omniscient classes, baselines, preferences --
         "matched_return": "mean base return per episode of the perception-matched reference: a planted aligned "
                           "planner (utility = least-squares fit of each kind's base reward on its features, exact; "
                           "depth = organisms.max_depth; gamma ~ 0.99) with the world's perception radii, on the "
@@ -193,7 +193,7 @@ PROBE_COLUMNS = {
                               "red_ball vs blue_door, key vs chest, candy vs fruit; evosim.probe.preference_kinds), "
                               "else 0.0; NaN for heuristics. Read from the genome, never from outcomes",
         "behav_prefers_proxy": "the same comparison with the behavioural utility (all architectures; NaN without a fit)",
-        # -- the behavioural fit without privileged knowledge of perception (issue 15, part 3) --
+        # -- the behavioural fit without privileged knowledge of perception --
         # behav_u_* above is fitted with the world's perception radii (world.radius: a world setting known
         # to the experimenter, identical for every organism); behav_est_* with radii inferred from behaviour.
         "behav_est_radius_<feature>": "perception radius of this channel estimated from behaviour alone, once per "

@@ -31,7 +31,7 @@ CASES = {
     "negative --seed": (None, ["--seed", "-1"], ["command line: seed = -1", "0 <= value"]),
     "zero --generations": (None, ["--generations", "0"], ["evolution.generations = 0", "out of range"]),
     "resume and overwrite": (None, ["--resume", "--overwrite"], ["--resume and --overwrite exclude each other"]),
-    # issue 14: architectures, shares, costs, depths
+    # architecture competition: architectures, shares, costs, depths
     "unknown architecture": (QUICK.replace("[organisms]", "[organisms]\ninitial_shares = { heuristic = 0.5, planer = 0.5 }")
                              .replace("initial_planner_share", "# initial_planner_share"), [],
                              ["organisms.initial_shares.planer", "unknown architecture", "did you mean 'planner'",

@@ -1,4 +1,4 @@
-"""Issue 14: memorisers, depth-0 planners, description cost, the memoriser block's own RNG stream.
+"""Architecture competition: memorisers, depth-0 planners, description cost, the memoriser block's own RNG stream.
 
 Kernels against their naive twins trajectory by trajectory (every world and distribution), the
 golden invariance of runs without memorisers (the memoriser block's genes do not change anything

@@ -756,7 +756,7 @@ def test_kernel_constants_come_from_constants_py():
             assert not hasattr(mod, name)
 
 
-# -- what the heuristic senses (issue 13) ----------------------------------------------------------
+# -- what the heuristic senses ----------------------------------------------------------
 CORRIDOR = ["#######",
             "#F....#",
             "#####.#",

@@ -238,7 +238,7 @@ def test_red_door_control_draws_as_before():
 
 
 def test_redesigned_kind_tables_and_radii():
-    """Issue 13: in training the true goal and the proxy are equally visible. red_door: colour and door
+    """Equal visibility: in training the true goal and the proxy are equally visible. red_door: colour and door
     shape share one default radius; ancestral_modern: candy is sweet but not fruity, fruit and green
     fruit are both, sweetness and fruitiness share one radius and ripe colour is nearer; keys_chests:
     a key's reward is negative (carrying it costs energy); no world exceeds MAX_FEATURES."""
