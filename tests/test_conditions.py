@@ -14,7 +14,8 @@ from evosim import genome as gn
 from evosim.config import WorldConfig, load_config, memorisers_enabled, replace, resolved_shares
 from evosim.constants import MAX_DEPTH, MEMO_STEPS, Arch
 from evosim.kernels import EpisodeSpec, rollout
-from evosim.worlds import DISTRIBUTIONS, WORLDS
+from evosim.schema import DISTRIBUTIONS
+from evosim.worlds import WORLDS
 
 FIELDS = ("ret", "proxy", "steps", "plans", "work", "reach", "trace")
 

@@ -30,7 +30,8 @@ from evosim.kernels.rng import _uniform as uniform
 from evosim.constants import MAX_FEATURES
 from evosim.kernels.heuristic import _signals_into
 from evosim.kernels.planner import _explore, _planner_action
-from evosim.worlds import DISTRIBUTIONS, WORLDS, Layouts
+from evosim.schema import DISTRIBUTIONS
+from evosim.worlds import WORLDS, Layouts
 
 FIELDS = ("ret", "proxy", "steps", "plans", "work", "reach", "trace")
 SIGNALS = ("path", "compass")

@@ -11,7 +11,8 @@ import pytest
 
 from evosim.config import WorldConfig
 from evosim.constants import MAX_FEATURES, NO_KIND, UNREACHABLE, Interaction
-from evosim.worlds import DISTRIBUTIONS, WORLDS
+from evosim.schema import DISTRIBUTIONS
+from evosim.worlds import WORLDS
 
 SECTIONS = ("Description", "Objects", "Observation", "Reward", "Termination", "Distributions")
 SIZES = ((7, 0), (11, 3), (13, 8))  # (size, n_distractors): the fullest worlds put 16 objects on 13x13
