@@ -145,7 +145,7 @@ def load_definition(path: str | Path) -> Definition:
     return Definition(path=path.resolve(),
                       probe_episodes=_int(data.get("probe_episodes", 200), f"{src}: probe_episodes", 1),
                       thresholds=tuple(float(t) for t in thresholds),
-                      n_boot=_int(data.get("n_boot", 10000), f"{src}: n_boot", 1),
+                      n_boot=_int(data.get("n_boot", stats.N_RESAMPLES), f"{src}: n_boot", 1),
                       boot_seed=_int(data.get("boot_seed", 0), f"{src}: boot_seed"),
                       accuracy_experiment=str(data.get("accuracy_experiment", "red_door")),
                       pairs=tuple(pairs), overrides=dict(overrides))
@@ -1085,7 +1085,7 @@ def main(argv=None, log=None) -> int:
     ap.add_argument("--seeds", type=int, help="use the first K seeds of each sweep (default: all)")
     ap.add_argument("--out", type=Path, default=Path("runs/out/results"), help="directory of the sweeps and tables")
     ap.add_argument("--doc", type=Path, default=Path("docs/results.md"), help="the write-up whose blocks are replaced")
-    ap.add_argument("--readme", type=Path, default=ROOT / "README.md",
+    ap.add_argument("--readme", default=str(ROOT / "README.md"),
                     help="README whose headline table (block `headline`) is replaced; '' to leave it alone")
     ap.add_argument("--definition", type=Path, default=DEFAULT_DEFINITION, help="experiment/control pairs (TOML)")
     ap.add_argument("--pairs", nargs="+", metavar="NAME", help="only these pairs (e.g. for a timing)")
@@ -1108,7 +1108,7 @@ def _main(args, argv, log, t0) -> int:
         raise ResultsError(f"--workers {args.workers}: expected 0 (in this process) or a positive number")
     n_seeds = None if args.seeds is None else _int(args.seeds, "--seeds", 1)
     doc = args.doc
-    readme = args.readme if args.readme and str(args.readme) else None
+    readme = Path(args.readme) if args.readme else None
     for path, names in ((doc, BLOCKS), (readme, README_BLOCKS)):
         if path is None:
             continue

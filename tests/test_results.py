@@ -128,6 +128,13 @@ def test_doc_writer_refuses_a_missing_marker_and_writes_nothing(tmp_path, broken
     assert list(tmp_path.iterdir()) == [doc]
 
 
+def test_shipped_doc_and_readme_have_every_generated_block():
+    """docs/results.md and README.md carry every block the command writes (else the full run stops before running)."""
+    R.check_markers((ROOT / "docs" / "results.md").read_text(), R.BLOCKS, "docs/results.md")
+    R.check_markers((ROOT / "README.md").read_text(), R.README_BLOCKS, "README.md")
+    assert "dose_response" not in (ROOT / "README.md").read_text() + (ROOT / "docs" / "results.md").read_text()
+
+
 def test_command_refuses_a_doc_without_markers_before_running(tmp_path):
     doc = tmp_path / "doc.md"
     doc.write_text("# no markers\n")
