@@ -61,8 +61,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEFINITION = ROOT / "analysis" / "results.toml"
 #: generated blocks of the doc, in the order they are expected to appear
 BLOCKS = ("claim_red_door", "claim_architecture", "claim_short_sighted", "claim_keys_chests",
-          "claim_ancestral_modern", "provenance", "class_shares", "per_seed", "paired", "architecture", "thresholds",
-          "values", "baselines", "figures")
+          "claim_ancestral_modern", "provenance", "class_shares", "per_seed", "cited_per_seed", "paired",
+          "architecture", "thresholds", "values", "baselines", "figures")
 #: generated blocks of README.md (same markers, written by the same command)
 README_BLOCKS = ("headline",)
 #: optional probe columns (added by the world redesign); tables that need them say "not available"
@@ -568,7 +568,8 @@ def _cell(summary: pd.DataFrame, q: str, of: int | None = None, **key) -> str:
         return "–"
     text = fmt_ci(r)
     k = int(r["seeds"])
-    return text + (f" ({k} seed{'s' if k != 1 else ''})" if of is not None and int(r["seeds"]) < of and text != "–" else "")
+    few = of is not None and k < of and text != "–"
+    return text + (f" ({k} seed{'s' if k != 1 else ''})" if few else "")
 
 
 def _fixation_text(r) -> str:
@@ -610,6 +611,43 @@ PROXIES = {
     "keys_chests": "keys (scarce in training; each costs energy)",
     "ancestral_modern": "sweetness (fruitiness tracks nutrition as well)",
 }
+#: per-seed values behind the means the sentences cite (besides the per-seed table's class and planner shares):
+#: (experiment, table of Tables, column, label)
+CITED_PER_SEED = (
+    ("red_door", "values_per_seed", "mesa_prefers_proxy_planners", "planners: genome prefers proxy"),
+    ("red_door", "values_per_seed", "behav_prefers_proxy_pseudo_aligned", "pseudo-aligned: behaviour prefers proxy"),
+    ("red_door", "values_per_seed", "behav_prefers_proxy_robust", "robust: behaviour prefers proxy"),
+    ("red_door_short_sighted", "values_per_seed", "behav_prefers_proxy_robust", "robust: behaviour prefers proxy"),
+    ("keys_chests", "baselines_per_seed", "beyond_need", "beyond need"),
+    ("keys_chests_control", "baselines_per_seed", "beyond_need", "beyond need"),
+    ("keys_chests", "values_per_seed", "mesa_prefers_proxy_planners", "planners: genome prefers proxy"),
+    ("keys_chests", "baselines_per_seed", "normalised_return_omniscient", "normalised return (omniscient)"),
+    ("keys_chests_control", "baselines_per_seed", "normalised_return_omniscient", "normalised return (omniscient)"),
+    ("ancestral_modern", "values_per_seed", "behav_prefers_proxy_all", "all: behaviour prefers proxy"),
+    ("ancestral_modern", "baselines_per_seed", "beyond_need", "beyond need"),
+    ("ancestral_modern_control", "baselines_per_seed", "beyond_need", "beyond need"),
+    ("ancestral_modern", "baselines_per_seed", "normalised_return_omniscient", "normalised return (omniscient)"),
+    ("ancestral_modern_control", "baselines_per_seed", "normalised_return_omniscient", "normalised return (omniscient)"),
+)
+
+
+def render_cited_per_seed(t: Tables) -> str:
+    """One row per seed, one column per (experiment, quantity) of ``CITED_PER_SEED`` present in these runs."""
+    cols = []
+    for e, table, q, label in CITED_PER_SEED:
+        df = getattr(t, table)
+        if len(df) and q in df and e in set(df["experiment"]):
+            cols.append((f"{e}: {label}", df[df["experiment"] == e].set_index("seed")[q]))
+    if not cols:
+        return f"Per-seed values of the quantities the sentences cite: {NA}."
+    seeds = sorted(set().union(*[set(c.index) for _, c in cols]))
+    rows = [[s, *[fmt(c.get(s, math.nan)) for _, c in cols]] for s in seeds]
+    return "\n".join(["Per seed, the values behind the means the sentences above cite that the per-seed table does "
+                      "not show (– : the seed has no organism of the group); all of them: "
+                      "`tables/values_per_seed.csv`, `tables/baselines_per_seed.csv`.", "",
+                      md_table(["seed", *[h for h, _ in cols]], rows)])
+
+
 #: the prose blocks of docs/results.md (numbers only; the reading of each claim is prose outside them)
 CLAIMS = ("claim_red_door", "claim_architecture", "claim_short_sighted", "claim_keys_chests", "claim_ancestral_modern")
 
@@ -640,7 +678,8 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
                     f"{a_all['seeds']} seeds where both classes occur among them (per seed {fmt(a_all['min'])} to "
                     f"{fmt(a_all['max'])}; {fmt_ci(a_fix)} over the {a_fix['seeds']} of them in which planners fixed)"
                     if a_all is not None and a_all["seeds"] else f"balanced accuracy: {NA}")
-        msg = (f"In `{e}` the pseudo-aligned share under shift is {_cell(S, 'pseudo_aligned', experiment=e, distribution='shift')} "
+        msg = (f"In `{e}` the pseudo-aligned share under shift is "
+               f"{_cell(S, 'pseudo_aligned', experiment=e, distribution='shift')} "
                f"(mean over {n} seeds), but the per-seed values run from {lo} to {hi} (per-seed table). The control "
                f"gives {_cell(S, 'pseudo_aligned', experiment=c, distribution='shift')}; the paired difference is "
                f"{_paired_text(_paired_row(t, e))}. Among planners (per seed, then over the seeds that have planners), "
@@ -946,6 +985,7 @@ def render_blocks(t: Tables, ctx: dict, figs: dict) -> dict[str, str]:
                               "Class shares per experiment and distribution: mean over seeds with 95% BCa "
                               "bootstrap intervals."])
     B.update(render_claims(t, ctx))
+    B["cited_per_seed"] = "\n".join([provenance_line(ctx, exps), "", render_cited_per_seed(t)])
     return B
 
 

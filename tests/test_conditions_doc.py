@@ -62,7 +62,8 @@ def test_doc_blocks_written_and_missing_markers_refused(tmp_path):
     # Holm multiplies the smallest of the 16 rows' p-values by at most 16
     from evosim import stats
 
-    row = next(line for line in text.splitlines() if line.startswith("| diverse training") and "| planner share |" in line)
+    row = next(line for line in text.splitlines()
+               if line.startswith("| diverse training") and "| planner share |" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[4] == "5" and cells[6] == "5 / 0" and cells[7] == f"{2 / 2 ** 5:.3f}"
     assert float(cells[8]) >= float(cells[7]) and "p (Holm)" in text
