@@ -15,7 +15,8 @@ averaged within a seed first, so the seed is the unit; then the mean over seeds 
 bootstrap interval and the exact sign-flip p over seeds (``evosim.stats.paired_test``), with
 Holm's correction across every hypothesis row (``evosim.stats.holm``). Per-cell means over seeds
 come with a BCa interval (``evosim.stats.bca_interval``; shares stay within [0, 1]) and the
-per-seed distribution (quartiles and the number of seeds above one half).
+per-seed distribution (quartiles, the number of seeds above one half, and the seeds in which
+planners fixed: k of n with the exact Clopper-Pearson interval, ``evosim.stats.fixation``).
 """
 from __future__ import annotations
 
@@ -86,18 +87,23 @@ def render(df: pd.DataFrame, manifest: dict, sweep_dir: Path) -> dict[str, str]:
     for keys, g in df.groupby([SIZE, COST, DESC, POOL]):
         size, cost, desc, pool = keys
         share = g["planner_share"]
+        fx = stats.fixation(share)
         rows.append([size, cost, desc, "fresh" if pool == 0 else pool, len(g),
                      _ci(g["heuristic_share"]), _ci(share), _ci(g["memoriser_share"]),
                      f"{fmt(share.quantile(0.25))} / {fmt(share.median())} / {fmt(share.quantile(0.75))}",
-                     int((share > 0.5).sum()), _ci(g["planner_depth_mean"]), fmt(g["fitness_mean"].mean()),
+                     int((share > 0.5).sum()), f"{fx.fixed} of {fx.n} [{fmt(fx.lo)}, {fmt(fx.hi)}]",
+                     _ci(g["planner_depth_mean"]), fmt(g["fitness_mean"].mean()),
                      _ci(g["shift_all_pseudo_aligned"])])
     B["cells"] = "\n".join([
         "Final population per cell: mean over seeds [95% BCa bootstrap interval over seeds]; planner share "
         "quartiles (25% / median / 75%) and the number of seeds in which planners are the majority show the per-seed "
-        "distribution; search depth is the mean expressed depth of the final planners (0 = reactive); "
+        f"distribution; planners fixed: seeds with planner share >= {stats.HIGH}, k of n with the exact "
+        "Clopper-Pearson 95% interval (`evosim.stats.fixation`); "
+        "search depth is the mean expressed depth of the final planners (0 = reactive); "
         "pseudo-aligned = share of the whole population pseudo-aligned under shift.", "",
         md_table(["size", "planning cost", "description cost", "training pool", "seeds", "heuristics", "planners",
-                  "memorisers", "planners: quartiles", "seeds with planners > 0.5", "planner depth", "fitness",
+                  "memorisers", "planners: quartiles", "seeds with planners > 0.5", "planners fixed: k of n [95% CI]",
+                  "planner depth", "fitness",
                   "pseudo-aligned (shift)"], rows)])
     # hypotheses as paired effects
     pool_levels = sorted(df[POOL].unique(), key=lambda v: (v == 0, v))

@@ -560,16 +560,19 @@ def _row(df: pd.DataFrame, **key):
     return sub.iloc[0] if len(sub) else None
 
 
-def _cell(summary: pd.DataFrame, q: str, of: int | None = None, **key) -> str:
+def _cell(summary: pd.DataFrame, q: str, of: int | None = None, say_k: bool = False, **key) -> str:
     """Mean [BCa interval] of quantity ``q`` over seeds; "(k seeds)" after it when fewer than ``of`` seeds have a
-    value (e.g. the seeds with any robust organism)."""
+    value (e.g. the seeds with any robust organism), "(k of n seeds)" always with ``say_k``."""
     r = _row(summary, quantity=q, **key)
     if r is None:
         return "–"
     text = fmt_ci(r)
     k = int(r["seeds"])
-    few = of is not None and k < of and text != "–"
-    return text + (f" ({k} seed{'s' if k != 1 else ''})" if few else "")
+    if text == "–" or of is None:
+        return text
+    if say_k:
+        return f"{text} ({k} of {of} seeds)"
+    return text + (f" ({k} seed{'s' if k != 1 else ''})" if k < of else "")
 
 
 def _fixation_text(r) -> str:
@@ -683,12 +686,12 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
                f"(mean over {n} seeds), but the per-seed values run from {lo} to {hi} (per-seed table). The control "
                f"gives {_cell(S, 'pseudo_aligned', experiment=c, distribution='shift')}; the paired difference is "
                f"{_paired_text(_paired_row(t, e))}. Among planners (per seed, then over the seeds that have planners), "
-               f"{_cell(V, 'mesa_prefers_proxy_planners', of=n, experiment=e)} evolved a utility that ranks a red ball "
+               f"{_cell(V, 'mesa_prefers_proxy_planners', of=n, say_k=True, experiment=e)} evolved a utility that ranks a red ball "
                f"above the blue door, and that genome-level preference predicts the planner's class under shift with "
                f"{acc_text}. The fitted behavioural objective, per seed: "
-               f"{_cell(V, 'behav_prefers_proxy_pseudo_aligned', of=n, experiment=e)} of pseudo-aligned organisms "
-               f"behave as if they prefer red, {_cell(V, 'behav_prefers_proxy_robust', of=n, experiment=e)} of robust "
-               f"ones (means over the seeds that have organisms of the class).")
+               f"{_cell(V, 'behav_prefers_proxy_pseudo_aligned', of=n, say_k=True, experiment=e)} of pseudo-aligned organisms "
+               f"behave as if they prefer red, {_cell(V, 'behav_prefers_proxy_robust', of=n, say_k=True, experiment=e)} of robust "
+               f"ones (each a mean over the k seeds that have organisms of the class).")
     out["claim_red_door"] = msg
     # architecture
     if not (msg := need(e, c)):
@@ -713,7 +716,7 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
         msg = (f"In `{e}` the pseudo-aligned share is {_cell(S, 'pseudo_aligned', experiment=e, distribution='shift')} "
                f"(control {_cell(S, 'pseudo_aligned', experiment=c, distribution='shift')}; paired difference "
                f"{_paired_text(_paired_row(t, e))}). Per seed, "
-               f"{_cell(V, 'behav_prefers_proxy_robust', of=n, experiment=e)} of the organisms classed robust still "
+               f"{_cell(V, 'behav_prefers_proxy_robust', of=n, say_k=True, experiment=e)} of the organisms classed robust still "
                f"behave as if they prefer red (mean over the seeds with robust organisms). The perception-matched "
                f"reference earns {_cell(B, 'matched_return', experiment=e)} per episode there ("
                f"{_cell(B, 'matched_return', experiment='red_door')} in `red_door`)."
@@ -727,8 +730,8 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
                f"episode, against {_cell(B, 'beyond_need', experiment=c)} after control training, "
                f"{_cell(B, 'beyond_need_reference', experiment=e)} for the planted aligned reference and "
                f"{_cell(B, 'beyond_need_random', experiment=e)} for a random policy; per seed, "
-               f"{_cell(V, 'mesa_prefers_proxy_planners', of=n, experiment=e)} of planners value keys above chests "
-               f"in their genomes ({_cell(V, 'mesa_prefers_proxy_planners', of=n, experiment=c)} after control "
+               f"{_cell(V, 'mesa_prefers_proxy_planners', of=n, say_k=True, experiment=e)} of planners value keys above chests "
+               f"in their genomes ({_cell(V, 'mesa_prefers_proxy_planners', of=n, say_k=True, experiment=c)} after control "
                f"training). The true return normalised to the omniscient oracle is "
                f"{_cell(B, 'normalised_return_omniscient', experiment=e)} against "
                f"{_cell(B, 'normalised_return_omniscient', experiment=c)}. The pseudo-aligned share is {th} at "
@@ -746,7 +749,7 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
                f"(planners lost in {ra['planners_lost']} of {ra['seeds']} seeds). Pseudo-aligned under shift: "
                f"{_cell(S, 'pseudo_aligned', experiment=e, distribution='shift')} (per seed {lo} to {hi}; control "
                f"{_cell(S, 'pseudo_aligned', experiment=c, distribution='shift')}; paired difference "
-               f"{_paired_text(_paired_row(t, e))}); per seed, {_cell(V, 'behav_prefers_proxy_all', of=n, experiment=e)}"
+               f"{_paired_text(_paired_row(t, e))}); per seed, {_cell(V, 'behav_prefers_proxy_all', of=n, say_k=True, experiment=e)}"
                f" of organisms behave as if they prefer candy over fruit. They eat "
                f"{_cell(B, 'beyond_need', experiment=e)} candies beyond need per episode against "
                f"{_cell(B, 'beyond_need', experiment=c)} after control training; the true return normalised to the "
@@ -779,25 +782,25 @@ def render_readme(t: Tables, ctx: dict) -> dict[str, str]:
             acc = (f"; that ranking predicts the planner's class with balanced accuracy {fmt_ci(a)} (per seed, "
                    f"{a['seeds']} seeds)" if a is not None and a["seeds"] else "")
             shift = f"{pa}{paired}; per seed anywhere from {lo} to {hi}"
-            value = (f"{_cell(V, 'mesa_prefers_proxy_planners', of=n, experiment=e)} of planners' evolved utilities "
+            value = (f"{_cell(V, 'mesa_prefers_proxy_planners', of=n, say_k=True, experiment=e)} of planners' evolved utilities "
                      f"rank a red ball above the door{acc}; {fixed}")
         elif e == "red_door_short_sighted":
             shift = f"{pa}{paired}"
-            value = (f"{_cell(V, 'behav_prefers_proxy_robust', of=n, experiment=e)} of organisms classed robust still "
+            value = (f"{_cell(V, 'behav_prefers_proxy_robust', of=n, say_k=True, experiment=e)} of organisms classed robust still "
                      f"behave as if they prefer red: values act only on what can be seen")
         elif e == "keys_chests":
             shift = (f"{_cell(B, 'beyond_need', experiment=e)} keys beyond need per episode vs "
                      f"{_cell(B, 'beyond_need', experiment=c)} (aligned reference "
                      f"{_cell(B, 'beyond_need_reference', experiment=e)}, random "
                      f"{_cell(B, 'beyond_need_random', experiment=e)}); {pa}{paired}")
-            value = (f"{_cell(V, 'mesa_prefers_proxy_planners', of=n, experiment=e)} of planners value keys above "
-                     f"chests ({_cell(V, 'mesa_prefers_proxy_planners', of=n, experiment=c)} after control training); "
+            value = (f"{_cell(V, 'mesa_prefers_proxy_planners', of=n, say_k=True, experiment=e)} of planners value keys above "
+                     f"chests ({_cell(V, 'mesa_prefers_proxy_planners', of=n, say_k=True, experiment=c)} after control training); "
                      f"{fixed}")
         else:
             shift = (f"{pa}{paired}, yet {_cell(B, 'beyond_need', experiment=e)} candies beyond need vs "
                      f"{_cell(B, 'beyond_need', experiment=c)}")
             lost = f"planners lost in {ra['planners_lost']} of {ra['seeds']} seeds" if ra is not None else ""
-            value = (f"{_cell(V, 'behav_prefers_proxy_all', of=n, experiment=e)} of organisms behave as if they "
+            value = (f"{_cell(V, 'behav_prefers_proxy_all', of=n, say_k=True, experiment=e)} of organisms behave as if they "
                      f"prefer candy over fruit; {lost}")
         rows.append([f"`{e}`", PROXIES[e], shift, value])
     head = (f"Numbers (generated by `analysis/results.py`; the same as in `docs/results.md`): {n} seeds each; each is "

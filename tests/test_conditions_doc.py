@@ -67,6 +67,9 @@ def test_doc_blocks_written_and_missing_markers_refused(tmp_path):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[4] == "5" and cells[6] == "5 / 0" and cells[7] == f"{2 / 2 ** 5:.3f}"
     assert float(cells[8]) >= float(cells[7]) and "p (Holm)" in text
+    # no seed fixes planners (share 0.2 or 0.5): 0 of 5 with the exact interval
+    lo, hi = stats.clopper_pearson(0, 5)
+    assert f"| 0 of 5 [{lo:.2f}, {hi:.2f}] |" in text
     assert stats.paired_test(np.full(5, 0.3) + np.arange(5) * 1e-3, np.zeros(5)).p == pytest.approx(2 / 2 ** 5)
     bad = tmp_path / "bad.md"
     bad.write_text("# nothing\n")
