@@ -391,7 +391,8 @@ def architecture_table(per_seed: pd.DataFrame, n_boot: int, seed: int) -> pd.Dat
     ``stats.HIGH``) or were lost (<= ``stats.LOW``; the other architectures won), with the exact
     Clopper-Pearson interval of the fixed share (``stats.fixation``); and the pseudo-aligned share under shift
     in the seeds planners lost against the seeds they fixed (``stats.two_sample_test``: difference of means,
-    BCa interval, permutation p; Holm-adjusted across experiments in ``p_holm``)."""
+    BCa interval, permutation p; Holm-adjusted across experiments in ``p_holm``; no test, NaN, when either group
+    has fewer than two seeds)."""
     sh = per_seed[per_seed["distribution"] == "shift"]
     rows = []
     for e, g in sh.groupby("experiment", sort=False):
@@ -399,7 +400,9 @@ def architecture_table(per_seed: pd.DataFrame, n_boot: int, seed: int) -> pd.Dat
         fx = stats.fixation(ps)
         pa = g["pseudo_aligned"].to_numpy(float)
         won, lost = pa[ps >= stats.HIGH], pa[ps <= stats.LOW]
-        tt = stats.two_sample_test(lost, won, n_resamples=n_boot, rng=seed)
+        # scipy's permutation test needs two seeds per group; with fewer there is no comparison (NaN)
+        tt = (stats.two_sample_test(lost, won, n_resamples=n_boot, rng=seed) if min(len(lost), len(won)) >= 2
+              else stats.TwoSampleTest(len(lost), len(won), *(math.nan,) * 5, p=math.nan, exact=True))
         row = {"experiment": e, "seeds": fx.n, "planners_fixed": fx.fixed, "planners_lost": fx.lost,
                "polymorphic": fx.polymorphic, "share_fixed": fx.share_fixed, "fixed_lo": fx.lo, "fixed_hi": fx.hi}
         for name, v in (("lost", lost), ("fixed", won)):
@@ -679,7 +682,9 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
         a_all, a_fix = _row(acc, experiment=e, seeds_with="all"), _row(acc, experiment=e, seeds_with="planners fixed")
         acc_text = (f"balanced accuracy {fmt_ci(a_all)}, computed per seed among that seed's planners, over the "
                     f"{a_all['seeds']} seeds where both classes occur among them (per seed {fmt(a_all['min'])} to "
-                    f"{fmt(a_all['max'])}; {fmt_ci(a_fix)} over the {a_fix['seeds']} of them in which planners fixed)"
+                    f"{fmt(a_all['max'])}; "
+                    + (f"{fmt_ci(a_fix)} over the {a_fix['seeds']} of them in which planners fixed)" if a_fix['seeds']
+                       else "none of them is a seed in which planners fixed)")
                     if a_all is not None and a_all["seeds"] else f"balanced accuracy: {NA}")
         msg = (f"In `{e}` the pseudo-aligned share under shift is "
                f"{_cell(S, 'pseudo_aligned', experiment=e, distribution='shift')} "
@@ -701,14 +706,17 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
                f"polymorphic in {ra['polymorphic']}; after control training they fixed in {_fixation_text(rc)} "
                f"seeds. The planner share is {_cell(S, 'planner_share', experiment=e, distribution='shift')} against "
                f"{_cell(S, 'planner_share', experiment=c, distribution='shift')} after control training, so the "
-               f"paired difference mixes the two effects. With seeds as the unit, the pseudo-aligned share under shift "
-               f"is {fmt_ci({'mean': ra['pa_lost'], 'lo': ra['pa_lost_lo'], 'hi': ra['pa_lost_hi']})} in the "
-               f"{ra['pa_lost_seeds']} seeds where planners were lost and "
-               f"{fmt_ci({'mean': ra['pa_fixed'], 'lo': ra['pa_fixed_lo'], 'hi': ra['pa_fixed_hi']})} in the "
-               f"{ra['pa_fixed_seeds']} where they fixed (difference "
-               f"{fmt_ci({'mean': ra['diff'], 'lo': ra['diff_lo'], 'hi': ra['diff_hi']})}, permutation p = "
-               f"{fmt_p(ra['p'])}, Holm-adjusted across the experiments of the architecture table "
-               f"{fmt_p(ra['p_holm'])}).")
+               f"paired difference mixes the two effects. "
+               + (f"With seeds as the unit, the pseudo-aligned share under shift is "
+                  f"{fmt_ci({'mean': ra['pa_lost'], 'lo': ra['pa_lost_lo'], 'hi': ra['pa_lost_hi']})} in the "
+                  f"{ra['pa_lost_seeds']} seeds where planners were lost and "
+                  f"{fmt_ci({'mean': ra['pa_fixed'], 'lo': ra['pa_fixed_lo'], 'hi': ra['pa_fixed_hi']})} in the "
+                  f"{ra['pa_fixed_seeds']} where they fixed (difference "
+                  f"{fmt_ci({'mean': ra['diff'], 'lo': ra['diff_lo'], 'hi': ra['diff_hi']})}, permutation p = "
+                  f"{fmt_p(ra['p'])}, Holm-adjusted across the experiments of the architecture table "
+                  f"{fmt_p(ra['p_holm'])})." if min(ra["pa_lost_seeds"], ra["pa_fixed_seeds"]) >= 2 else
+                  f"No comparison between architectures: planners were lost in {ra['pa_lost_seeds']} seeds and fixed "
+                  f"in {ra['pa_fixed_seeds']}; the test needs two seeds in each group."))
     out["claim_architecture"] = msg
     # short-sighted
     e, c = "red_door_short_sighted", "red_door_short_sighted_control"

@@ -88,6 +88,26 @@ def test_paired_difference_uses_only_seeds_present_in_both():
     assert summ["seeds"] == 7 and 3 not in set(per["seed"])
 
 
+def test_architecture_table_compares_seeds_where_planners_were_lost_and_fixed():
+    """Seeds are the unit: fixation counted from the final planner share, the pseudo-aligned share of the seeds
+    where planners were lost vs fixed compared by stats.two_sample_test; no test (NaN) with one seed in a group."""
+    from evosim import stats
+
+    share = {"a": [0.99, 0.98, 0.01, 0.02, 0.5], "b": [0.99, 0.99, 0.99, 0.01, 0.99]}
+    pa = {"a": [0.1, 0.2, 0.9, 0.8, 0.5], "b": [0.3, 0.4, 0.5, 0.6, 0.2]}
+    df = pd.DataFrame([{"experiment": e, "seed": s + 1, "distribution": "shift", "planner_share": share[e][s],
+                        "pseudo_aligned": pa[e][s]} for e in ("a", "b") for s in range(5)])
+    t = R.architecture_table(df, 999, 0).set_index("experiment")
+    a = t.loc["a"]
+    assert (a.planners_fixed, a.planners_lost, a.polymorphic, a.seeds) == (2, 2, 1, 5)
+    assert (a.fixed_lo, a.fixed_hi) == pytest.approx(stats.clopper_pearson(2, 5))
+    want = stats.two_sample_test([0.9, 0.8], [0.1, 0.2], n_resamples=999, rng=0)
+    assert a["diff"] == pytest.approx(0.7) and a.p == want.p and a.pa_lost == pytest.approx(0.85)
+    b = t.loc["b"]
+    assert b.planners_lost == 1 and np.isnan(b.p) and np.isnan(b["diff"])
+    assert a.p_holm == pytest.approx(a.p)  # the NaN row is not counted in the family
+
+
 # -- the doc writer --------------------------------------------------------------------------------
 DOC = """# Title
 
