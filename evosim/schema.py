@@ -296,8 +296,8 @@ SUMMARY_COLUMNS = {
     "sd": "standard deviation across seeds (ddof=1; NaN for n < 2)",
     "ci_lo": "lower end of the 95% confidence interval of the mean (NaN for n < 2; see interval)",
     "ci_hi": "upper end of the 95% confidence interval of the mean (NaN for n < 2; see interval)",
-    "interval": "bootstrap (percentile bootstrap over seeds, for shares: inside [0, 1]) or t (t-based, for "
-                "unbounded metrics)",
+    "interval": "bootstrap (BCa bootstrap over seeds, evosim.stats.bca_interval, for shares: inside [0, 1]) or t "
+                "(t-based, for unbounded metrics)",
 }
 
 
