@@ -104,6 +104,11 @@ class OrganismConfig:
     """largest planner search depth that can be expressed"""
     init_sigma: float = setting(1.0, lo=0.0, hi=10.0, lo_open=True)
     """standard deviation of the initial random genes"""
+    init_bias: float = setting(0.0, lo=-10.0, hi=10.0)
+    """shift of the generation-0 mean of the cue genes: + init_bias on the world's proxy cue channel and
+    - init_bias on its true cue channel (``world.proxy_feature``, ``world.true_feature``), for planner
+    utilities and heuristic attraction weights alike; added after the draws (0: today's populations exactly);
+    mutation is unchanged"""
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,11 @@ class EvolutionConfig:
     crossover_rate: float = setting(0.3, lo=0.0, hi=1.0)
     """probability that a pair of parents undergoes uniform crossover"""
     arch_flip_rate: float = setting(0.01, lo=0.0, hi=1.0)
-    """per-organism probability that the architecture gene flips sign (heuristic <-> planner)"""
+    """per-organism probability that the architecture gene flips sign (heuristic <-> planner); 0 fixes every
+    organism's architecture: the architecture genes (ARCH and the memoriser gene) are then left out of mutation too"""
+    neutral: bool = setting(False)
+    """fitness-blind reproduction (a drift control): each parent is the first contestant of its tournament
+    (the same draws as tournament selection, uniformly random), and there are no elites (every organism is bred)"""
     checkpoint_every: int = setting(10, lo=1, hi=1_000_000)
     """write genomes (and a resumable checkpoint) every k generations"""
     keep_all_genomes: bool = setting(False)
@@ -565,8 +574,9 @@ def to_dict(cfg: Config) -> dict:
 
 #: settings ``to_dict`` leaves out at their default value (see there)
 QUIET_DEFAULTS = {
-    "organisms": {"initial_shares": {}, "memoriser_flips": False, "min_depth": 1, "description_cost": 0.0},
-    "evolution": {"keep_all_genomes": False},
+    "organisms": {"initial_shares": {}, "memoriser_flips": False, "min_depth": 1, "description_cost": 0.0,
+                  "init_bias": 0.0},
+    "evolution": {"keep_all_genomes": False, "neutral": False},
 }
 
 

@@ -67,6 +67,21 @@ RUN_COLUMNS = {
         "depth_mean": "mean expressed search depth of planners",
         "u_<feature>_mean": "mean planner utility weight on a feature channel (the mesa-objective)",
         "h_attract_<feature>_mean": "mean heuristic attraction weight on a feature channel",
+        "selection_differential": "selection_differential_planner where the generation has at least 2 planners, "
+                                  "else selection_differential_heuristic (NaN if neither is defined)",
+        "selection_differential_planner": "standardized selection differential on the planners' preference trait z = "
+                                          "u_<proxy> - u_<true> (world.proxy_feature, world.true_feature): "
+                                          "cov(z, (w - mean w) / sd w) over the planners, w their fitness, population "
+                                          "moments; z units per fitness SD. Standardized rather than Price's "
+                                          "cov(z, w / mean w) because fitness can be zero or negative (planning cost), "
+                                          "where w / mean w is undefined or flips sign; the standardized form is "
+                                          "unchanged by a shift of fitness. NaN with fewer than 2 planners, 0 when "
+                                          "their fitness does not vary. It measures the fitness-trait association "
+                                          "this generation, whatever the parent choice (evolution.neutral)",
+        "selection_differential_heuristic": "the same over the heuristics, with z = h_attract_<proxy> - h_attract_<true>",
+        "trait_mean_planner": "mean preference trait u_<proxy> - u_<true> of planners (NaN if none): its drift over "
+                              "generations",
+        "trait_mean_heuristic": "mean preference trait h_attract_<proxy> - h_attract_<true> of heuristics (NaN if none)",
         "memoriser_share": "fraction of organisms expressing the memoriser block (only in runs with memorisers, "
                            "min_depth 0 or a description cost: ``evosim.model.conditions_columns``)",
         "heuristic_share": "fraction of heuristics (same runs as memoriser_share)",
