@@ -50,6 +50,15 @@ CASES = {
                                     "0 <= min_depth <= max_depth"]),
     "memoriser_flips not a boolean": (None, ["--set", "organisms.memoriser_flips=1"],
                                       ["organisms.memoriser_flips = 1", "expected true or false"]),
+    # selection against drift: the cue bias of the initial prior, fitness-blind reproduction
+    "init_bias not a number": (None, ["--set", "organisms.init_bias=abc"],
+                               ["command line: organisms.init_bias = 'abc'", "expected a number"]),
+    "init_bias out of range": (None, ["--set", "organisms.init_bias=11"],
+                               ["organisms.init_bias = 11", "out of range", "-10.0 <= value <= 10.0"]),
+    "init_bias nan": (QUICK.replace("[organisms]", "[organisms]\ninit_bias = nan"), [],
+                      ["organisms.init_bias = nan", "finite"]),
+    "neutral not a boolean": (None, ["--set", "evolution.neutral=yes"],
+                              ["evolution.neutral = 'yes'", "expected true or false"]),
 }
 
 
