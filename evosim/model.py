@@ -21,7 +21,7 @@ from evosim import ga, kernels, worlds
 from evosim.config import Config, load_config, memorisers_enabled, replace
 from evosim.architectures import ARCHITECTURES, by_code
 from evosim.constants import MAX_DEPTH, Arch
-from evosim.schema import architectures
+from evosim.schema import SELECTION_COLUMNS, architectures
 
 
 def conditions_columns(cfg: Config) -> bool:
@@ -44,9 +44,6 @@ def _architecture_columns() -> list[str]:
     return [c for c in shares + means if c not in _BASE_ARCH_COLUMNS]
 
 
-#: the selection columns of every run's generation statistics (``selection_stats``), after the feature means
-SELECTION_COLUMNS = ("selection_differential", "selection_differential_planner", "selection_differential_heuristic",
-                     "trait_mean_planner", "trait_mean_heuristic")
 
 
 def standardized_differential(z: np.ndarray, w: np.ndarray) -> float:

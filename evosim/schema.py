@@ -48,6 +48,11 @@ def architectures(with_memoriser: bool = True) -> tuple[str, ...]:
     return ARCHITECTURES if with_memoriser else tuple(a for a in ARCHITECTURES if a != _registry.MEMORISER.name)
 
 # -- table columns ---------------------------------------------------------------------------
+#: generation columns of the selection differential on the cue preference (``evosim.model.selection_stats``);
+#: runs written before them read with them NaN (``evosim.store.reader.load_run``)
+SELECTION_COLUMNS = ("selection_differential", "selection_differential_planner", "selection_differential_heuristic",
+                     "trait_mean_planner", "trait_mean_heuristic")
+
 #: documented columns of a run's tables (generations.parquet, organisms.parquet, genomes.parquet)
 RUN_COLUMNS = {
     "generations": {
@@ -426,6 +431,6 @@ def bootstrap_interval(values, rng=None, n_boot: int = 10_000, level: float = 0.
     return float(lo), float(hi)
 
 
-__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "architectures", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
+__all__ = ["SELECTION_COLUMNS", "CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "architectures", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
            "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "class_shares", "class_share_columns", "TInterval", "t_interval",
            "wilson_interval", "bootstrap_interval"]

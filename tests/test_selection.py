@@ -208,3 +208,26 @@ def test_fixed_arm_never_produces_another_architecture(arch):
     for _ in range(3):
         m.step()
     assert set(m.organisms_table()["architecture"].astype(str)) == {arch}
+
+
+# -- runs written before the selection columns -----------------------------------------------------
+def test_a_run_without_the_selection_columns_still_loads_and_reports(tmp_path):
+    """A run directory whose generations.parquet lacks the columns (as every run written before them) loads
+    with them NaN and reports."""
+    import pandas as pd
+
+    from evosim.experiment import run_experiment
+    from evosim.report import report_run
+    from evosim.schema import SELECTION_COLUMNS as COLS
+    from evosim.store import load_run
+
+    cfg = red_door(**{"evolution.population": 12, "evolution.generations": 2, "probe.episodes": 4,
+                      "probe.decision_episodes": 2, "probe.random_rollouts": 2})
+    run_experiment(cfg, tmp_path / "old", mode="new", progress=False)
+    f = tmp_path / "old" / "generations.parquet"
+    gens = pd.read_parquet(f)
+    assert set(COLS) <= set(gens.columns)
+    gens.drop(columns=list(COLS)).to_parquet(f, index=False)
+    run = load_run(tmp_path / "old")
+    assert list(run.generations.columns[-len(COLS):]) == list(COLS) and run.generations[list(COLS)].isna().all().all()
+    report_run(tmp_path / "old", figures=False)
