@@ -130,8 +130,9 @@ class EvolutionConfig:
     crossover_rate: float = setting(0.3, lo=0.0, hi=1.0)
     """probability that a pair of parents undergoes uniform crossover"""
     arch_flip_rate: float = setting(0.01, lo=0.0, hi=1.0)
-    """per-organism probability that the architecture gene flips sign (heuristic <-> planner); 0 fixes every
-    organism's architecture: the architecture genes (ARCH and the memoriser gene) are then left out of mutation too"""
+    """per-organism probability that the architecture gene flips sign (heuristic <-> planner); at 0 the
+    architecture genes (ARCH, the memoriser gene) are also left out of mutation, so a child's architecture is
+    one parent's and a single-architecture population stays so"""
     neutral: bool = setting(False)
     """fitness-blind reproduction (a drift control): each parent is the first contestant of its tournament
     (the same draws as tournament selection, uniformly random), and there are no elites (every organism is bred)"""
