@@ -49,8 +49,8 @@ def ensure_run(run_dir: Path) -> None:
     """README's headline run and its report, computed only if missing."""
     from evosim.store import RunDirectory
 
-    if not (run_dir / "config.toml").exists():
-        _evosim("run", "runs/red_door.toml", "--seed", "3", "--out", str(run_dir), "--quiet")
+    if not RunDirectory(run_dir).run_is_complete(need_report=False):
+        _evosim("run", "runs/red_door.toml", "--seed", "3", "--out", str(run_dir), "--overwrite", "--quiet")
     if not RunDirectory(run_dir).report_is_complete():
         _evosim("report", str(run_dir))
 
