@@ -878,5 +878,5 @@ def test_rollout_rejects_an_unknown_signal():
                        ({"min_depth": 2}, "min_depth must be 0 or 1"), ({"radius": [3]}, "one radius per feature")):
         with pytest.raises(ValueError, match=match):
             spec.replace(**bad)
-    with pytest.raises(TypeError, match="unexpected arguments after spec"):
+    with pytest.raises(TypeError, match="positional argument"):
         rollout(g, lay, np.zeros(1, np.int64), 1, 1, 0, [0], spec, 3)
