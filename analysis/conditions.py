@@ -10,10 +10,13 @@ the blocks between ``<!-- conditions:NAME:start -->`` and ``<!-- conditions:NAME
 For each hypothesis of "Risks from Learned Optimization" ch. 2 (diverse training favours search; a
 cost of computation disfavours it; a simplicity pressure favours it; complex worlds favour it) the
 effect of one factor is measured as a paired difference: for every other-factor combination and
-seed, the value at one level minus the value at the other (same seed, same other settings), then
-the mean over those pairs with a percentile-bootstrap interval over seeds (pairs are averaged
-within a seed first, so seeds are the unit of resampling). Shares stay within [0, 1]; per-cell
-means come with the per-seed distribution (quartiles and the number of seeds above one half).
+seed, the value at one level minus the value at the other (same seed, same other settings),
+averaged within a seed first, so the seed is the unit; then the mean over seeds with its BCa
+bootstrap interval and the exact sign-flip p over seeds (``evosim.stats.paired_test``), with
+Holm's correction across every hypothesis row (``evosim.stats.holm``). Per-cell means over seeds
+come with a BCa interval (``evosim.stats.bca_interval``; shares stay within [0, 1]) and the
+per-seed distribution (quartiles, the number of seeds above one half, and the seeds in which
+planners fixed: k of n with the exact Clopper-Pearson interval, ``evosim.stats.fixation``).
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "analysis"))
 from results import _markers, fmt, md_table, write_doc  # noqa: E402
 
-from evosim.schema import bootstrap_interval  # noqa: E402
+from evosim import stats  # noqa: E402
 from evosim.store.layout import MANIFEST  # noqa: E402
 from evosim.sweep.execute import SWEEP_TABLE  # noqa: E402
 
@@ -39,16 +42,25 @@ FACTORS = (POOL, COST, DESC, SIZE)
 LABEL = {POOL: "training pool (0 = fresh)", COST: "planning cost", DESC: "description cost", SIZE: "grid size"}
 SHARES = ("heuristic_share", "planner_share", "memoriser_share")
 BLOCKS = ("provenance", "cells", "hypotheses", "depth")
-N_BOOT, BOOT_SEED = 10_000, 0
+N_BOOT, BOOT_SEED = stats.N_RESAMPLES, 0
 
 
 def _ci(values) -> str:
+    """Mean over seeds [95% BCa bootstrap interval over seeds]; the mean alone for one seed."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if not len(v):
         return "–"
-    lo, hi = bootstrap_interval(v, rng=BOOT_SEED, n_boot=N_BOOT)
+    if len(v) == 1:
+        return fmt(v[0])
+    lo, hi = stats.bca_interval(v, n_resamples=N_BOOT, rng=BOOT_SEED)
     return f"{fmt(v.mean())} [{fmt(lo)}, {fmt(hi)}]"
+
+
+def _p(p: float) -> str:
+    if not np.isfinite(p):
+        return "–"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def paired_effect(df: pd.DataFrame, factor: str, lo, hi, metric: str) -> tuple[np.ndarray, int]:
@@ -75,18 +87,23 @@ def render(df: pd.DataFrame, manifest: dict, sweep_dir: Path) -> dict[str, str]:
     for keys, g in df.groupby([SIZE, COST, DESC, POOL]):
         size, cost, desc, pool = keys
         share = g["planner_share"]
+        fx = stats.fixation(share)
         rows.append([size, cost, desc, "fresh" if pool == 0 else pool, len(g),
                      _ci(g["heuristic_share"]), _ci(share), _ci(g["memoriser_share"]),
                      f"{fmt(share.quantile(0.25))} / {fmt(share.median())} / {fmt(share.quantile(0.75))}",
-                     int((share > 0.5).sum()), _ci(g["planner_depth_mean"]), fmt(g["fitness_mean"].mean()),
+                     int((share > 0.5).sum()), f"{fx.fixed} of {fx.n} [{fmt(fx.lo)}, {fmt(fx.hi)}]",
+                     _ci(g["planner_depth_mean"]), fmt(g["fitness_mean"].mean()),
                      _ci(g["shift_all_pseudo_aligned"])])
     B["cells"] = "\n".join([
-        "Final population per cell: mean over seeds [95% percentile-bootstrap interval over seeds]; planner share "
+        "Final population per cell: mean over seeds [95% BCa bootstrap interval over seeds]; planner share "
         "quartiles (25% / median / 75%) and the number of seeds in which planners are the majority show the per-seed "
-        "distribution; search depth is the mean expressed depth of the final planners (0 = reactive); "
+        f"distribution; planners fixed: seeds with planner share >= {stats.HIGH}, k of n with the exact "
+        "Clopper-Pearson 95% interval (`evosim.stats.fixation`); "
+        "search depth is the mean expressed depth of the final planners (0 = reactive); "
         "pseudo-aligned = share of the whole population pseudo-aligned under shift.", "",
         md_table(["size", "planning cost", "description cost", "training pool", "seeds", "heuristics", "planners",
-                  "memorisers", "planners: quartiles", "seeds with planners > 0.5", "planner depth", "fitness",
+                  "memorisers", "planners: quartiles", "seeds with planners > 0.5", "planners fixed: k of n [95% CI]",
+                  "planner depth", "fitness",
                   "pseudo-aligned (shift)"], rows)])
     # hypotheses as paired effects
     pool_levels = sorted(df[POOL].unique(), key=lambda v: (v == 0, v))
@@ -99,17 +116,25 @@ def render(df: pd.DataFrame, manifest: dict, sweep_dir: Path) -> dict[str, str]:
         ("complex worlds favour search", SIZE, df[SIZE].min(), df[SIZE].max(),
          f"size {df[SIZE].max()} (denser walls) minus size {df[SIZE].min()}"),
     ]
-    rows = []
+    rows, ps = [], []
     for name, factor, lo, hi, what in hyp:
         for metric in ("planner_share", "memoriser_share", "heuristic_share", "planner_depth_mean"):
             per_seed, n_pairs = paired_effect(df, factor, lo, hi, metric)
-            rows.append([name, what, metric.replace("_", " "), n_pairs, _ci(per_seed),
-                         f"{int((per_seed > 0).sum())} / {int((per_seed < 0).sum())}"])
+            test = stats.paired_test(per_seed, np.zeros_like(per_seed), n_resamples=N_BOOT, rng=BOOT_SEED)
+            ps.append(test.p)
+            rows.append([name, what, metric.replace("_", " "), n_pairs, len(per_seed), _ci(per_seed),
+                         f"{int((per_seed > 0).sum())} / {int((per_seed < 0).sum())}", _p(test.p)])
+    for row, adj in zip(rows, stats.holm(ps)):
+        row.append(_p(adj))
     B["hypotheses"] = "\n".join([
         "Effect of one factor with the others held fixed: for each other-factor combination and seed, the value at "
-        "the second level minus the first; averaged within a seed, then mean over seeds [95% bootstrap interval over "
-        "seeds]; last column: seeds with a positive / negative mean difference.", "",
-        md_table(["hypothesis", "difference", "quantity", "pairs", "mean difference", "seeds + / -"], rows)])
+        "the second level minus the first; averaged within a seed (the seed is the unit), then mean over seeds [95% "
+        "BCa bootstrap interval over seeds]; seeds + / -: seeds with a positive / negative mean difference; p: "
+        "two-sided sign-flip permutation test over seeds (`evosim.stats.paired_test`, exact for up to "
+        f"{stats.EXACT_PAIRED_MAX} seeds); Holm: adjusted by Holm's step-down method across the {len(rows)} rows "
+        "of this table (`evosim.stats.holm`).", "",
+        md_table(["hypothesis", "difference", "quantity", "pairs", "seeds", "mean difference", "seeds + / -", "p",
+                  "p (Holm)"], rows)])
     # the evolved amount of search
     rows = []
     for keys, g in df.groupby([SIZE, COST]):

@@ -1,4 +1,4 @@
-"""Behavioural inference tested where it is hard: recovery of planted objectives per regime (issue 15).
+"""Behavioural inference tested where it is hard: recovery of planted objectives per regime.
 
     python analysis/objectives_validation.py [--n 100] [--episodes 90] [--out analysis/out]
 

@@ -391,9 +391,9 @@ result.summary[result.summary["metric"].isin(["planner_share", "plans_mean"])][
 
 # %% [markdown]
 # With two seeds and eight generations these t-intervals (not clipped to [0, 1]) are very wide: the
-# table shows the machinery, not an answer; the real sweeps
-# (`evosim sweep runs/conditions.toml --workers 2`, `runs/dose_response.toml`) use 5-10 seeds and
-# the shipped settings, and their results are in `docs/results.md`. Re-running a sweep skips
+# table shows the machinery, not an answer; the real sweep
+# (`evosim sweep runs/conditions.toml --workers 2`) uses 20 seeds per cell and the shipped
+# settings, and its results are in `docs/conditions.md`. Re-running a sweep skips
 # finished runs, and the same file on a Dask cluster (`--scheduler tcp://HOST:8786`) gives the
 # same `sweep.parquet`.
 #

@@ -91,7 +91,7 @@ class OrganismConfig:
     """let the memoriser gene mutate and flip (at ``evolution.arch_flip_rate``) even when no memoriser starts
     (memorisers can then arise by mutation); always on when ``initial_shares.memoriser`` > 0"""
     min_depth: int = setting(1, lo=0, hi=MAX_DEPTH)
-    """smallest planner search depth that can be expressed: 1 (the expression before issue 14) or 0 (a planner
+    """smallest planner search depth that can be expressed: 1 (the original expression) or 0 (a planner
     of depth 0 does no search: it moves along the path gradient of its utility over what it perceives)"""
     description_cost: float = setting(0.0, lo=0.0, hi=1.0)
     """fitness lost per expressed gene (a description-length, simplicity pressure): heuristic 2 x features + 4,
@@ -104,6 +104,11 @@ class OrganismConfig:
     """largest planner search depth that can be expressed"""
     init_sigma: float = setting(1.0, lo=0.0, hi=10.0, lo_open=True)
     """standard deviation of the initial random genes"""
+    init_bias: float = setting(0.0, lo=-10.0, hi=10.0)
+    """shift of the generation-0 mean of the cue genes: + init_bias on the world's proxy cue channel and
+    - init_bias on its true cue channel (``world.proxy_feature``, ``world.true_feature``), for planner
+    utilities and heuristic attraction weights alike; added after the draws (0: today's populations exactly);
+    mutation is unchanged"""
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,12 @@ class EvolutionConfig:
     crossover_rate: float = setting(0.3, lo=0.0, hi=1.0)
     """probability that a pair of parents undergoes uniform crossover"""
     arch_flip_rate: float = setting(0.01, lo=0.0, hi=1.0)
-    """per-organism probability that the architecture gene flips sign (heuristic <-> planner)"""
+    """per-organism probability that the architecture gene flips sign (heuristic <-> planner); at 0 the
+    architecture genes (ARCH, the memoriser gene) are also left out of mutation, so a child's architecture is
+    one parent's and a single-architecture population stays so"""
+    neutral: bool = setting(False)
+    """fitness-blind reproduction (a drift control): each parent is the first contestant of its tournament
+    (the same draws as tournament selection, uniformly random), and there are no elites (every organism is bred)"""
     checkpoint_every: int = setting(10, lo=1, hi=1_000_000)
     """write genomes (and a resumable checkpoint) every k generations"""
     keep_all_genomes: bool = setting(False)
@@ -554,7 +564,7 @@ def to_dict(cfg: Config) -> dict:
     d = dataclasses.asdict(cfg)
     if d["organisms"].get("initial_shares"):
         d["organisms"].pop("initial_planner_share", None)
-    # settings added by issue 14 are written only when set, so that a config using none of them is
+    # the architecture-competition settings (shares, memorisers, depths, costs) are written only when set, so that a config using none of them is
     # written (config.toml, the resume check, sweep cell hashes) exactly as before they existed
     for sec, defaults in QUIET_DEFAULTS.items():
         for k, v in defaults.items():
@@ -565,8 +575,9 @@ def to_dict(cfg: Config) -> dict:
 
 #: settings ``to_dict`` leaves out at their default value (see there)
 QUIET_DEFAULTS = {
-    "organisms": {"initial_shares": {}, "memoriser_flips": False, "min_depth": 1, "description_cost": 0.0},
-    "evolution": {"keep_all_genomes": False},
+    "organisms": {"initial_shares": {}, "memoriser_flips": False, "min_depth": 1, "description_cost": 0.0,
+                  "init_bias": 0.0},
+    "evolution": {"keep_all_genomes": False, "neutral": False},
 }
 
 

@@ -61,7 +61,7 @@ ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner", Arch.MEMORIS
 #:   path    per channel and move, the sum over perceived objects for which that move goes down the
 #:           object's BFS distance map of feature / path distance (the distances the planner uses)
 #:   compass per channel and move, the sum over perceived objects strictly on that side of
-#:           feature / Manhattan distance (the signal before issue 13)
+#:           feature / Manhattan distance (the original signal, kept as a named alternative)
 HEURISTIC_SIGNALS = ("path", "compass")
 SIGNAL_PATH = 0
 SIGNAL_COMPASS = 1

@@ -114,7 +114,8 @@ def initial_state(cfg) -> GAState:
     Shares (``organisms.initial_shares``, or ``initial_planner_share`` for two architectures): the
     core expresses planners in the proportion planner / (planner + heuristic) (exactly
     ``initial_planner_share`` when there are no memorisers), then that share of each core
-    architecture becomes a memoriser (``genome.random_memo_block``)."""
+    architecture becomes a memoriser (``genome.random_memo_block``). ``organisms.init_bias`` = b then adds
+    +b to the proxy cue's genes and -b to the true cue's (``genome.bias_cues``), after every draw."""
     from evosim.config import resolved_shares
 
     org = cfg.organisms
@@ -125,6 +126,12 @@ def initial_state(cfg) -> GAState:
     n = cfg.evolution.population
     genomes = gn.random_population(rng, n, core_share, org.init_sigma, org.min_depth,
                                    np.random.default_rng([cfg.seed, STREAM_GA_MEMO, 2**32 - 1]), m)
+    if org.init_bias != 0.0:
+        from evosim.worlds import WORLDS
+
+        w = WORLDS[cfg.world.name]
+        genomes = gn.bias_cues(genomes, w.features.index(w.proxy_feature), w.features.index(w.true_feature),
+                               org.init_bias)
     return GAState(genomes, np.full((n, 2), -1, dtype=np.int64), None, 0)
 
 
@@ -137,9 +144,13 @@ def breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool = Fals
 def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> GAState:
     """Selection and variation: evaluated generation g -> unevaluated generation g + 1. Pure.
 
-    elites <- the best ``elitism`` organisms, unchanged (ties: lower row first)
-    parents <- two rounds of tournament selection
+    elites <- the best ``elitism`` organisms, unchanged (ties: lower row first); none if ``neutral``
+    parents <- two rounds of tournament selection (``neutral``: of uniform choice, ``genome.select_uniform``)
     children <- uniform crossover, Gaussian mutation, architecture flips
+
+    With ``arch_flip_rate`` 0 the architecture genes (ARCH, the memoriser gene) keep their parent's value
+    (mutation's draws are made as usual, then not applied to them), so no organism changes architecture
+    unless crossover mixes architectures.
 
     The core's random numbers come from ``default_rng([seed, STREAM_GA, state.generation])``, in
     exactly the shapes they had before the memoriser block existed; the memoriser block's (its
@@ -155,23 +166,30 @@ def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> G
     genomes, fitness = state.genomes, state.fitness
     n = len(genomes)
     ids = state.organism_ids()
-    # Elitism
+    # Elitism (none when neutral)
     order = np.argsort(-fitness, kind="stable")
-    elites = order[: ev.elitism]
-    # Selection
+    elites = order[: 0 if ev.neutral else ev.elitism]
+    # Selection (neutral: the first contestant of each tournament, drawn exactly as the tournament draws)
     n_kids = n - len(elites)
     n_pairs = (n_kids + 1) // 2
-    pa = gn.select_tournament(fitness, rng, ev.tournament_size, n_pairs)
-    pb = gn.select_tournament(fitness, rng, ev.tournament_size, n_pairs)
+    select = gn.select_uniform if ev.neutral else gn.select_tournament
+    pa = select(fitness, rng, ev.tournament_size, n_pairs)
+    pb = select(fitness, rng, ev.tournament_size, n_pairs)
     # Variation
     ca, cb = gn.crossover_blocks(genomes[pa], genomes[pb], rng, rng_memo, ev.crossover_rate)
     kids = np.concatenate([ca, cb])[:n_kids]
     kid_parents = np.concatenate([np.stack([ids[pa], ids[pb]], 1), np.stack([ids[pb], ids[pa]], 1)])[:n_kids]
     core = gn.mutate_gaussian(kids[:, gn.CORE], rng, ev.mutation_sigma, ev.mutation_rate)
+    fixed = ev.arch_flip_rate == 0  # architectures fixed: the architecture genes are not mutated either
+    if fixed:
+        core[:, gn.ARCH] = kids[:, gn.ARCH]
     core = gn.flip_architecture(core, rng, ev.arch_flip_rate)
     memo = kids[:, gn.MEMO_BLOCK]
     if memoriser_flips:
-        memo = gn.mutate_gaussian(memo, rng_memo, ev.mutation_sigma, ev.mutation_rate)
+        mutated = gn.mutate_gaussian(memo, rng_memo, ev.mutation_sigma, ev.mutation_rate)
+        if fixed:
+            mutated[:, 0] = memo[:, 0]
+        memo = mutated
         flip = rng_memo.random(len(memo)) < ev.arch_flip_rate
         memo[flip, 0] = -memo[flip, 0]
     else:  # the plan genes drift; the memoriser gene stays as it is (negative: no memorisers)

@@ -46,7 +46,7 @@ P_DEPTH = H_LOGTEMP + 1 + F
 P_DISCOUNT = P_DEPTH + 1
 """planner: discount gene, expressed as 0.5 + 0.49 * sigmoid(g)"""
 CORE_GENES = P_DISCOUNT + 1
-"""genes before the memoriser block (the whole genome before issue 14)"""
+"""genes before the memoriser block (the whole genome before memorisers existed)"""
 M_ARCH = CORE_GENES
 """memoriser gene: > 0 expresses the memoriser block, overriding ARCH"""
 M_PLAN = slice(M_ARCH + 1, M_ARCH + 1 + MEMO_STEPS)
@@ -201,6 +201,27 @@ def random_core(rng: np.random.Generator, n: int, planner_share: float, sigma: f
     return g.astype(np.float32)
 
 
+def bias_cues(genomes: np.ndarray, proxy: int, true: int, bias: float) -> np.ndarray:
+    """Copies of ``genomes`` with ``bias`` added to the proxy cue channel's genes and subtracted from the true
+    cue channel's, in the planner utilities (``P_UTILITY``) and the heuristic attraction weights (``H_ATTRACT``)
+    alike: ``organisms.init_bias``, applied to generation 0 after every draw (so bias 0 changes nothing)."""
+    out = np.array(genomes, dtype=np.float32, copy=True)
+    for block in (P_UTILITY, H_ATTRACT):
+        out[:, block.start + proxy] += np.float32(bias)
+        out[:, block.start + true] -= np.float32(bias)
+    return out
+
+
+def preference_trait(genomes: np.ndarray, proxy: int, true: int) -> tuple[np.ndarray, np.ndarray]:
+    """(planner trait, heuristic trait) per organism, float64 [N] each: how much more the genome values the
+    proxy cue than the true cue, u_proxy - u_true (planner utilities) and the attraction weight on the proxy
+    channel minus the true channel (heuristic). Both are computed for every organism; which one is expressed
+    is its architecture (``architecture``)."""
+    g = np.asarray(genomes, dtype=np.float64)
+    return (g[:, P_UTILITY.start + proxy] - g[:, P_UTILITY.start + true],
+            g[:, H_ATTRACT.start + proxy] - g[:, H_ATTRACT.start + true])
+
+
 def random_memo_block(rng: np.random.Generator, core: np.ndarray, memoriser_share: float,
                       sigma: float = 1.0) -> np.ndarray:
     """The memoriser block (float32 [n, MEMO_STEPS + 1]) for ``core`` genomes, from the memo stream.
@@ -256,6 +277,14 @@ def crossover_uniform(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, ra
     do = (rng.random(len(a)) < rate)[:, None]
     swap = (rng.random(a.shape) < 0.5) & do
     return np.where(swap, b, a).astype(np.float32), np.where(swap, a, b).astype(np.float32)
+
+
+def select_uniform(fitness: np.ndarray, rng: np.random.Generator, k: int, n: int) -> np.ndarray:
+    """Indices of ``n`` parents chosen regardless of fitness (``evolution.neutral``): the first contestant of
+    each size-``k`` tournament, from exactly the draws ``select_tournament`` makes, so uniform at random and
+    with the stream's later draws where they would be."""
+    contestants = rng.integers(0, len(fitness), size=(n, k))
+    return contestants[:, 0]
 
 
 def select_tournament(fitness: np.ndarray, rng: np.random.Generator, k: int, n: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from evosim import ga, kernels, worlds
 from evosim.config import Config, load_config, memorisers_enabled, replace
 from evosim.architectures import ARCHITECTURES, by_code
 from evosim.constants import MAX_DEPTH, Arch
-from evosim.schema import architectures
+from evosim.schema import SELECTION_COLUMNS, architectures
 
 
 def conditions_columns(cfg: Config) -> bool:
@@ -42,6 +42,37 @@ def _architecture_columns() -> list[str]:
     shares = [f"{a.name}_share" for a in ARCHITECTURES]
     means = [f"{a.name}_fitness_mean" for a in ARCHITECTURES]
     return [c for c in shares + means if c not in _BASE_ARCH_COLUMNS]
+
+
+
+
+def standardized_differential(z: np.ndarray, w: np.ndarray) -> float:
+    """cov(z, (w - mean w) / sd(w)) over the given organisms (population moments, ddof 0): the selection
+    differential on trait ``z`` in units of the trait per standard deviation of fitness. NaN for fewer than
+    2 organisms; 0 when fitness does not vary (selection has nothing to act on)."""
+    z, w = np.asarray(z, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    if len(z) < 2:
+        return float("nan")
+    sd = w.std()
+    if sd == 0:
+        return 0.0
+    return float(np.mean((z - z.mean()) * (w - w.mean())) / sd)
+
+
+def selection_stats(genomes: np.ndarray, arch: np.ndarray, fitness: np.ndarray, proxy: int, true: int) -> dict:
+    """The ``SELECTION_COLUMNS`` of one evaluated generation: the preference trait (``genome.preference_trait``:
+    proxy cue minus true cue, planner utilities for planners, heuristic attraction weights for heuristics), its
+    mean and its standardized selection differential within each architecture; ``selection_differential`` is
+    the planners' where there are at least 2 planners, else the heuristics'. Memorisers have no such trait."""
+    z_p, z_h = gn.preference_trait(genomes, proxy, true)
+    nan = float("nan")
+    out = {}
+    for name, z, mine in (("planner", z_p, arch == int(Arch.PLANNER)), ("heuristic", z_h, arch == int(Arch.HEURISTIC))):
+        out[f"selection_differential_{name}"] = standardized_differential(z[mine], fitness[mine])
+        out[f"trait_mean_{name}"] = float(z[mine].mean()) if mine.any() else nan
+    sp = out["selection_differential_planner"]
+    return {"selection_differential": sp if not np.isnan(sp) else out["selection_differential_heuristic"],
+            **{k: out[k] for k in SELECTION_COLUMNS[1:]}}
 
 
 #: keyword parameters of ``EvolutionModel`` and the config setting each overrides
@@ -237,6 +268,7 @@ class EvolutionModel(mesa.Model):
                  "proxy_mean", "steps_mean", "plans_mean", "work_mean", "planner_share", "planner_fitness_mean",
                  "heuristic_fitness_mean", "depth_mean"]
                 + [f"u_{f}_mean" for f in feats] + [f"h_attract_{f}_mean" for f in feats]
+                + list(SELECTION_COLUMNS)
                 + (_architecture_columns() + [f"depth_{d}" for d in range(MAX_DEPTH + 1)] + ["description_mean"]
                    if conditions_columns(self.config) else []))
 
@@ -264,6 +296,8 @@ class EvolutionModel(mesa.Model):
             "heuristic_fitness_mean": float(fit[heur].mean()) if heur.any() else nan,
             "depth_mean": float(dep[planner].mean()) if planner.any() else nan,
         }
+        s.update(selection_stats(g, arch, fit, self.world.features.index(self.world.proxy_feature),
+                                 self.world.features.index(self.world.true_feature)))
         for j, f in enumerate(self.world.features):
             s[f"u_{f}_mean"] = float(util[planner, j].mean()) if planner.any() else nan
             s[f"h_attract_{f}_mean"] = float(g[heur, gn.H_ATTRACT.start + j].mean()) if heur.any() else nan

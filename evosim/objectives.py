@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from evosim.schema import CLASSES, class_shares  # noqa: F401 - re-exported (their home is evosim.schema)
 
 
 # -- behavioural objective -------------------------------------------------------------------

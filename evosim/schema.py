@@ -50,6 +50,11 @@ def architectures(with_memoriser: bool = True) -> tuple[str, ...]:
     return ARCHITECTURES if with_memoriser else tuple(a for a in ARCHITECTURES if a != _registry.MEMORISER.name)
 
 # -- table columns ---------------------------------------------------------------------------
+#: generation columns of the selection differential on the cue preference (``evosim.model.selection_stats``);
+#: runs written before them read with them NaN (``evosim.store.reader.load_run``)
+SELECTION_COLUMNS = ("selection_differential", "selection_differential_planner", "selection_differential_heuristic",
+                     "trait_mean_planner", "trait_mean_heuristic")
+
 #: documented columns of a run's tables (generations.parquet, organisms.parquet, genomes.parquet)
 RUN_COLUMNS = {
     "generations": {
@@ -69,6 +74,21 @@ RUN_COLUMNS = {
         "depth_mean": "mean expressed search depth of planners",
         "u_<feature>_mean": "mean planner utility weight on a feature channel (the mesa-objective)",
         "h_attract_<feature>_mean": "mean heuristic attraction weight on a feature channel",
+        "selection_differential": "selection_differential_planner where the generation has at least 2 planners, "
+                                  "else selection_differential_heuristic (NaN if neither is defined)",
+        "selection_differential_planner": "standardized selection differential on the planners' preference trait z = "
+                                          "u_<proxy> - u_<true> (world.proxy_feature, world.true_feature): "
+                                          "cov(z, (w - mean w) / sd w) over the planners, w their fitness, population "
+                                          "moments; z units per fitness SD. Standardized rather than Price's "
+                                          "cov(z, w / mean w) because fitness can be zero or negative (planning cost), "
+                                          "where w / mean w is undefined or flips sign; the standardized form is "
+                                          "unchanged by a shift of fitness. NaN with fewer than 2 planners, 0 when "
+                                          "their fitness does not vary. It measures the fitness-trait association "
+                                          "this generation, whatever the parent choice (evolution.neutral)",
+        "selection_differential_heuristic": "the same over the heuristics, with z = h_attract_<proxy> - h_attract_<true>",
+        "trait_mean_planner": "mean preference trait u_<proxy> - u_<true> of planners (NaN if none): its drift over "
+                              "generations",
+        "trait_mean_heuristic": "mean preference trait h_attract_<proxy> - h_attract_<true> of heuristics (NaN if none)",
         "memoriser_share": "fraction of organisms expressing the memoriser block (only in runs with memorisers, "
                            "min_depth 0 or a description cost: ``evosim.model.conditions_columns``)",
         "heuristic_share": "fraction of heuristics (same runs as memoriser_share)",
@@ -159,7 +179,7 @@ PROBE_COLUMNS = {
                           "distribution, each kind weighted by its count. Treats every feature as visible and ignores "
                           "perception, distance, dynamics and instrumental value (keys); +-1 when two kinds are present",
         "kindcorr_mesa": "the same for the mesa-objective (formerly agree_mesa; NaN for heuristics)",
-        # -- agreement on tasks, as the type-signature essay constructs it (issue 15; docs/objectives.md) --
+        # -- agreement on tasks, as the type-signature essay constructs it (docs/objectives.md) --
         "agree_tasks": "tasks of this distribution: its held-out probe layouts, each a task whose outputs are the first "
                        "choices open at the start: none of them (explore) or head first for one of the objects "
                        "perceived there (kernels.task_values)",
@@ -183,7 +203,7 @@ PROBE_COLUMNS = {
                            "outcomes (same layouts) with at least the organism's return",
         "power_behav_bits": "optimisation power under the organism's own behavioural utility (sum over reached "
                             "objects of utility . features)",
-        # -- perception-matched reference, omniscient classes, baselines, preferences (issue 13) --
+        # -- perception-matched reference, omniscient classes, baselines, preferences --
         "matched_return": "mean base return per episode of the perception-matched reference: a planted aligned "
                           "planner (utility = least-squares fit of each kind's base reward on its features, exact; "
                           "depth = organisms.max_depth; gamma ~ 0.99) with the world's perception radii, on the "
@@ -220,7 +240,7 @@ PROBE_COLUMNS = {
                               "else 0.0; NaN for heuristics or a non-finite weight. Compares cues, not bundles: a "
                               "sweetness-only valuer prefers the proxy. Read from the genome, never from outcomes",
         "behav_prefers_proxy": "the same comparison with the behavioural utility (all architectures; NaN without a fit)",
-        # -- the behavioural fit without privileged knowledge of perception (issue 15, part 3) --
+        # -- the behavioural fit without privileged knowledge of perception --
         # behav_u_* above is fitted with the world's perception radii (world.radius: a world setting known
         # to the experimenter, identical for every organism); behav_est_* with radii inferred from behaviour.
         "behav_est_radius_<feature>": "perception radius of this channel estimated from behaviour alone, once per "
@@ -325,8 +345,8 @@ SUMMARY_COLUMNS = {
     "sd": "standard deviation across seeds (ddof=1; NaN for n < 2)",
     "ci_lo": "lower end of the 95% confidence interval of the mean (NaN for n < 2; see interval)",
     "ci_hi": "upper end of the 95% confidence interval of the mean (NaN for n < 2; see interval)",
-    "interval": "bootstrap (percentile bootstrap over seeds, for shares: inside [0, 1]) or t (t-based, for "
-                "unbounded metrics)",
+    "interval": "bootstrap (BCa bootstrap over seeds, evosim.stats.bca_interval, for shares: inside [0, 1]) or t "
+                "(t-based, for unbounded metrics)",
 }
 
 
@@ -440,6 +460,6 @@ def bootstrap_interval(values, rng=None, n_boot: int = 10_000, level: float = 0.
     return float(lo), float(hi)
 
 
-__all__ = ["CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "architectures", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
+__all__ = ["SELECTION_COLUMNS", "CLASSES", "DISTRIBUTIONS", "ARCHITECTURES", "ARCH_GROUPS", "architectures", "RUN_COLUMNS", "PROBE_COLUMNS", "COLUMNS",
            "SWEEP_COLUMNS", "SUMMARY_COLUMNS", "class_shares", "class_share_columns", "TInterval", "t_interval",
            "wilson_interval", "bootstrap_interval"]

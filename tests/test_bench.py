@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 from evosim import bench
+from evosim.bench import report as bench_report
+from evosim.bench import suite, workloads
 
 HEADLINE = {"heuristic_steps_per_s_per_core", "planner_steps_per_s_per_core", "heuristic_speedup_vs_naive",
             "planner_speedup_vs_naive", "heuristic_speedup_vs_mesa", "parallel_speedup_2_threads"}
@@ -35,7 +37,7 @@ def tiny_records():
 
 
 def test_tiny_suite_emits_the_headline_records(tiny_records):
-    """Every headline record of issue 6 that the tiny profile covers is present, once, under its
+    """Every headline record that the tiny profile covers is present, once, under its
     exact name, in the {name, value, unit, params} format; rates and ratios are positive.
     False if a name drifts (e.g. ``heuristic_steps_per_sec``) or a measurement silently drops out."""
     names = [r["name"] for r in tiny_records]
@@ -52,23 +54,23 @@ def test_tiny_suite_emits_the_headline_records(tiny_records):
 def _keys_chests_heuristics(n, episodes):
     from evosim import genome as gn
 
-    w = bench._world(name="keys_chests", size=9, n_distractors=2, max_steps=40)
+    w = workloads.make_world(name="keys_chests", size=9, n_distractors=2, max_steps=40)
     rng = np.random.default_rng(5)
     lay = w.sample(rng, "control", episodes)
     g = gn.random_population(rng, n, 0.0)
     g[:, gn.H_ATTRACT] += 2.0  # seek keys and chests, so inventories fill and chests open
-    return bench.Workload(g, lay, np.arange(episodes), w, 3, 40)
+    return workloads.Workload(g, lay, np.arange(episodes), w, 3, 40)
 
 
 def _ancestral_heuristics(n, episodes):
     from evosim import genome as gn
 
-    w = bench._world(name="ancestral_modern", size=11, max_steps=40)
+    w = workloads.make_world(name="ancestral_modern", size=11, max_steps=40)
     rng = np.random.default_rng(6)
     lay = w.sample(rng, "shift", episodes)
     g = gn.random_population(rng, n, 0.0)
     g[:, gn.H_ATTRACT] += 2.0  # seek food, so that some organisms eat their fill
-    return bench.Workload(g, lay, np.arange(episodes), w, 3, 40)
+    return workloads.Workload(g, lay, np.arange(episodes), w, 3, 40)
 
 
 @pytest.mark.parametrize("make", [lambda: bench.heuristic_workload(6, 3, size=11, max_steps=40),
@@ -108,7 +110,7 @@ def test_cli_json_and_doc(tmp_path, monkeypatch):
     generated section of the Markdown file (text outside the markers survives)."""
     monkeypatch.setitem(bench.PROFILES, "quick", bench.PROFILES["tiny"])
     out, doc = tmp_path / "b.json", tmp_path / "perf.md"
-    doc.write_text(f"# Perf\n\nnarrative stays\n\n{bench.DOC_START}\nold numbers\n{bench.DOC_END}\n\ntail stays\n")
+    doc.write_text(f"# Perf\n\nnarrative stays\n\n{bench_report.DOC_START}\nold numbers\n{bench_report.DOC_END}\n\ntail stays\n")
     from evosim.cli import main
 
     assert main(["bench", "--quick", "--json", str(out), "--doc", str(doc)]) == 0
@@ -132,28 +134,28 @@ def test_cli_bad_output_directory_is_a_user_error(tmp_path, capsys):
 def test_experiment_files_skip_sweeps(tmp_path):
     (tmp_path / "a.toml").write_text('name = "a"\n[world]\nsize = 9\n')
     (tmp_path / "s.toml").write_text('base = "a.toml"\nname = "s"\n[grid]\n"world.size" = [9, 11]\n')
-    keep, skipped = bench.experiment_files(tmp_path)
+    keep, skipped = suite.experiment_files(tmp_path)
     assert [p.name for p in keep] == ["a.toml"] and skipped == ["s.toml"]
 
 
 def test_shipped_experiments_are_found(runs_dir):
-    keep, _ = bench.experiment_files(runs_dir)
+    keep, _ = suite.experiment_files(runs_dir)
     assert "quickstart.toml" in {p.name for p in keep}
 
 
 def test_scaling_exponent_and_rows(tmp_path):
     """The fitted exponent recovers a known power law; scaling rows carry their work and a figure is drawn."""
     x = np.array([1e3, 1e4, 1e5])
-    assert bench._fit_exponent(x, 3e-6 * x**1.0) == pytest.approx(1.0)
-    assert bench._fit_exponent(x, 2e-9 * x**2.0) == pytest.approx(2.0)
-    rows = bench.scaling_rows([20, 40], [1, 2], [9, 11], [1, 2], 1, lambda m: None)
+    assert suite.fit_exponent(x, 3e-6 * x**1.0) == pytest.approx(1.0)
+    assert suite.fit_exponent(x, 2e-9 * x**2.0) == pytest.approx(2.0)
+    rows = suite.scaling_rows([20, 40], [1, 2], [9, 11], [1, 2], 1, lambda m: None)
     assert {r["factor"] for r in rows} == {"population", "episodes", "grid size", "planner depth"}
     pop = [r for r in rows if r["factor"] == "population"]
     assert [r["organisms"] for r in pop] == [20, 40] and all(r["seconds"] > 0 for r in rows)
-    recs = bench.scaling_records(rows)
+    recs = suite.scaling_records(rows)
     assert {r["name"] for r in recs} == {"scaling_exponent_population", "scaling_exponent_episodes",
                                          "scaling_exponent_grid_size", "scaling_exponent_depth"}
-    bench.scaling_figure(rows, tmp_path / "s.png")
+    bench_report.scaling_figure(rows, tmp_path / "s.png")
     assert (tmp_path / "s.png").stat().st_size > 1000
 
 

@@ -31,7 +31,7 @@ CASES = {
     "negative --seed": (None, ["--seed", "-1"], ["command line: seed = -1", "0 <= value"]),
     "zero --generations": (None, ["--generations", "0"], ["evolution.generations = 0", "out of range"]),
     "resume and overwrite": (None, ["--resume", "--overwrite"], ["--resume and --overwrite exclude each other"]),
-    # issue 14: architectures, shares, costs, depths
+    # architecture competition: architectures, shares, costs, depths
     "unknown architecture": (QUICK.replace("[organisms]", "[organisms]\ninitial_shares = { heuristic = 0.5, planer = 0.5 }")
                              .replace("initial_planner_share", "# initial_planner_share"), [],
                              ["organisms.initial_shares.planer", "unknown architecture", "did you mean 'planner'",
@@ -50,6 +50,15 @@ CASES = {
                                     "0 <= min_depth <= max_depth"]),
     "memoriser_flips not a boolean": (None, ["--set", "organisms.memoriser_flips=1"],
                                       ["organisms.memoriser_flips = 1", "expected true or false"]),
+    # selection against drift: the cue bias of the initial prior, fitness-blind reproduction
+    "init_bias not a number": (None, ["--set", "organisms.init_bias=abc"],
+                               ["command line: organisms.init_bias = 'abc'", "expected a number"]),
+    "init_bias out of range": (None, ["--set", "organisms.init_bias=11"],
+                               ["organisms.init_bias = 11", "out of range", "-10.0 <= value <= 10.0"]),
+    "init_bias nan": (QUICK.replace("[organisms]", "[organisms]\ninit_bias = nan"), [],
+                      ["organisms.init_bias = nan", "finite"]),
+    "neutral not a boolean": (None, ["--set", "evolution.neutral=yes"],
+                              ["evolution.neutral = 'yes'", "expected true or false"]),
 }
 
 

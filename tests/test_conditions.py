@@ -1,4 +1,4 @@
-"""Issue 14: memorisers, depth-0 planners, description cost, the memoriser block's own RNG stream.
+"""Architecture competition: memorisers, depth-0 planners, description cost, the memoriser block's own RNG stream.
 
 Kernels against their naive twins trajectory by trajectory (every world and distribution), the
 golden invariance of runs without memorisers (the memoriser block's genes do not change anything
@@ -14,7 +14,8 @@ from evosim import genome as gn
 from evosim.config import WorldConfig, load_config, memorisers_enabled, replace, resolved_shares
 from evosim.constants import MAX_DEPTH, MEMO_STEPS, Arch
 from evosim.kernels import EpisodeSpec, rollout
-from evosim.worlds import DISTRIBUTIONS, WORLDS
+from evosim.schema import DISTRIBUTIONS
+from evosim.worlds import WORLDS
 
 FIELDS = ("ret", "proxy", "steps", "plans", "work", "reach", "trace")
 

@@ -58,6 +58,19 @@ def test_doc_blocks_written_and_missing_markers_refused(tmp_path):
     assert mod.main(["--sweep", str(sweep), "--doc", str(doc)]) == 0
     text = doc.read_text()
     assert "diverse training favours search" in text and "0.30 [" in text
+    # seeds are the unit: the planted effect is positive in all 5 seeds, so the exact sign-flip p is 2 / 2^5;
+    # Holm multiplies the smallest of the 16 rows' p-values by at most 16
+    from evosim import stats
+
+    row = next(line for line in text.splitlines()
+               if line.startswith("| diverse training") and "| planner share |" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[4] == "5" and cells[6] == "5 / 0" and cells[7] == f"{2 / 2 ** 5:.3f}"
+    assert float(cells[8]) >= float(cells[7]) and "p (Holm)" in text
+    # no seed fixes planners (share 0.2 or 0.5): 0 of 5 with the exact interval
+    lo, hi = stats.clopper_pearson(0, 5)
+    assert f"| 0 of 5 [{lo:.2f}, {hi:.2f}] |" in text
+    assert stats.paired_test(np.full(5, 0.3) + np.arange(5) * 1e-3, np.zeros(5)).p == pytest.approx(2 / 2 ** 5)
     bad = tmp_path / "bad.md"
     bad.write_text("# nothing\n")
     assert mod.main(["--sweep", str(sweep), "--doc", str(bad)]) == 2

@@ -30,7 +30,8 @@ from evosim.kernels.rng import _uniform as uniform
 from evosim.constants import MAX_FEATURES
 from evosim.kernels.heuristic import _signals_into
 from evosim.kernels.planner import _explore, _planner_action
-from evosim.worlds import DISTRIBUTIONS, WORLDS, Layouts
+from evosim.schema import DISTRIBUTIONS
+from evosim.worlds import WORLDS, Layouts
 
 FIELDS = ("ret", "proxy", "steps", "plans", "work", "reach", "trace")
 SIGNALS = ("path", "compass")
@@ -756,7 +757,7 @@ def test_kernel_constants_come_from_constants_py():
             assert not hasattr(mod, name)
 
 
-# -- what the heuristic senses (issue 13) ----------------------------------------------------------
+# -- what the heuristic senses ----------------------------------------------------------
 CORRIDOR = ["#######",
             "#F....#",
             "#####.#",
@@ -877,5 +878,5 @@ def test_rollout_rejects_an_unknown_signal():
                        ({"min_depth": 2}, "min_depth must be 0 or 1"), ({"radius": [3]}, "one radius per feature")):
         with pytest.raises(ValueError, match=match):
             spec.replace(**bad)
-    with pytest.raises(TypeError, match="unexpected arguments after spec"):
+    with pytest.raises(TypeError, match="positional argument"):
         rollout(g, lay, np.zeros(1, np.int64), 1, 1, 0, [0], spec, 3)

@@ -13,11 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 #: modules that work on tables and arrays only: importing them must not load numba kernels
 TABLE_MODULES = ("evosim.figures", "evosim.objectives", "evosim.schema")
 
-#: known imports of another package's private names in areas other engineers own; each entry is
-#: (importing module, imported-from module, name). Shrink this list, never grow it.
-PRIVATE_IMPORT_ALLOWED = {
-    ("evosim.bench", "evosim.reference.mesa_model", "_mesa_classes"),
-}
+#: known imports of another package's private names, each (importing module, imported-from module, name);
+#: empty, and it stays so
+PRIVATE_IMPORT_ALLOWED: set[tuple[str, str, str]] = set()
 
 
 def _package(module: str) -> str:

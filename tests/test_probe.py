@@ -304,7 +304,7 @@ def test_task_kernels_reject_bad_input():
         kernels.mesa_values(np.ones((1, nf)), [1], [0.9], None, lay.obj_pos, lay.obj_kind, lay.dist, t.interaction)
 
 
-# -- perception radii estimated from behaviour (issue 15, part 3) -------------------------------
+# -- perception radii estimated from behaviour -------------------------------
 def test_choice_event_window_matches_naive_twin():
     """A window wider than every radius: more objects are options (features masked per channel), as the twin says."""
     cfg = _cfg("red_door")

@@ -13,8 +13,7 @@ import pytest
 import evosim
 from evosim.cli import main
 from evosim.experiment import run_experiment
-from evosim.objectives import CLASSES
-from evosim.schema import DISTRIBUTIONS
+from evosim.schema import CLASSES, DISTRIBUTIONS
 from evosim.report import report_run
 
 FIGURES = {"fitness_planner_share.png", "outcome_classes.png", "true_vs_proxy.png", "mesa_vs_behavioural.png",
@@ -39,7 +38,7 @@ def run_dir(tmp_path_factory):
 
 def expected_summary(probe: pd.DataFrame) -> dict:
     """{(architecture, distribution): (n, {class: share})} of the last generation, counted row by row
-    (independently of evosim.objectives.class_shares)."""
+    (independently of evosim.schema.class_shares)."""
     last = probe["generation"].max()
     groups: dict = {}
     for arch, dist, cls, gen in zip(probe["architecture"], probe["distribution"], probe["class"], probe["generation"]):

@@ -1,5 +1,6 @@
-"""analysis/results.py: intervals, pairing by seed, the doc writer, tables from synthetic probes, and an
-end-to-end smoke run of the command on a tiny definition."""
+"""analysis/results.py: intervals, pairing by seed (seeds as the unit: BCa, exact sign-flip p, Holm, fixation),
+the doc writer, tables from synthetic probes, and an end-to-end run of the command on a tiny definition that
+checks every generated block (doc and README) is filled and its numbers agree with the tables."""
 from __future__ import annotations
 
 import importlib.util
@@ -38,17 +39,17 @@ R = _load()
     list(np.random.default_rng(3).uniform(0, 1, 20)),
 ])
 def test_bootstrap_interval_inside_unit_interval_and_contains_mean(values):
-    lo, hi = R._bootstrap_mean_interval(values, n_boot=10000, seed=0)
+    lo, hi = R._mean_interval(values, n_boot=10000, seed=0)
     m = float(np.mean(values))
     assert 0.0 <= lo <= m <= hi <= 1.0
-    assert (lo, hi) == R._bootstrap_mean_interval(values, n_boot=10000, seed=0)  # fixed seed: reproducible
+    assert (lo, hi) == R._mean_interval(values, n_boot=10000, seed=0)  # fixed seed: reproducible
 
 
 def test_bootstrap_interval_edge_cases():
-    assert R._bootstrap_mean_interval([0.4]) == (0.4, 0.4)
-    assert R._bootstrap_mean_interval([0.0, 0.0, 0.0]) == (0.0, 0.0)
-    assert all(np.isnan(R._bootstrap_mean_interval([])))
-    assert R._bootstrap_mean_interval([np.nan, 0.5]) == (0.5, 0.5)
+    assert R._mean_interval([0.4]) == (0.4, 0.4)
+    assert R._mean_interval([0.0, 0.0, 0.0]) == (0.0, 0.0)
+    assert all(np.isnan(R._mean_interval([])))
+    assert R._mean_interval([np.nan, 0.5]) == (0.5, 0.5)
 
 
 # -- pairing by seed -------------------------------------------------------------------------------
@@ -85,6 +86,26 @@ def test_paired_difference_uses_only_seeds_present_in_both():
     df = df[~((df.experiment == "ctl") & (df.seed == 3))]
     per, summ = R.paired_difference(df, "exp", "ctl", "robust", n_boot=500)
     assert summ["seeds"] == 7 and 3 not in set(per["seed"])
+
+
+def test_architecture_table_compares_seeds_where_planners_were_lost_and_fixed():
+    """Seeds are the unit: fixation counted from the final planner share, the pseudo-aligned share of the seeds
+    where planners were lost vs fixed compared by stats.two_sample_test; no test (NaN) with one seed in a group."""
+    from evosim import stats
+
+    share = {"a": [0.99, 0.98, 0.01, 0.02, 0.5], "b": [0.99, 0.99, 0.99, 0.01, 0.99]}
+    pa = {"a": [0.1, 0.2, 0.9, 0.8, 0.5], "b": [0.3, 0.4, 0.5, 0.6, 0.2]}
+    df = pd.DataFrame([{"experiment": e, "seed": s + 1, "distribution": "shift", "planner_share": share[e][s],
+                        "pseudo_aligned": pa[e][s]} for e in ("a", "b") for s in range(5)])
+    t = R.architecture_table(df, 999, 0).set_index("experiment")
+    a = t.loc["a"]
+    assert (a.planners_fixed, a.planners_lost, a.polymorphic, a.seeds) == (2, 2, 1, 5)
+    assert (a.fixed_lo, a.fixed_hi) == pytest.approx(stats.clopper_pearson(2, 5))
+    want = stats.two_sample_test([0.9, 0.8], [0.1, 0.2], n_resamples=999, rng=0)
+    assert a["diff"] == pytest.approx(0.7) and a.p == want.p and a.pa_lost == pytest.approx(0.85)
+    b = t.loc["b"]
+    assert b.planners_lost == 1 and np.isnan(b.p) and np.isnan(b["diff"])
+    assert a.p_holm == pytest.approx(a.p)  # the NaN row is not counted in the family
 
 
 # -- the doc writer --------------------------------------------------------------------------------
@@ -125,6 +146,13 @@ def test_doc_writer_refuses_a_missing_marker_and_writes_nothing(tmp_path, broken
         R.write_doc(doc, {"a": "new a", "b": "new b"})
     assert doc.read_text() == broken
     assert list(tmp_path.iterdir()) == [doc]
+
+
+def test_shipped_doc_and_readme_have_every_generated_block():
+    """docs/results.md and README.md carry every block the command writes (else the full run stops before running)."""
+    R.check_markers((ROOT / "docs" / "results.md").read_text(), R.BLOCKS, "docs/results.md")
+    R.check_markers((ROOT / "README.md").read_text(), R.README_BLOCKS, "README.md")
+    assert "dose_response" not in (ROOT / "README.md").read_text() + (ROOT / "docs" / "results.md").read_text()
 
 
 def test_command_refuses_a_doc_without_markers_before_running(tmp_path):
@@ -208,18 +236,41 @@ def test_tables_from_synthetic_probes(tmp_path, values):
         assert "not available in these runs" in blocks["values"]
         assert t.accuracy.empty
     else:
-        # balanced accuracy pooled over planners of all seeds, independently
-        pl = pd.concat([p[(p.distribution == "shift") & (p.architecture == "planner")]
-                        for (e, s), p in probes.items() if e == "red_door"])
-        pred, truth = pl.mesa_prefers_proxy == 1, pl["class"] == "pseudo_aligned"
-        want = 0.5 * (pred[truth].mean() + (~pred[~truth]).mean())
-        assert t.accuracy.iloc[0]["balanced_accuracy"] == pytest.approx(want)
-        assert f"**{want:.2f}**" in blocks["values"]
+        # balanced accuracy per seed among that seed's planners, then the mean over seeds with a value
+        want = {}
+        for (e, s), p in probes.items():
+            if e != "red_door":
+                continue
+            pl = p[(p.distribution == "shift") & (p.architecture == "planner")]
+            pred, truth = pl.mesa_prefers_proxy == 1, pl["class"] == "pseudo_aligned"
+            want[s] = 0.5 * (pred[truth].mean() + (~pred[~truth]).mean()) if truth.any() and (~truth).any() else np.nan
+        got = t.accuracy.set_index("seed")["balanced_accuracy"]
+        for s, w in want.items():
+            assert got[s] == pytest.approx(w, nan_ok=True)
+        mean = np.nanmean(list(want.values()))
+        summ = t.accuracy_summary.query("experiment == 'red_door' and seeds_with == 'all'").iloc[0]
+        assert summ["mean"] == pytest.approx(mean) and summ["seeds"] == sum(np.isfinite(list(want.values())))
+        assert f"**{mean:.2f} [" in blocks["values"] and "pooled" not in blocks["values"]
         # share of planners preferring the proxy, seed 2 of red_door
         p = probes[("red_door", 2)]
         sub = p[(p.distribution == "shift") & (p.architecture == "planner")]
         got = t.values_per_seed.query("experiment == 'red_door' and seed == 2").mesa_prefers_proxy_planners.iloc[0]
         assert got == pytest.approx((sub.mesa_prefers_proxy == 1).mean())
+    # paired rows: exact sign-flip p of evosim.stats and Holm across the rows
+    from evosim import stats
+
+    pp = t.paired_per_seed
+    for i, r in t.paired.iterrows():
+        sub = pp[(pp.pair == r.pair) & (pp.quantity == r.quantity)]
+        assert r.p == stats.paired_test(sub.experiment, sub.control, n_resamples=1000).p
+    np.testing.assert_allclose(t.paired.p_holm, stats.holm(t.paired.p))
+    assert "p (Holm)" in blocks["paired"]
+    # architecture: fixation counted per seed from the final planner share
+    sh = t.per_seed[t.per_seed.distribution == "shift"]
+    for e, g in sh.groupby("experiment"):
+        r = t.architecture.set_index("experiment").loc[e]
+        assert r.planners_fixed == int((g.planner_share >= 0.97).sum()) and r.seeds == 3
+        assert (r.fixed_lo, r.fixed_hi) == pytest.approx(stats.clopper_pearson(r.planners_fixed, 3))
     assert "not available" in blocks["baselines"]  # no planted aligned reference columns here
     R.make_figures(t, pd.DataFrame(runs), tmp_path / "figs", 200, 0)
     assert (tmp_path / "figs" / "results_paired_pseudo_aligned.png").exists()
@@ -261,6 +312,39 @@ def _cell(text: str, block: str, first: str, second: str | None = None) -> list[
     raise AssertionError(f"no row {first} {second} in block {block}")
 
 
+NUMBER = re.compile(r"(?<![\w.`-])-?\d+(?:\.\d+)?(?:e-?\d+)?(?![\w`])")
+PLACEHOLDER = "_Filled by the next full regeneration"
+
+
+def _block(text: str, name: str) -> str:
+    return text.split(f"<!-- results:{name}:start -->")[1].split(f"<!-- results:{name}:end -->")[0]
+
+
+def _check_blocks_filled_and_numbers_from_tables(doc: str, readme: str) -> None:
+    """Every generated block of the doc and README is filled (no placeholder); every number the generated prose
+    (the doc's claim blocks, README's headline table) cites appears in one of the doc's table blocks."""
+    for name in R.BLOCKS:
+        assert PLACEHOLDER not in _block(doc, name) and _block(doc, name).strip(), name
+    for name in R.README_BLOCKS:
+        assert PLACEHOLDER not in _block(readme, name) and "|" in _block(readme, name), name
+    tables = " ".join(_block(doc, n).replace("/", " ").replace("[", " ").replace("]", " ").replace(",", " ")
+                      .replace("(", " ").replace(")", " ").replace("|", " ")
+                      for n in R.BLOCKS if n not in R.CLAIMS)
+    known = set(NUMBER.findall(tables))
+    prose = [_block(doc, n) for n in R.CLAIMS if "Not in this regeneration" not in _block(doc, n)]
+    head = _block(readme, "headline")
+    for proxy in R.PROXIES.values():  # the design column (perception radii), not a result
+        head = head.replace(proxy, "")
+    prose.append(head)
+    assert len(prose) >= 3  # red_door, its architecture, README's table
+    for text in prose:
+        text = text.replace("[", " ").replace("]", " ").replace(",", " ").replace("(", " ").replace(")", " ")
+        for num in NUMBER.findall(text):
+            if num in ("0.97", "0.03", "95", "2", "1"):  # the fixation thresholds, the level, "2^n", "1 - ..."
+                continue
+            assert num in known, f"{num!r} in {text[:200]!r}... appears in no table block"
+
+
 def _run_dirs(out: Path) -> dict:
     """(experiment, seed) -> run directory, from the pair's sweep table (the sweep engine's record)."""
     t = pd.read_parquet(out / "results_red_door" / "sweep.parquet")
@@ -275,11 +359,15 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
     defn.write_text(TINY.format(runs=ROOT / "runs"))
     doc = tmp_path / "results.md"
     shutil.copy(ROOT / "docs" / "results.md", doc)
+    readme = tmp_path / "README.md"
+    shutil.copy(ROOT / "README.md", readme)
     out = tmp_path / "out"
     msgs = []
-    args = ["--workers", "0", "--seeds", "2", "--definition", str(defn), "--out", str(out), "--doc", str(doc)]
+    args = ["--workers", "0", "--seeds", "2", "--definition", str(defn), "--out", str(out), "--doc", str(doc),
+            "--readme", str(readme)]
     assert R.main(args, log=msgs.append) == 0, msgs
     text = doc.read_text()
+    _check_blocks_filled_and_numbers_from_tables(text, readme.read_text())
     assert "What the simulation says about the essays" in text and "## Sweeps" in text  # prose outside the blocks kept
     assert "pair absent skipped" in text
     assert "seeds 1, 2;" in text or "seeds 1, 2" in text
@@ -306,10 +394,20 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
         m = re.fullmatch(r"(-?[\d.]+) \[(-?[\d.]+), (-?[\d.]+)\]", cell)
         assert m and m.group(1) == f"{mean:.2f}"
         assert lo - 0.005 <= float(m.group(2)) <= float(m.group(3)) <= hi + 0.005
+    cell = _cell(text, "class_shares", "red_door", "shift")[5]
+    assert f"pseudo-aligned {cell} vs {_cell(text, 'class_shares', 'red_door_control', 'shift')[5]}" in \
+        _block(readme.read_text(), "headline")
+    assert f"pseudo-aligned share under shift is {cell}" in _block(text, "claim_red_door")
+    for name in ("claim_short_sighted", "claim_keys_chests", "claim_ancestral_modern"):
+        assert "Not in this regeneration" in _block(text, name)
     diffs = [pa[("red_door", s)] - pa[("red_door_control", s)] for s in (1, 2)]
     row = _cell(text, "paired", "red_door − red_door_control", "pseudo-aligned share, shift")
     assert row[3].startswith(f"{np.mean(diffs):.2f}")
     assert row[4] == f"{sum(d > 0 for d in diffs)} of 2"
+    from evosim import stats
+
+    test = stats.paired_test([pa[("red_door", s)] for s in (1, 2)], [pa[("red_door_control", s)] for s in (1, 2)])
+    assert row[6] == R.fmt_p(test.p)
     assert (out / "tables" / "per_seed.csv").exists() and (tmp_path / "results_class_shares.png").exists()
     # pairing: the same seed gives the same generation-0 population in experiment and control
     for s in (1, 2):
@@ -353,7 +451,7 @@ def test_scheduler_address_goes_to_the_sweep_engine(tmp_path, monkeypatch):
     shutil.copy(ROOT / "docs" / "results.md", doc)
     msgs = []
     args = ["--scheduler", "tcp://127.0.0.1:9", "--seeds", "1", "--definition", str(defn), "--out", str(tmp_path / "o"),
-            "--doc", str(doc)]
+            "--doc", str(doc), "--readme", ""]
     assert R.main(args, log=msgs.append) == 2
     assert seen == ["tcp://127.0.0.1:9"] and msgs[-1] == "results: --scheduler tcp://127.0.0.1:9: cannot connect: refused"
     with pytest.raises(SystemExit):  # one or the other

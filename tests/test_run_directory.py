@@ -115,7 +115,7 @@ def test_keyboard_interrupt_from_hook_leaves_no_lock(tiny_config, tmp_path, faul
 
 
 def test_genomes_written_before_the_memoriser_block_read_with_it_switched_off(tmp_path):
-    """A run directory whose genomes.parquet predates the memoriser genes (issue 14) loads with the block
+    """A run directory whose genomes.parquet predates the memoriser genes loads with the block
     added (m_arch -1: no memorisers), so `evosim report` and the viewer work on older runs. False if
     load_run drops or invents memorisers, or fails on the older table."""
     import numpy as np

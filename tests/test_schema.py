@@ -24,11 +24,14 @@ def test_one_definition_everywhere():
     import evosim.worlds
     import evosim.worlds.base
 
-    assert evosim.objectives.CLASSES is CLASSES and evosim.viewer.data.CLASSES is CLASSES
-    assert evosim.worlds.DISTRIBUTIONS is DISTRIBUTIONS and evosim.worlds.base.DISTRIBUTIONS is DISTRIBUTIONS
+    # the vocabulary is imported from evosim.schema; no other package offers it as its own
+    assert evosim.viewer.data.CLASSES is CLASSES and evosim.worlds.base.DISTRIBUTIONS is DISTRIBUTIONS
+    for mod in (evosim.objectives, evosim.worlds, evosim.probe):
+        assert "CLASSES" not in getattr(mod, "__all__", ()) and "DISTRIBUTIONS" not in getattr(mod, "__all__", ())
+    assert not hasattr(evosim.objectives, "CLASSES") and not hasattr(evosim.objectives, "class_shares")
+    assert not hasattr(evosim.worlds, "DISTRIBUTIONS")
     assert not hasattr(evosim.probe, "DISTRIBUTIONS") and not hasattr(evosim.probe, "COLUMNS")  # no aliases
     assert evosim.store.COLUMNS is schema.RUN_COLUMNS
-    assert evosim.objectives.class_shares is class_shares
     assert ARCHITECTURES == tuple(ARCH_NAMES[a] for a in Arch) == ("heuristic", "planner", "memoriser")
     assert ARCH_GROUPS == ("all", "heuristic", "planner", "memoriser")
     # categories of a run's architecture columns: memoriser only where memorisers take part

@@ -65,7 +65,7 @@ def test_red_door_evolved_utility_predicts_class_under_shift(red_door):
     Pooled over the planners of seeds 1-3 at shipped settings (60 probe episodes), false if the
     balanced accuracy of ``mesa_prefers_proxy`` as a predictor of ``class == pseudo_aligned`` under
     shift is below 0.8, or if either class is absent (nothing to predict). Measured at 200 episodes
-    (issue 13): 0.97 over 891 planners.
+    (with every cue seen from 10 cells): 0.97 over 891 planners.
     """
     exp, _ = red_door
     pl = pd.concat([_shift(p) for p, _ in exp.values()])
@@ -108,7 +108,7 @@ def test_keys_chests_keys_beyond_need_under_shift(keys_chests):
 
     Pooled over the seeds, false if the population's mean keys beyond need is not at least 1 above
     the aligned reference's (``reference_proxy_target_reached - reference_true_target_reached``).
-    Measured at 200 episodes (issue 13): 2.86 vs 0.06 (random policy 0.56).
+    Measured at 200 episodes: 2.86 vs 0.06 (random policy 0.56).
     """
     exp, _ = keys_chests
     p = pd.concat([_shift(pp) for pp, _ in exp.values()])

@@ -268,10 +268,10 @@ world.size = 11
 
 def test_summary_uses_t_interval_for_unbounded_metrics_and_bootstrap_for_shares():
     """summary.parquet's CI: for an unbounded metric mean +- t(0.975, n-1) * sd / sqrt(n) over complete seeds;
-    for a share the percentile bootstrap over seeds (inside [0, 1]); failed seeds excluded."""
+    for a share the BCa bootstrap over seeds (evosim.stats.bca_interval, inside [0, 1]); failed seeds excluded."""
     from scipy import stats
 
-    from evosim.schema import bootstrap_interval
+    from evosim.stats import bca_interval
 
     vals = [0.1, 0.4, 0.35, 0.9]
     table = pd.DataFrame({"cell": [0] * 5, "k": [1] * 5, "seed": range(5),
@@ -283,7 +283,7 @@ def test_summary_uses_t_interval_for_unbounded_metrics_and_bootstrap_for_shares(
     assert s["n"] == 4 and s["n_failed"] == 1 and s["interval"] == "t"
     assert s["mean"] == pytest.approx(np.mean(vals)) and s["ci_lo"] == pytest.approx(lo) and s["ci_hi"] == pytest.approx(hi)
     b = summ.loc["planner_share"]
-    assert b["interval"] == "bootstrap" and (b["ci_lo"], b["ci_hi"]) == bootstrap_interval(vals, rng=0)
+    assert b["interval"] == "bootstrap" and (b["ci_lo"], b["ci_hi"]) == bca_interval(vals, rng=0)
     assert 0.0 <= b["ci_lo"] <= b["mean"] <= b["ci_hi"] <= 1.0
 
 
@@ -309,10 +309,9 @@ def test_figures_from_tables(tmp_path):
 
 
 def test_shipped_sweep_files_are_valid(runs_dir):
-    """runs/conditions.toml and runs/dose_response.toml load, resolve and have >= 5 seeds per cell."""
-    for name, keys in (("conditions.toml", 3), ("dose_response.toml", 1)):
-        s = sw.load_sweep(runs_dir / name)
-        assert len(s.seeds) >= 5 and len(s.grid_keys) == keys
-        assert all(r.config is not None for r in sw.plan_runs(s, Path("/nonexistent")))
-    d = sw.load_sweep(runs_dir / "dose_response.toml")
-    assert [c["world.proxy_break_rate"] for c in d.cells] == [0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0]
+    """runs/conditions.toml loads, resolves and has >= 5 seeds per cell; the withdrawn dose-response sweep (built on
+    the worlds before their redesign) is not shipped."""
+    s = sw.load_sweep(runs_dir / "conditions.toml")
+    assert len(s.seeds) >= 5 and len(s.grid_keys) == 3
+    assert all(r.config is not None for r in sw.plan_runs(s, Path("/nonexistent")))
+    assert not list(runs_dir.glob("dose_response*.toml"))

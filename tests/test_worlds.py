@@ -11,7 +11,8 @@ import pytest
 
 from evosim.config import WorldConfig
 from evosim.constants import MAX_FEATURES, NO_KIND, UNREACHABLE, Interaction
-from evosim.worlds import DISTRIBUTIONS, WORLDS
+from evosim.schema import DISTRIBUTIONS
+from evosim.worlds import WORLDS
 
 SECTIONS = ("Description", "Objects", "Observation", "Reward", "Termination", "Distributions")
 SIZES = ((7, 0), (11, 3), (13, 8))  # (size, n_distractors): the fullest worlds put 16 objects on 13x13
@@ -238,7 +239,7 @@ def test_red_door_control_draws_as_before():
 
 
 def test_redesigned_kind_tables_and_radii():
-    """Issue 13: in training the true goal and the proxy are equally visible. red_door: colour and door
+    """Equal visibility: in training the true goal and the proxy are equally visible. red_door: colour and door
     shape share one default radius; ancestral_modern: candy is sweet but not fruity, fruit and green
     fruit are both, sweetness and fruitiness share one radius and ripe colour is nearer; keys_chests:
     a key's reward is negative (carrying it costs energy); no world exceeds MAX_FEATURES."""

@@ -4,11 +4,11 @@ Speed is measured here, never asserted in unit tests. Every measurement returns 
 ``{"name", "value", "unit", "params"}``; ``--json`` writes the list, the screen gets a table,
 ``--doc`` rewrites the generated section of ``docs/performance.md`` (and its figure).
 
-Headline records (names fixed by issue 6):
+Headline records (their names are stable: docs/performance.md and CI read them):
 
     heuristic_steps_per_s_per_core   heuristic organisms, red_door 15x15, 100-step episodes, 1 thread
     planner_steps_per_s_per_core     planners, depth 2, 21x21 keys_chests maze, >= 6 perceived objects
-    heuristic_speedup_vs_naive       kernel vs evosim.reference.naive (tests/naive.py) on identical work (BFS + rollout)
+    heuristic_speedup_vs_naive       kernel vs evosim.reference.naive on identical work (BFS + rollout)
     planner_speedup_vs_naive
     heuristic_speedup_vs_mesa        kernel vs ``MesaEpisode`` of evosim.reference.mesa_model (Mesa agents on a MultiGrid)
     parallel_speedup_2_threads       one generation (1000 organisms x 8 episodes), 2 threads vs 1
@@ -30,21 +30,15 @@ The package, by job:
     cli.py         BenchError, cmd_bench, add_parser (``evosim bench``)
 
 The references it measures against are not here: the naive twins are ``evosim.reference.naive``
-(re-exported by ``tests/naive.py``) and the Mesa model is ``evosim.reference.mesa_model``.
-This module re-exports the names ``evosim.cli`` and the tests use.
+and the Mesa model is ``evosim.reference.mesa_model``.
+This module exports the entry points (``__all__``); everything else is imported from its submodule.
 """
 from __future__ import annotations
 
-from evosim.bench.cli import BenchError, add_parser, cmd_bench
-from evosim.bench.report import DOC_END, DOC_START, markdown, scaling_figure, table, write_doc
-from evosim.bench.suite import (FIRST_GENERATION, PROFILES, ROOT, SCALING, Profile, _fit_exponent, bench_concurrent_compile,
-                                bench_experiments, bench_heuristic, bench_parallel, bench_peak_rss, bench_planner,
-                                bench_startup, experiment_files, record, run_first_generation, run_suite,
-                                scaling_records, scaling_rows, speedup_vs_mesa, speedup_vs_naive,
-                                start_first_generations)
-from evosim.bench.timing import best_time, machine, numba_threads, steps_per_s
-from evosim.bench.workloads import Workload, _world, heuristic_workload, mixed_workload, planner_workload
-from evosim.reference.mesa_model import _mesa_classes, mesa_rollout
+from evosim.bench.cli import add_parser
+from evosim.bench.suite import PROFILES, record, run_suite, speedup_vs_mesa, speedup_vs_naive
+from evosim.bench.workloads import heuristic_workload, mixed_workload, planner_workload
+from evosim.reference.mesa_model import mesa_rollout
 
 __all__ = ["run_suite", "record", "heuristic_workload", "planner_workload", "mixed_workload", "mesa_rollout",
            "speedup_vs_naive", "speedup_vs_mesa", "add_parser", "PROFILES"]

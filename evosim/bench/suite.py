@@ -121,7 +121,7 @@ def speedup_vs_mesa(work: Workload, repeats: int) -> list[dict]:
     return [
         record("heuristic_speedup_vs_mesa", m_cpu / k_cpu, "x", mesa=mesa.__version__, organisms=len(work.genomes),
                episodes=len(work.episode_layout), steps=total, mesa_s=round(m_cpu, 3), kernel_s=k_cpu, threads=1,
-               reference="evosim.bench._mesa_classes: MultiGrid, get_neighbors, agents_by_type[...].do('step')"),
+               reference="evosim.reference.mesa_model.mesa_classes: MultiGrid, get_neighbors, agents_by_type[...].do('step')"),
         record("mesa_steps_per_s", total / m_cpu, "organism-steps/s", mesa=mesa.__version__),
     ]
 
@@ -286,7 +286,7 @@ def bench_experiments(runs_dir: Path, log) -> list[dict]:
 
 
 # -- scaling -----------------------------------------------------------------------------------
-def _fit_exponent(x, t) -> float:
+def fit_exponent(x, t) -> float:
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.asarray(t, float)), 1)[0])
 
 
@@ -324,9 +324,9 @@ def scaling_records(rows) -> list[dict]:
                          ("grid size", "scaling_exponent_grid_size"), ("planner depth", "scaling_exponent_depth")):
         sel = [r for r in rows if r["factor"] == factor]
         if len(sel) >= 2:
-            out.append(record(name, _fit_exponent([r["value"] for r in sel], [r["cpu_seconds"] for r in sel]),
+            out.append(record(name, fit_exponent([r["value"] for r in sel], [r["cpu_seconds"] for r in sel]),
                               "exponent", fit="log(CPU seconds) = a + b log(x), least squares; b reported",
-                              wall_exponent=round(_fit_exponent([r["value"] for r in sel], [r["seconds"] for r in sel]), 3),
+                              wall_exponent=round(fit_exponent([r["value"] for r in sel], [r["seconds"] for r in sel]), 3),
                               points={str(r["value"]): round(r["cpu_seconds"], 4) for r in sel}))
     return out
 

@@ -53,7 +53,7 @@ class Workload:
                         self.max_steps, self.seed, self.stream, self.generation, self.heuristic_signal, self.min_depth)
 
 
-def _world(**settings):
+def make_world(**settings):
     from evosim import worlds
     from evosim.config import WorldConfig
 
@@ -64,7 +64,7 @@ def heuristic_workload(n: int, episodes: int, size: int = 15, max_steps: int = 1
     """Random heuristic organisms on red_door ``size`` x ``size`` training layouts (default settings)."""
     from evosim import genome as gn
 
-    w = _world(name="red_door", size=size, max_steps=max_steps)
+    w = make_world(name="red_door", size=size, max_steps=max_steps)
     rng = np.random.default_rng([seed, 61])
     layouts = w.sample(rng, "train", episodes)
     g = gn.random_population(rng, n, 0.0)
@@ -82,7 +82,7 @@ def planner_workload(n: int, episodes: int, size: int = 21, depth: int = 2, max_
     """
     from evosim import genome as gn
 
-    w = _world(name="keys_chests", size=size, wall_density=0.2, n_distractors=6, max_steps=max_steps,
+    w = make_world(name="keys_chests", size=size, wall_density=0.2, n_distractors=6, max_steps=max_steps,
                radius={"key": 40, "chest": 40})
     rng = np.random.default_rng([seed, 62])
     layouts = w.sample(rng, "train", episodes)
@@ -95,7 +95,7 @@ def memoriser_workload(n: int, episodes: int, size: int = 15, max_steps: int = 1
     """Random memorisers (open-loop plans, actions uniform) on red_door ``size`` x ``size`` training layouts."""
     from evosim import genome as gn
 
-    w = _world(name="red_door", size=size, max_steps=max_steps)
+    w = make_world(name="red_door", size=size, max_steps=max_steps)
     rng = np.random.default_rng([seed, 64])
     layouts = w.sample(rng, "train", episodes)
     g = gn.random_population(rng, n, 0.0)
@@ -108,7 +108,7 @@ def mixed_workload(n: int, episodes: int, size: int = 15, max_steps: int = 100, 
     """Half heuristics, half planners (random genomes) on red_door, as in an early generation."""
     from evosim import genome as gn
 
-    w = _world(name="red_door", size=size, max_steps=max_steps)
+    w = make_world(name="red_door", size=size, max_steps=max_steps)
     rng = np.random.default_rng([seed, 63])
     layouts = w.sample(rng, "train", episodes)
     g = gn.random_population(rng, n, 0.5)

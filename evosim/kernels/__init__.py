@@ -80,7 +80,7 @@ class Rollouts:
 
 
 def rollout(genomes, layouts, episode_layout, seed: int, stream: int, generation: int, organism_ids,
-            spec: EpisodeSpec, record: bool = False) -> Rollouts:
+            spec: EpisodeSpec, *, record: bool = False) -> Rollouts:
     """Roll every genome out on every episode under ``spec`` (an ``EpisodeSpec``: kind table, radii,
     feature count, depth limits, step limit, heuristic signal); episode ``e`` plays layout
     ``episode_layout[e]``. The random numbers of episode ``e`` of organism ``organism_ids[i]`` derive from

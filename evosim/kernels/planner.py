@@ -152,7 +152,7 @@ def _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
 @njit(cache=True)
 def _planner_genes(genome, max_depth, min_depth):
     """Expressed (search depth, discount) of a planner genome: constant over its episodes. Depth is
-    clip(floor(g + 0.5), min_depth, max_depth) with min_depth 1 (the expression before issue 14) or 0."""
+    clip(floor(g + 0.5), min_depth, max_depth) with min_depth 1 (the original expression) or 0."""
     # clamp before floor: floor of a huge gene overflows int64 in numba (depth 1 instead of max_depth)
     g_depth = min(max(np.float64(genome[P_DEPTH]), 0.0), np.float64(max_depth))
     depth = int(min(max(math.floor(g_depth + 0.5), np.float64(min_depth)), np.float64(max_depth)))

@@ -21,7 +21,7 @@ Choice events
     For the behavioural objective: one event per step at which the organism perceives
     something (options: the perceived alive objects, with what it can see of them and their
     path distances, nearest ``MAX_PERCEIVED`` first). The choice does not depend on what the
-    organism reaches later (no conditioning on the outcome, issue 15): if the step shortens the
+    organism reaches later (no conditioning on the outcome): if the step shortens the
     path to exactly one perceived object, that object is the choice; if it shortens the path to
     none, the choice is the outside option (none of them); if it shortens the paths to several,
     the step does not say which one it heads for and gives no event.

@@ -214,11 +214,13 @@ def planted_planners(rng: np.random.Generator, n: int, world, max_depth: int, po
     """``n`` planner genomes with random utilities, random depth and discount.
 
     Utilities are uniform on the unit sphere (``positive``: on its non-negative orthant),
-    redrawn until at least one kind of the world is worth pursuing (else no behaviour can
-    reveal anything about the utility).
+    redrawn until at least one kind that the probed layouts hold is worth pursuing (else no
+    behaviour can reveal anything about the utility).
     """
     nf = len(world.features)
-    kind_feat = world.table.features[:, :nf].astype(np.float64)
+    probed = world.kinds_in()
+    kind_feat = world.table.features[[k for k, kind in enumerate(world.kinds) if kind.name in probed], :nf]
+    kind_feat = kind_feat.astype(np.float64)
     g = random_genomes(n)
     g[:, gn.ARCH] = 1.0
     c0 = gn.P_UTILITY.start

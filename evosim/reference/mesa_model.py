@@ -1,6 +1,6 @@
 """The Mesa reference model: a heuristic organism's episode as Mesa agents on a MultiGrid.
 
-Owns ``_mesa_classes`` (``WorldObject``, ``HeuristicOrganism`` and the ``MesaEpisode`` model,
+Owns ``mesa_classes`` (``WorldObject``, ``HeuristicOrganism`` and the ``MesaEpisode`` model,
 built lazily because importing Mesa costs time the kernels never pay) and ``mesa_rollout``
 (every organism of a workload on every episode). It plays the same episodes as the heuristic
 kernel (same policy, same counter-based random draws from ``evosim.reference.naive``, same
@@ -16,7 +16,7 @@ import numpy as np
 from evosim.reference.naive import episode_key, uniform
 
 
-def _mesa_classes():
+def mesa_classes():
     """The Mesa reference model, built lazily (importing Mesa costs time the kernels never pay)."""
     import warnings
 
@@ -177,7 +177,7 @@ def _mesa_classes():
 def mesa_rollout(work):
     """Every organism of ``work`` (an ``evosim.bench.Workload``) on every episode with the Mesa reference;
     returns steps, returns, traces."""
-    MesaEpisode = _mesa_classes()
+    MesaEpisode = mesa_classes()
     lay = work.layouts
     n, e = len(work.genomes), len(work.episode_layout)
     steps = np.zeros((n, e), dtype=np.int64)

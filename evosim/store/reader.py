@@ -155,7 +155,16 @@ def load_run(path: str | Path) -> Run:
     if isinstance(done, int) and len(tables["generations"]) != done:
         raise RunError(f"{p}: {table_file('generations')} has {len(tables['generations'])} rows but the manifest says "
                        f"{done} generations ran; the run directory is inconsistent")
-    return Run(p, cfg, manifest, tables["generations"], tables["organisms"], _with_memoriser_block(tables["genomes"]))
+    return Run(p, cfg, manifest, _with_selection_columns(tables["generations"]), tables["organisms"],
+               _with_memoriser_block(tables["genomes"]))
+
+
+def _with_selection_columns(generations: pd.DataFrame) -> pd.DataFrame:
+    """Generations written before the selection columns existed (``schema.SELECTION_COLUMNS``) read with them NaN."""
+    from evosim.schema import SELECTION_COLUMNS
+
+    missing = [c for c in SELECTION_COLUMNS if c not in generations.columns]
+    return generations.assign(**{c: float("nan") for c in missing}) if missing else generations
 
 
 def _with_memoriser_block(genomes: pd.DataFrame) -> pd.DataFrame:

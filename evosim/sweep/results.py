@@ -2,7 +2,8 @@
 
 Owns the row of one run
 (``run_row`` for a complete run, ``failed_row`` otherwise), the typed ``sweep.parquet`` table
-(``sweep_table``), the per-cell summary with t-based confidence intervals (``summarise`` ->
+(``sweep_table``), the per-cell summary over seeds (the seed is the unit: one row per run) with
+BCa bootstrap intervals for shares and t intervals otherwise (``summarise`` ->
 ``summary.parquet``) and the table printed at the end of ``evosim sweep`` (``final_table``).
 Every value comes from a run directory's tables (read by name through ``evosim.store.RunDirectory``), never
 from the process that computed it, so local, cluster and resumed sweeps give equal tables.
@@ -22,7 +23,7 @@ from evosim.sweep.spec import RunSpec
 # Names, column documentation, class shares and the t-interval live in evosim.schema.
 from evosim.schema import ARCH_GROUPS as ARCHS  # noqa: E402
 from evosim.schema import CLASSES, DISTRIBUTIONS, class_share_columns  # noqa: E402
-from evosim.schema import bootstrap_interval  # noqa: E402
+from evosim.stats import bca_interval  # noqa: E402
 from evosim.schema import t_interval as _schema_t_interval  # noqa: E402
 from evosim.constants import MAX_DEPTH  # noqa: E402
 
@@ -164,9 +165,9 @@ def metric_columns(table: pd.DataFrame, keys) -> list[str]:
 def summarise(table: pd.DataFrame, keys) -> pd.DataFrame:
     """Per cell and metric: mean and 95% confidence interval of the mean across seeds.
 
-    Shares (``is_share``: architecture, depth and outcome-class shares) get the percentile
-    bootstrap over seeds (``schema.bootstrap_interval``, 10 000 resamples, generator seeded by the
-    cell index: deterministic), which stays inside [0, 1]; unbounded metrics (fitness, return,
+    Shares (``is_share``: architecture, depth and outcome-class shares) get the BCa bootstrap
+    over seeds (``evosim.stats.bca_interval``, 9999 resamples, generator seeded by the cell
+    index: deterministic), which stays inside [0, 1]; unbounded metrics (fitness, return,
     depth means, ...) the t interval, mean +- t(0.975, n-1) * sd / sqrt(n) with sd the sample
     standard deviation (ddof=1; scipy.stats.t). Both NaN when n < 2. The ``interval`` column says
     which. Failed runs are counted in ``n_failed`` and excluded.
@@ -186,7 +187,7 @@ def summarise(table: pd.DataFrame, keys) -> pd.DataFrame:
             kind = "t"
             if is_share(m):
                 kind = "bootstrap"
-                lo, hi = bootstrap_interval(v, rng=int(cell)) if n >= 2 else (math.nan, math.nan)
+                lo, hi = bca_interval(v, rng=int(cell))
             out.append({**head, "metric": m, "n": n, "n_failed": n_failed, "mean": mean, "sd": sd,
                         "ci_lo": lo, "ci_hi": hi, "interval": kind})
     df = pd.DataFrame(out, columns=["cell", *keys, "metric", "n", "n_failed", "mean", "sd", "ci_lo", "ci_hi",

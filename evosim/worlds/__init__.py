@@ -6,7 +6,7 @@ names from ``WORLDS``. This package imports ``evosim.constants`` only (never ``e
 from __future__ import annotations
 
 from evosim.worlds.ancestral_modern import AncestralModern
-from evosim.worlds.base import DISTRIBUTIONS, Kind, KindTable, Layouts, World
+from evosim.worlds.base import Kind, KindTable, Layouts, World
 from evosim.worlds.keys_chests import KeysChests
 from evosim.worlds.red_door import RedDoor
 
@@ -18,4 +18,4 @@ def make(world_cfg) -> World:
     return WORLDS[world_cfg.name](world_cfg)
 
 
-__all__ = ["WORLDS", "DISTRIBUTIONS", "Kind", "KindTable", "Layouts", "World", "make"]
+__all__ = ["WORLDS", "Kind", "KindTable", "Layouts", "World", "make"]

@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from evosim.constants import MAX_FEATURES, NO_KIND, Interaction
-from evosim.schema import DISTRIBUTIONS  # noqa: F401 - its home is evosim.schema; re-exported by evosim.worlds
+from evosim.schema import DISTRIBUTIONS
 
 #: distributions a world can sample (every one is probed)
 LAYOUT_DISTRIBUTIONS = DISTRIBUTIONS
