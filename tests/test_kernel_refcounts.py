@@ -76,3 +76,49 @@ def test_episode_loops_make_no_reference_count_operations_per_step(tmp_path):
         per_step = (o2 - o1) / (s2 - s1)
         assert per_step <= ALLOWED_PER_STEP.get(kind, DEFAULT_ALLOWED), (
             f"{kind}: {per_step:.2f} reference-count operations per step ({o1} over {s1} steps, {o2} over {s2})")
+
+
+_CHOICES = textwrap.dedent("""
+    import ctypes, sys
+    from evosim import kernels
+    from evosim.bench.workloads import planner_workload
+    libc = ctypes.CDLL(None)
+    path = sys.argv[1]
+
+    def count():
+        libc.fflush(None)
+        with open(path) as f:
+            return sum(1 for line in f if "NRT_" in line)
+
+    def events(steps):
+        wl = planner_workload(3, 2, depth=1, max_steps=steps)
+        r = wl.run(record_trace=True)
+        lay, w = wl.layouts, wl.world
+        nf = len(w.features)
+        c0 = count()
+        ev = kernels.choice_events(r.trace, r.reach, wl.episode_layout, lay.obj_pos, lay.obj_kind, lay.dist,
+                                   w.table.features[:, :nf], w.radius, nf)
+        return count() - c0, int((r.trace[:, :, 1:] >= 0).sum()), len(ev.nopt)
+
+    events(5)  # compile
+    (o1, s1, e1), (o2, s2, e2) = events(30), events(90)
+    print("choices", o1, s1, e1, o2, s2, e2, file=sys.stderr)
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="counts the compiled kernels' operations")
+def test_choice_event_scan_makes_no_reference_count_operations_per_step(tmp_path):
+    """False if extracting choice events (``_scan_choices`` calling ``_options`` every step, then
+    ``_expand_choices``) pays reference counting per step or per event: e.g. an array view or an
+    inlined helper with array arguments inside the step loop."""
+    out = tmp_path / "nrt.txt"
+    env = dict(os.environ, NUMBA_DEBUG_NRT="1", NUMBA_CACHE_DIR=str(tmp_path / "cache"), NUMBA_NUM_THREADS="1")
+    with open(out, "w") as fh:
+        proc = subprocess.run([sys.executable, "-c", _CHOICES, str(out)], stdout=fh, stderr=subprocess.PIPE,
+                              text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(line.split() for line in proc.stderr.splitlines() if line.startswith("choices "))
+    o1, s1, e1, o2, s2, e2 = map(int, row[1:])
+    assert s2 > s1 + 50 and e2 > e1 + 20, f"too few extra steps ({s1} -> {s2}) or events ({e1} -> {e2}) to measure"
+    assert o2 - o1 <= 0.05 * (s2 - s1), f"{o2 - o1} more reference-count operations over {s2 - s1} more steps"
