@@ -124,32 +124,16 @@ def population_agreement(cfg, world, sets: dict[str, ProbeSet], genomes_all: pd.
     fit = organisms.set_index(["generation", "organism_id"])["fitness"]
     rows = []
     subsets = {d: _take_tasks(sets[d], n_tasks) for d in DISTRIBUTIONS if sets[d].tasks is not None}
-    gens = sorted(int(g) for g in genomes_all["generation"].unique())
-    per_gen = []
-    for gen in gens:
+    for gen in sorted(int(g) for g in genomes_all["generation"].unique()):
         pop = genomes_all[genomes_all["generation"] == gen]
         g = pop[list(names)].to_numpy(dtype=np.float32)
         planner = gn.architecture(g) == int(Arch.PLANNER)
         g, ids = g[planner], pop["organism_id"].to_numpy()[planner]
         fitness = fit.reindex(pd.MultiIndex.from_arrays([np.full(len(ids), gen), ids])).to_numpy(dtype=np.float64)
-        per_gen.append((gen, g, ids, fitness))
-    # every organism's values on the tasks depend on its genome alone (row by row), so the planners of all
-    # saved generations are valued in one call per distribution, each distinct genome once (elites and
-    # clones recur across generations), and the rows are handed back to their generations
-    genes = np.concatenate([g for _, g, _, _ in per_gen]) if per_gen else np.zeros((0, len(names)), np.float32)
-    genes = np.ascontiguousarray(genes)
-    row_bytes = genes.view(np.dtype((np.void, genes.dtype.itemsize * genes.shape[1]))).reshape(-1)
-    _, first, inverse = np.unique(row_bytes, return_index=True, return_inverse=True)  # bitwise-equal rows
-    uniq, inverse = genes[first], np.asarray(inverse).reshape(-1)
-    bounds = np.cumsum([0] + [len(ids) for _, _, ids, _ in per_gen])
-    summaries = {d: _task_summary(task_agreement(tv.f, mesa_task_values(cfg, world, uniq, lay, tv)), len(lay))
-                 for d, (lay, tv) in subsets.items()} if len(uniq) else {}
-    for k, (gen, g, ids, fitness) in enumerate(per_gen):
-        rows_k = inverse[bounds[k]:bounds[k + 1]]
         for d, (lay, tv) in subsets.items():
             row = {"generation": gen, "distribution": d, "n_planners": int(len(ids))}
             if len(ids):
-                sm = {c: v[rows_k] for c, v in summaries[d].items()}
+                sm = _task_summary(task_agreement(tv.f, mesa_task_values(cfg, world, g, lay, tv)), len(lay))
             ok = np.isfinite(fitness) if len(ids) else np.zeros(0, dtype=bool)
             for key, col in (("rho_fitness_value", "value"), ("rho_fitness_regret", "regret")):
                 v = sm[col] if len(ids) else np.zeros(0)
