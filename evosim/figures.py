@@ -125,7 +125,10 @@ def agreement_curves(probe: pd.DataFrame, rates=MIX_RATES) -> pd.DataFrame:
     df = _final(probe)
     tr = df[df["distribution"].astype(str) == "train"].set_index("organism_id")
     sh = df[df["distribution"].astype(str) == "shift"].set_index("organism_id").reindex(tr.index)
-    rows = []
+    cols = ["organism_id", "architecture", "view", "measure", "p", "value"]
+    blocks = []
+    ids, archs = tr.index.to_numpy(), tr["architecture"].to_numpy(dtype=object)
+    rates_arr = np.asarray([float(p) for p in rates])
     for view in ("mesa", "behav"):
         for measure, count in (("regret", "regret_tasks"), ("rankcorr", f"rankcorr_tasks_{view}")):
             col = f"{measure}_{view}"
@@ -135,11 +138,16 @@ def agreement_curves(probe: pd.DataFrame, rates=MIX_RATES) -> pd.DataFrame:
             vb = (sh[count] / sh["agree_tasks"]).where(sh[col].notna(), 0.0)
             sa, sb = tr[col].fillna(0) * va, sh[col].fillna(0) * vb
             m = mixture_from_summaries(sa.to_numpy(), va.to_numpy(), sb.to_numpy(), vb.to_numpy(), rates)
-            keep = (tr[col].notna() | sh[col].notna()).to_numpy()
-            for i in np.flatnonzero(keep):
-                for j, p in enumerate(rates):
-                    rows.append((tr.index[i], tr["architecture"].iloc[i], view, measure, float(p), m[i, j]))
-    return pd.DataFrame(rows, columns=["organism_id", "architecture", "view", "measure", "p", "value"])
+            keep = np.flatnonzero((tr[col].notna() | sh[col].notna()).to_numpy())
+            k, r = len(keep), len(rates_arr)  # one row per (kept organism, rate), organism-major
+            if k:
+                blocks.append(pd.DataFrame({"organism_id": np.repeat(ids[keep], r),
+                                            "architecture": np.repeat(archs[keep], r),
+                                            "view": view, "measure": measure, "p": np.tile(rates_arr, k),
+                                            "value": m[keep].reshape(-1)}, columns=cols))
+    if not blocks:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(blocks, ignore_index=True)
 
 
 def agreement_by_distribution(probe: pd.DataFrame) -> plt.Figure:

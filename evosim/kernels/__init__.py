@@ -37,7 +37,7 @@ from evosim.kernels.checks import _arr, _finite, _inside, _int, _kinds, _shape, 
 from evosim.kernels.heuristic import heuristic_action
 from evosim.kernels.planner import _planner_genes, planner_action, planner_plan
 from evosim.kernels.probe_kernels import (
-    ORACLE_MAX_OBJECTS, _count_choices, _fill_choices, _fit_choices, _mesa_values, _oracle, _task_values,
+    ORACLE_MAX_OBJECTS, _expand_choices, _fit_choices, _scan_choices, _mesa_values, _oracle, _task_values,
 )
 from evosim.kernels.rng import _episode_keys
 from evosim.kernels.rollout import _rollout
@@ -236,8 +236,18 @@ def choice_events(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_fe
     else:
         window = _int(f"{fn}: window", window, 0, h + w)
     counts = np.zeros((n, e), dtype=np.int64)
-    args = (trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, w, np.int64(window))
-    _count_choices(*args, counts)
+    # one scan of the episodes records each event compactly (step, option indices) in rows reserved per
+    # episode; the expansion packs them and reads the options' distances and features back
+    # (22 bytes a step: the step, the options' object indices, their number, the slot chosen)
+    if m > np.iinfo(np.int16).max:
+        raise ValueError(f"{fn}: at most {np.iinfo(np.int16).max} objects per layout, got {m}")
+    rows = n * e * max(trace.shape[2] - 1, 0)
+    ev_step = np.empty(rows, dtype=np.int32)
+    ev_opt = np.empty((rows, MAX_PERCEIVED), dtype=np.int16)
+    ev_nopt = np.empty(rows, dtype=np.int8)
+    ev_chosen = np.empty(rows, dtype=np.int8)
+    _scan_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, w,
+                  np.int64(window), counts, ev_step, ev_opt, ev_nopt, ev_chosen)
     flat = counts.reshape(-1)
     offsets = np.concatenate([[0], np.cumsum(flat)[:-1]]).astype(np.int64)
     total = int(flat.sum())
@@ -245,7 +255,8 @@ def choice_events(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_fe
     ev_dist = np.zeros((total, MAX_PERCEIVED), dtype=np.int64)
     nopt = np.zeros(total, dtype=np.int64)
     chosen = np.zeros(total, dtype=np.int64)
-    _fill_choices(*args, offsets, feat, ev_dist, nopt, chosen)
+    _expand_choices(trace, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, w, counts, offsets,
+                    ev_step, ev_opt, ev_nopt, ev_chosen, feat, ev_dist, nopt, chosen)
     return ChoiceEvents(counts, feat, ev_dist, nopt, chosen)
 
 

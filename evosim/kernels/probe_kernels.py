@@ -175,8 +175,9 @@ def _options(y, x, t, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat,
 
 @njit(cache=True)
 def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, window,
-                     write, base, ev_feat, ev_dist, ev_nopt, ev_chosen):
-    """Choice events of one episode; writes them from row ``base`` if ``write``. Returns the count.
+                     base, ev_step, ev_opt, ev_nopt, ev_chosen):
+    """Choice events of one episode, written compactly from row ``base``: the step, the options
+    (object indices, nearest first), how many and the slot chosen (-1: none). Returns the count.
     Objects within ``window`` (Manhattan) are options; ``window`` < 0: the largest channel radius."""
     max_r = 0
     for f in range(n_feat):
@@ -184,7 +185,6 @@ def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n
             max_r = radius[f]
     if window >= 0:
         max_r = window
-    m = obj_kind.shape[0]
     n_steps = 0
     for t in range(1, trace.shape[0]):
         if trace[t] < 0:
@@ -209,41 +209,56 @@ def _episode_choices(trace, reach, obj_pos, obj_kind, dist, kind_feat, radius, n
                 pick = q
         if n_closer > 1:
             continue  # the step heads for several perceived objects at once: ambiguous, no event
-        if write:
-            row = base + count
-            ev_nopt[row] = n
-            ev_chosen[row] = pick
-            for q in range(n):
-                ev_dist[row, q] = opt_d[q]
-                for f in range(n_feat):
-                    ev_feat[row, q, f] = opt_f[q, f]
+        row = base + count
+        ev_step[row] = t
+        ev_nopt[row] = n
+        ev_chosen[row] = pick
+        for q in range(n):
+            ev_opt[row, q] = opt[q]
         count += 1
     return count
 
 
 @njit(cache=True, parallel=True)
-def _count_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, window,
-                   counts):
+def _scan_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, window,
+                  counts, ev_step, ev_opt, ev_nopt, ev_chosen):
+    """One pass over every episode: its events' compact records from row ``episode * slots`` (``slots``
+    = the longest episode's steps, so no episode overflows its rows) and their count."""
     n, e = trace.shape[0], trace.shape[1]
-    dummy_f = np.zeros((1, MAX_PERCEIVED, n_feat))
-    dummy_d = np.zeros((1, MAX_PERCEIVED), dtype=np.int64)
-    dummy_i = np.zeros(1, dtype=np.int64)
+    slots = trace.shape[2] - 1
     for t in prange(n * e):
         i, j = t // e, t % e
         li = episode_layout[j]
         counts[i, j] = _episode_choices(trace[i, j], reach[i, j], obj_pos[li], obj_kind[li], dist[li], kind_feat,
-                                        radius, n_feat, width, window, False, 0, dummy_f, dummy_d, dummy_i, dummy_i)
+                                        radius, n_feat, width, window, t * slots, ev_step, ev_opt, ev_nopt, ev_chosen)
 
 
 @njit(cache=True, parallel=True)
-def _fill_choices(trace, reach, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, window, offsets,
-                  ev_feat, ev_dist, ev_nopt, ev_chosen):
+def _expand_choices(trace, episode_layout, obj_pos, obj_kind, dist, kind_feat, radius, n_feat, width, counts, offsets,
+                    ev_step, ev_opt, ev_nopt, ev_chosen, feat, ev_dist, nopt, chosen):
+    """The compact records of ``_scan_choices`` packed by episode from ``offsets`` with every option's
+    path distance and perceived features (a feature beyond its channel's radius reads 0), as ``_options``
+    computed them."""
     n, e = trace.shape[0], trace.shape[1]
+    slots = trace.shape[2] - 1
     for t in prange(n * e):
         i, j = t // e, t % e
         li = episode_layout[j]
-        _episode_choices(trace[i, j], reach[i, j], obj_pos[li], obj_kind[li], dist[li], kind_feat, radius, n_feat,
-                         width, window, True, offsets[t], ev_feat, ev_dist, ev_nopt, ev_chosen)
+        for r in range(counts[i, j]):
+            src = t * slots + r
+            dst = offsets[t] + r
+            c = trace[i, j, ev_step[src]]
+            y, x = c // width, c % width
+            k = ev_nopt[src]
+            nopt[dst] = k
+            chosen[dst] = ev_chosen[src]
+            for q in range(k):
+                o = ev_opt[src, q]
+                ev_dist[dst, q] = np.int64(dist[li, o, y, x])
+                md = abs(obj_pos[li, o, 0] - y) + abs(obj_pos[li, o, 1] - x)
+                kind = obj_kind[li, o]
+                for f in range(n_feat):
+                    feat[dst, q, f] = kind_feat[kind, f] if md <= radius[f] else 0.0
 
 
 # -- behavioural objective: penalised maximum likelihood of the choice model -----------------
