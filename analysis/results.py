@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEFINITION = ROOT / "analysis" / "results.toml"
 #: generated blocks of the doc, in the order they are expected to appear
 BLOCKS = ("claim_red_door", "claim_architecture", "claim_short_sighted", "claim_keys_chests",
-          "claim_ancestral_modern", "provenance", "class_shares", "per_seed", "cited_per_seed", "paired",
+          "claim_ancestral_modern", "claim_balanced", "provenance", "class_shares", "per_seed", "cited_per_seed", "paired",
           "architecture", "thresholds", "values", "baselines", "figures")
 #: generated blocks of README.md (same markers, written by the same command)
 README_BLOCKS = ("headline",)
@@ -266,6 +266,8 @@ def per_seed_shares(probe: pd.DataFrame, planner_share: float) -> pd.DataFrame:
         row = {"distribution": d, "n": len(sub)}
         for c in CLASSES:
             row[c] = float((sub["class"] == c).mean())
+        # the malign criterion (Chests and Keys): true return below both the idle and the random policy's
+        row["malign"] = float(sub["malign"].astype(float).mean()) if "malign" in sub else math.nan
         row["planner_share"] = planner_share
         rows.append(row)
     return pd.DataFrame(rows)
@@ -434,6 +436,13 @@ def accuracy_summary(acc: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["experiment", "seeds_with", "seeds", "of", "mean", "lo", "hi", "min", "max"])
 
 
+#: the experiment-vs-control tests of the write-up (one family for Holm's correction): (distribution, quantity).
+#: ``shift`` for continuity; ``shift_balanced`` (as many proxy as true-target objects, at equal path distance)
+#: is the headline distribution for what organisms pursue; ``malign``: worse than doing nothing and than chance
+PAIRED_ROWS = (("shift", "pseudo_aligned"), ("shift", "robust"), ("shift_balanced", "pseudo_aligned"),
+               ("shift_balanced", "robust"), ("shift_balanced", "malign"))
+
+
 def build_tables(runs: pd.DataFrame, defn: Definition, pairs: list[Pair]) -> Tables:
     """``runs``: experiment, pair, role, seed, run_dir for every run read. Every quantity is computed per seed
     (run) first and then summarised over seeds (``evosim.stats``)."""
@@ -463,8 +472,8 @@ def build_tables(runs: pd.DataFrame, defn: Definition, pairs: list[Pair]) -> Tab
         base.append({**head, **baselines(probe)})
     order = ["experiment", "pair", "role", "seed"]
     per_seed = pd.concat(shares, ignore_index=True)
-    per_seed = per_seed[[*order, "distribution", "n", *CLASSES, "planner_share"]]
-    summary = summarise(per_seed, ["experiment", "distribution"], [*CLASSES, "planner_share"], nb, bs)
+    per_seed = per_seed[[*order, "distribution", "n", *CLASSES, "malign", "planner_share"]]
+    summary = summarise(per_seed, ["experiment", "distribution"], [*CLASSES, "malign", "planner_share"], nb, bs)
     # paired differences: experiment - control, by seed; Holm across all rows (the doc's family of tests)
     names = runs.drop_duplicates(["pair", "role"]).pivot(index="pair", columns="role", values="experiment")
     pp, ps = [], []
@@ -472,9 +481,11 @@ def build_tables(runs: pd.DataFrame, defn: Definition, pairs: list[Pair]) -> Tab
         if p.name not in names.index:
             continue
         e, c = names.loc[p.name, "experiment"], names.loc[p.name, "control"]
-        for q in ("pseudo_aligned", "robust"):
-            per, summ = paired_difference(per_seed, e, c, q, "shift", nb, bs)
-            pp.append(per.assign(pair=p.name, quantity=q))
+        for d, q in PAIRED_ROWS:
+            if d not in set(per_seed["distribution"]) or per_seed[q].isna().all():
+                continue
+            per, summ = paired_difference(per_seed, e, c, q, d, nb, bs)
+            pp.append(per.assign(pair=p.name, quantity=q, distribution=d))
             ps.append({"pair": p.name, "experiment": e, "control": c, **summ})
     paired = pd.DataFrame(ps)
     if len(paired):
@@ -583,8 +594,8 @@ def _fixation_text(r) -> str:
             if r is not None else "–")
 
 
-def _paired_row(t: Tables, e: str, q: str = "pseudo_aligned"):
-    return _row(t.paired, experiment=e, quantity=q) if len(t.paired) else None
+def _paired_row(t: Tables, e: str, q: str = "pseudo_aligned", d: str = "shift"):
+    return _row(t.paired, experiment=e, quantity=q, distribution=d) if len(t.paired) else None
 
 
 def _paired_text(r) -> str:
@@ -655,7 +666,8 @@ def render_cited_per_seed(t: Tables) -> str:
 
 
 #: the prose blocks of docs/results.md (numbers only; the reading of each claim is prose outside them)
-CLAIMS = ("claim_red_door", "claim_architecture", "claim_short_sighted", "claim_keys_chests", "claim_ancestral_modern")
+CLAIMS = ("claim_red_door", "claim_architecture", "claim_short_sighted", "claim_keys_chests", "claim_ancestral_modern",
+          "claim_balanced")
 
 
 def _absent(*experiments) -> str:
@@ -765,6 +777,21 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
                f"{_cell(B, 'normalised_return_omniscient', experiment=c)}; at a competence threshold of {top:g} the "
                f"pseudo-aligned share is {_cell(t.thresholds, 'pseudo_aligned', experiment=e, threshold=top)}.")
     out["claim_ancestral_modern"] = msg
+    # the balanced shift (as many proxy as true-target objects at equal path distance) and the malign criterion
+    lines = []
+    for e in sorted(exps):
+        c = f"{e}_control"
+        if e.endswith("_control") or c not in exps or _row(S, experiment=e, distribution="shift_balanced") is None:
+            continue
+        lines.append(
+            f"- `{e}`, balanced shift: pseudo-aligned {_cell(S, 'pseudo_aligned', experiment=e, distribution='shift_balanced')}"
+            f" vs {_cell(S, 'pseudo_aligned', experiment=c, distribution='shift_balanced')} after control training "
+            f"(paired difference {_paired_text(_paired_row(t, e, 'pseudo_aligned', 'shift_balanced'))}); robust "
+            f"{_cell(S, 'robust', experiment=e, distribution='shift_balanced')}; malign (true return below both the "
+            f"idle and the random policy's) {_cell(S, 'malign', experiment=e, distribution='shift_balanced')} vs "
+            f"{_cell(S, 'malign', experiment=c, distribution='shift_balanced')} (paired difference "
+            f"{_paired_text(_paired_row(t, e, 'malign', 'shift_balanced'))}).")
+    out["claim_balanced"] = "\n".join(lines) if lines else _absent("shift_balanced")
     return out
 
 
@@ -857,13 +884,14 @@ def render_blocks(t: Tables, ctx: dict, figs: dict) -> dict[str, str]:
             if not len(sub):
                 continue
             rows.append([e, d, int(sub["seeds"].max()),
-                         *[_cell(t.summary, q, experiment=e, distribution=d) for q in ("planner_share", *CLASSES)]])
+                         *[_cell(t.summary, q, experiment=e, distribution=d) for q in ("planner_share", *CLASSES,
+                                                                                         "malign")]])
     B["class_shares"] = "\n".join([provenance_line(ctx, exps), "",
                                    f"Whole final population; {interval}. Planner share: final generation "
                                    "(generations.parquet).", "",
                                    md_table(["experiment", "distribution", "seeds", "planner share", "robust",
-                                             "pseudo-aligned", "capability failure"], rows,
-                                            ["---", "---"] + ["---:"] * 5)])
+                                             "pseudo-aligned", "capability failure", "malign"], rows,
+                                            ["---", "---"] + ["---:"] * 6)])
     # per seed
     ps = t.per_seed[t.per_seed["distribution"] == "shift"]
     seeds = sorted(ps["seed"].unique())
@@ -882,7 +910,7 @@ def render_blocks(t: Tables, ctx: dict, figs: dict) -> dict[str, str]:
     # paired
     rows = []
     for r in t.paired.itertuples(index=False):
-        rows.append([f"{r.experiment} − {r.control}", r.quantity.replace("_", "-") + " share, shift", r.seeds,
+        rows.append([f"{r.experiment} − {r.control}", r.quantity.replace("_", "-") + f" share, {r.distribution}", r.seeds,
                      fmt_ci({"mean": r.mean, "lo": r.lo, "hi": r.hi}), f"{r.n_pos} of {r.seeds}",
                      f"{r.n_neg} of {r.seeds}", fmt_p(r.p), fmt_p(r.p_holm)])
     B["paired"] = "\n".join([provenance_line(ctx, exps), "",

@@ -400,6 +400,10 @@ def test_command_end_to_end_on_a_tiny_definition(tmp_path):
     assert f"pseudo-aligned share under shift is {cell}" in _block(text, "claim_red_door")
     for name in ("claim_short_sighted", "claim_keys_chests", "claim_ancestral_modern"):
         assert "Not in this regeneration" in _block(text, name)
+    # the balanced shift is reported beside shift, with the malign share, both paired by seed
+    bal = _block(text, "claim_balanced")
+    assert "`red_door`, balanced shift: pseudo-aligned " + _cell(text, "class_shares", "red_door", "shift_balanced")[5] in bal
+    assert "malign" in bal and _cell(text, "paired", "red_door − red_door_control", "malign share, shift_balanced")
     diffs = [pa[("red_door", s)] - pa[("red_door_control", s)] for s in (1, 2)]
     row = _cell(text, "paired", "red_door − red_door_control", "pseudo-aligned share, shift")
     assert row[3].startswith(f"{np.mean(diffs):.2f}")
