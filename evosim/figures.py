@@ -291,8 +291,8 @@ def interventions_figure(interventions: pd.DataFrame) -> plt.Figure:
             ax.text(0.5, 0.5, "no planners to edit", ha="center", va="center", transform=ax.transAxes)
     else:
         order = ["true_to_proxy", "none", "proxy_to_true"]
-        sns.barplot(data=interventions, x="edit", y="proxy_choice_rate", order=order, ax=axes[0], color=PALETTE[3])
-        sns.barplot(data=interventions, x="edit", y="normalised_return", order=order, ax=axes[1], color=PALETTE[2])
+        sns.barplot(data=interventions, x="edit", y="proxy_choice_rate", order=order, ax=axes[0], color=PALETTE[3], seed=0)
+        sns.barplot(data=interventions, x="edit", y="normalised_return", order=order, ax=axes[1], color=PALETTE[2], seed=0)
     axes[0].set(xlabel="edit of the mesa-objective", ylabel="proxy choice rate (decision layouts)", ylim=(0, 1.05))
     axes[1].set(xlabel="edit of the mesa-objective", ylabel="true return / oracle return (shift)", ylim=(0, 1.05))
     fig.suptitle("Editing the mesa-objective changes behaviour (planners, shift)")

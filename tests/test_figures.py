@@ -370,6 +370,24 @@ def test_interventions_bars_are_means_per_edit_in_order():
     assert "proxy choice" in fig.axes[0].get_ylabel() and "oracle return" in fig.axes[1].get_ylabel()
 
 
+def test_interventions_error_bars_are_the_same_every_time():
+    """The bars' bootstrap error bars are seeded: the same table draws the same figure (byte for byte)."""
+    import io
+
+    rng = np.random.default_rng(3)
+    iv = pd.DataFrame({"edit": np.repeat(["none", "true_to_proxy", "proxy_to_true"], 30),
+                       "proxy_choice_rate": rng.random(90), "normalised_return": rng.random(90)})
+
+    def png():
+        buf = io.BytesIO()
+        fig = F.interventions_figure(iv)
+        fig.savefig(buf, format="png", metadata={"Software": None})
+        plt.close(fig)
+        return buf.getvalue()
+
+    assert png() == png()
+
+
 def test_interventions_without_planners_says_so():
     fig = F.interventions_figure(pd.DataFrame(columns=["edit", "proxy_choice_rate", "normalised_return"]))
     assert all(any("no planners" in t.get_text() for t in ax.texts) for ax in fig.axes[:2])
