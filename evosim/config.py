@@ -12,7 +12,6 @@ import dataclasses
 import difflib
 import json
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 from evosim import architectures as _architectures
 from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_SIZE, MAX_STEPS_LIMIT
 from evosim.errors import UserError
+from evosim.memory import estimate_memory, format_bytes, memory_limit
 
 
 class ConfigError(UserError, ValueError):
@@ -170,43 +170,6 @@ class Config:
 
 
 SECTIONS = {"world": WorldConfig, "organisms": OrganismConfig, "evolution": EvolutionConfig, "probe": ProbeConfig}
-
-# -- memory estimate (bytes), refused up front when larger than the machine's memory ----------
-#: per organism: Mesa agent object, genome copies made while breeding, lineage, fitness, ids
-_BYTES_PER_ORGANISM = 1200 + 4 * 4 * 32
-#: per organism-episode of the rollout records (return, proxy, steps, plans, objects reached)
-_BYTES_PER_EPISODE = 4 * 8 + 16 * 8
-#: per organism-generation row of the organism table held until the next checkpoint flushes it
-_BYTES_PER_ROW = 120
-#: per layout cell: walls plus one int16 distance map per object slot
-_BYTES_PER_CELL = 1 + 16 * 2
-#: interpreter, numpy, pandas, numba and compiled kernels
-_BASE_BYTES = 400 * 2**20
-
-
-def memory_limit() -> int:
-    """Physical memory of this machine in bytes (16 GiB if it cannot be read)."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):
-        return 16 * 2**30
-
-
-def estimate_memory(cfg: Config) -> int:
-    """Approximate peak bytes of ``evosim run`` for ``cfg`` (used to refuse configs that cannot fit)."""
-    ev, w = cfg.evolution, cfg.world
-    per_org = _BYTES_PER_ORGANISM + ev.episodes * _BYTES_PER_EPISODE + min(ev.checkpoint_every, ev.generations) * _BYTES_PER_ROW
-    layouts = (ev.episodes + w.train_pool) * w.size * w.size * _BYTES_PER_CELL
-    return _BASE_BYTES + ev.population * per_org + layouts
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} EiB"
-
 
 # -- messages --------------------------------------------------------------------------------
 def _suggest(key: str, allowed) -> str:

@@ -25,7 +25,7 @@ from evosim.schema import SELECTION_COLUMNS, architectures
 
 
 def conditions_columns(cfg: Config) -> bool:
-    """Whether a run's generation statistics carry the issue-14 columns (memoriser_share, heuristic_share,
+    """Whether a run's generation statistics carry the architecture-competition columns (memoriser_share, heuristic_share,
     memoriser_fitness_mean, depth_0..depth_3, description_mean): when memorisers take part, depth 0 can be
     expressed or a description cost is charged. Other runs keep the columns they had before."""
     org = cfg.organisms

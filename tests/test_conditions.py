@@ -146,7 +146,7 @@ def test_memoriser_genes_change_nothing_in_a_run_without_memorisers():
 
 def test_core_draws_do_not_depend_on_the_memoriser_block():
     """The core of generation 0 and of every bred generation is drawn from the GA stream with the
-    shapes it had before the block existed (the pre-issue-14 code, re-enacted here)."""
+    shapes it had before the block existed (the code before memorisers, re-enacted here)."""
     from evosim import ga
 
     cfg = tiny()

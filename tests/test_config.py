@@ -14,7 +14,8 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evosim.config import (Config, ConfigError, estimate_memory, format_bytes, from_dict, load_config, parse_config,
+from evosim.memory import estimate_memory, format_bytes
+from evosim.config import (Config, ConfigError, from_dict, load_config, parse_config,
                            replace, setting_paths, to_dict, validate_overrides, validate_setting)
 from evosim.constants import MAX_DEPTH
 from evosim.errors import UserError

@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-#: "issue 14", "issues 12-14", "Issue #6" ...
-TICKET = re.compile(r"\b[Ii]ssues? #?\d+")
+#: the word for a tracker entry followed by its number, with a space, a hyphen or "#" between
+TICKET = re.compile(r"\b[Ii]ssues?[- ]#?\d+")
 #: references to other projects' trackers are fine ("mesa issue #2514")
 EXTERNAL = ("mesa", "numba", "pandas", "dask", "solara", "seaborn", "matplotlib", "pyarrow", "numpy", "scipy",
             "ipyvue", "ipyvuetify", "pytest", "jupytext", "nbclient")
@@ -25,9 +25,11 @@ def ticket_references(text: str) -> list[str]:
 
 
 def test_the_pattern_catches_ticket_numbers_and_spares_other_projects():
-    assert ticket_references("the signal before issue 13") == ["issue 13"]
-    assert ticket_references("(issues 12-14) and Issue #6") == ["issues 12", "Issue #6"]
-    assert ticket_references("see mesa issue #2514 and numba issue 42") == []
+    word = "issue"  # spelled apart so that this file does not cite a ticket itself
+    assert ticket_references(f"the signal before {word} 13") == [f"{word} 13"]
+    assert ticket_references(f"({word}s 12-14) and {word.title()} #6, the {word}-14 columns") == \
+        [f"{word}s 12", f"{word.title()} #6", f"{word}-14"]
+    assert ticket_references(f"see mesa {word} #2514 and numba {word} 42") == []
 
 
 def test_no_ticket_numbers_in_tracked_files():
@@ -35,7 +37,7 @@ def test_no_ticket_numbers_in_tracked_files():
     found = {}
     for name in files:
         p = ROOT / name
-        if p.suffix not in SUFFIXES or not p.is_file() or name.startswith("tests/test_words.py"):
+        if p.suffix not in SUFFIXES or not p.is_file():
             continue
         refs = ticket_references(p.read_text(errors="replace"))
         if refs:

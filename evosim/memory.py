@@ -1,0 +1,40 @@
+"""How much memory a run needs: the estimate ``evosim.config`` checks a config against before anything
+runs (a config that cannot fit on this machine is refused with a one-line error, nothing written)."""
+from __future__ import annotations
+
+import os
+
+#: per organism: Mesa agent object, genome copies made while breeding, lineage, fitness, ids
+_BYTES_PER_ORGANISM = 1200 + 4 * 4 * 32
+#: per organism-episode of the rollout records (return, proxy, steps, plans, objects reached)
+_BYTES_PER_EPISODE = 4 * 8 + 16 * 8
+#: per organism-generation row of the organism table held until the next checkpoint flushes it
+_BYTES_PER_ROW = 120
+#: per layout cell: walls plus one int16 distance map per object slot
+_BYTES_PER_CELL = 1 + 16 * 2
+#: interpreter, numpy, pandas, numba and compiled kernels
+_BASE_BYTES = 400 * 2**20
+
+
+def memory_limit() -> int:
+    """Physical memory of this machine in bytes (16 GiB if it cannot be read)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return 16 * 2**30
+
+
+def estimate_memory(cfg) -> int:
+    """Approximate peak bytes of ``evosim run`` for ``cfg`` (used to refuse configs that cannot fit)."""
+    ev, w = cfg.evolution, cfg.world
+    per_org = _BYTES_PER_ORGANISM + ev.episodes * _BYTES_PER_EPISODE + min(ev.checkpoint_every, ev.generations) * _BYTES_PER_ROW
+    layouts = (ev.episodes + w.train_pool) * w.size * w.size * _BYTES_PER_CELL
+    return _BASE_BYTES + ev.population * per_org + layouts
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} EiB"
