@@ -57,6 +57,9 @@ from evosim import stats
 from evosim.schema import CLASSES, DISTRIBUTIONS
 from evosim.store import RunDirectory
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mechanisms  # noqa: E402  (analysis/mechanisms.py: the arms of "what decides what evolves")
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEFINITION = ROOT / "analysis" / "results.toml"
 #: generated blocks of the doc, in the order they are expected to appear
@@ -65,11 +68,14 @@ BLOCKS = ("claim_red_door", "claim_architecture", "claim_short_sighted", "claim_
           "architecture", "thresholds", "values", "baselines", "figures")
 #: generated blocks of README.md (same markers, written by the same command)
 README_BLOCKS = ("headline",)
+#: generated blocks of the arms' section (analysis/mechanisms.py), after BLOCKS in the doc
+ARM_BLOCKS = mechanisms.BLOCKS
 #: optional probe columns (added by the world redesign); tables that need them say "not available"
 VALUE_COLUMNS = ("mesa_prefers_proxy", "behav_prefers_proxy")
 REFERENCE_COLUMNS = ("matched_return", "normalised_return_omniscient")
 NA = "not available in these runs"
-_DEF_KEYS = ("probe_episodes", "thresholds", "n_boot", "boot_seed", "accuracy_experiment", "pairs",
+_DEF_KEYS = ("probe_episodes", "thresholds", "n_boot", "boot_seed", "accuracy_experiment", "pairs", "arms",
+            "arm_probe_episodes",
              "overrides")
 
 
@@ -109,6 +115,10 @@ class Definition:
     accuracy_experiment: str
     pairs: tuple[Pair, ...]
     overrides: dict
+    arms: tuple[Pair, ...] = ()
+    arm_probe_episodes: int | None = None
+    """held-out episodes of the arms' reports (default: ``probe_episodes``)"""
+    """arms sweeps (``analysis/mechanisms.py``): name = the pair whose experiment they vary"""
 
 
 def _int(v, what, lo=0) -> int:
@@ -139,6 +149,14 @@ def load_definition(path: str | Path) -> Definition:
         pairs.append(Pair(str(p["name"]), (path.parent / p["sweep"]).resolve()))
     if not pairs:
         raise ResultsError(f"{src}: pairs: none; add [[pairs]] tables with name, sweep")
+    arms = []
+    for i, a in enumerate(data.get("arms", [])):
+        if not isinstance(a, dict) or set(a) != {"name", "sweep"}:
+            raise ResultsError(f"{src}: arms[{i}]: expected keys name, sweep (a sweep file); got {a!r}")
+        if a["name"] not in {p.name for p in pairs}:
+            raise ResultsError(f"{src}: arms[{i}].name = {a['name']!r}: not a pair; pairs: "
+                               f"{', '.join(p.name for p in pairs)}")
+        arms.append(Pair(str(a["name"]), (path.parent / a["sweep"]).resolve()))
     overrides = data.get("overrides", {})
     if not isinstance(overrides, dict):
         raise ResultsError(f"{src}: overrides: expected a table of dotted settings")
@@ -148,7 +166,9 @@ def load_definition(path: str | Path) -> Definition:
                       n_boot=_int(data.get("n_boot", stats.N_RESAMPLES), f"{src}: n_boot", 1),
                       boot_seed=_int(data.get("boot_seed", 0), f"{src}: boot_seed"),
                       accuracy_experiment=str(data.get("accuracy_experiment", "red_door")),
-                      pairs=tuple(pairs), overrides=dict(overrides))
+                      pairs=tuple(pairs), overrides=dict(overrides), arms=tuple(arms),
+                      arm_probe_episodes=(None if data.get("arm_probe_episodes") is None else
+                                          _int(data["arm_probe_episodes"], f"{src}: arm_probe_episodes", 1)))
 
 
 # -- planning and running: the sweep engine ----------------------------------------------------------
@@ -1182,13 +1202,15 @@ def _main(args, argv, log, t0) -> int:
 
     defn = load_definition(args.definition)
     if args.probe_episodes is not None:
-        defn = dataclasses.replace(defn, probe_episodes=_int(args.probe_episodes, "--probe-episodes", 1))
+        k = _int(args.probe_episodes, "--probe-episodes", 1)
+        defn = dataclasses.replace(defn, probe_episodes=k, arm_probe_episodes=k)
     if args.workers < 0:
         raise ResultsError(f"--workers {args.workers}: expected 0 (in this process) or a positive number")
     n_seeds = None if args.seeds is None else _int(args.seeds, "--seeds", 1)
     doc = args.doc
     readme = Path(args.readme) if args.readme else None
-    for path, names in ((doc, BLOCKS), (readme, README_BLOCKS)):
+    arm_blocks = ARM_BLOCKS if defn.arms else ()
+    for path, names in ((doc, BLOCKS + arm_blocks), (readme, README_BLOCKS)):
         if path is None:
             continue
         try:
@@ -1201,7 +1223,19 @@ def _main(args, argv, log, t0) -> int:
         log(f"note: {n}")
     if not len(runs):
         raise ResultsError("no runs: every pair was skipped")
-    failed, info = execute(sweeps, args.workers, args.scheduler, log)
+    arm_sweeps, arm_runs = [], pd.DataFrame()
+    if defn.arms:
+        kept_names = {p.name for p in pairs}
+        todo = [(a.name, a.sweep) for a in defn.arms if a.name in kept_names and a.sweep.exists()]
+        for a in defn.arms:
+            if a.name in kept_names and not a.sweep.exists():
+                notes.append(f"arms of {a.name} skipped: {_rel(a.sweep)} not found")
+        extra = {**defn.overrides, "probe.episodes": defn.arm_probe_episodes or defn.probe_episodes}
+        try:
+            arm_sweeps, arm_runs = mechanisms.plan_arms(todo, out, extra, n_seeds)
+        except mechanisms.ArmsError as e:
+            raise ResultsError(str(e)) from None
+    failed, info = execute(sweeps + arm_sweeps, args.workers, args.scheduler, log)
     if failed:
         for r in failed:
             log(f"failed: {r['run_dir']}: {r['error']}")
@@ -1209,12 +1243,18 @@ def _main(args, argv, log, t0) -> int:
         return 1
     tables = build_tables(runs, defn, pairs)
     write_csvs(tables, out)
+    arm_tables = None
+    if defn.arms:
+        arm_tables = mechanisms.build_arm_tables(runs, arm_runs, defn.n_boot, defn.boot_seed)
+        mechanisms.write_csvs(arm_tables, out)
     figs = make_figures(tables, runs, doc.parent, defn.n_boot, defn.boot_seed)
     cmd = "python analysis/results.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     ctx = {"command": cmd.strip(), "date": datetime.date.today().isoformat(), "commit": (git_commit() or "unknown")[:12],
            "seeds": sorted(set(runs["seed"])), "episodes": defn.probe_episodes, "out_rel": _rel(out),
-           "run_dirs": list(runs["run_dir"]), "sweeps": [sw.name for sw in sweeps],
-           "sweep_files": [_rel(sw.path) for sw in sweeps],
+           "run_dirs": list(runs["run_dir"]) + (list(arm_runs["run_dir"]) if len(arm_runs) else []),
+           "sweeps": [sw.name for sw in sweeps + arm_sweeps],
+           "sweep_files": [_rel(sw.path) for sw in sweeps + arm_sweeps],
+           "arm_episodes": defn.arm_probe_episodes or defn.probe_episodes,
            "notes": notes, "info": info, "workers": args.scheduler or args.workers, "definition": _rel(defn.path),
            "thresholds": defn.thresholds, "n_boot": defn.n_boot, "boot_seed": defn.boot_seed,
            "accuracy_experiment": defn.accuracy_experiment, "wall_s": math.nan}
@@ -1222,6 +1262,8 @@ def _main(args, argv, log, t0) -> int:
     ctx["from_scratch"] = from_scratch(out / "results_manifest.json", ctx)
     rel_figs = {k: os.path.relpath(v, doc.parent.resolve()) for k, v in figs.items()}
     blocks = render_blocks(tables, ctx, rel_figs)
+    if arm_tables is not None:
+        blocks.update(mechanisms.render_blocks(arm_tables, ctx))
     write_doc(doc, blocks)
     if readme is not None:
         write_doc(readme, render_readme(tables, ctx))

@@ -60,6 +60,57 @@ def choice_loglik_batch(w, gamma, feat, dist, nopt, chosen, org, n_org) -> tuple
                 np.where(cnt > 0, np.bincount(org, weights=ll0, minlength=n_org) / cnt, np.nan))
 
 
+def choice_information_batch(w, gamma, feat, dist, nopt, chosen, org, n_org, ridge) -> np.ndarray:
+    """Per organism: the negative Hessian of the penalised log-likelihood at (w[i], gamma[i]) (the observed
+    information plus ``ridge`` on the diagonal: the fit's penalty is ``0.5 * ridge * |w|^2``), ``[n_org, F, F]``;
+    NaN for organisms without events or fit. Its inverse is the Laplace approximation of the fit's covariance:
+    how far each weight (or a difference of weights) is determined by the organism's own choices."""
+    org = np.asarray(org, dtype=np.int64)
+    f = feat.shape[2]
+    info = np.zeros((n_org, f, f))
+    target = np.asarray(chosen, dtype=np.int64) + 1
+    for g in np.unique(gamma[np.isfinite(gamma)]):
+        sel = np.isfinite(gamma[org]) & (gamma[org] == g)
+        if not sel.any():
+            continue
+        x, mask = _design(feat[sel], dist[sel], nopt[sel], g)
+        _, p = _objective(w[org[sel]], x, mask, target[sel])
+        xbar = np.einsum("nk,nkf->nf", p, x)
+        cov = np.einsum("nk,nkf,nkg->nfg", p, x, x) - xbar[:, :, None] * xbar[:, None, :]
+        np.add.at(info, org[sel], cov)
+    info += ridge * np.eye(f)[None]
+    cnt = np.bincount(org, minlength=n_org)
+    bad = (cnt == 0) | ~np.isfinite(gamma) | ~np.isfinite(w).all(axis=1)
+    info[bad] = np.nan
+    return info
+
+
+def preference_sd(info: np.ndarray, proxy_feature: int, true_feature: int) -> np.ndarray:
+    """Laplace standard deviation of the fitted ``w[proxy] - w[true]`` from ``choice_information_batch``:
+    ``sqrt(c' H^-1 c)`` with ``c = e_proxy - e_true``; NaN where the information is NaN. With no information
+    on the difference (the two cues always appear together), it is the ridge prior's ``sqrt(2 / ridge)``."""
+    info = np.asarray(info, dtype=np.float64)
+    n, f = info.shape[0], info.shape[1]
+    c = np.zeros(f)
+    c[proxy_feature], c[true_feature] = 1.0, -1.0
+    out = np.full(n, np.nan)
+    ok = np.isfinite(info).all(axis=(1, 2))
+    if ok.any():
+        sol = np.linalg.solve(info[ok], np.broadcast_to(c, (int(ok.sum()), f))[..., None])[..., 0]
+        out[ok] = np.sqrt(np.maximum(sol @ c, 0.0))
+    return out
+
+
+def preference_identified(utility, sd, proxy_feature: int, true_feature: int, z: float = 1.96) -> np.ndarray:
+    """1.0 where the fitted ``|w[proxy] - w[true]|`` exceeds ``z`` of its own Laplace standard deviation
+    (the choices separate the two cues beyond the fit's noise), 0.0 where not, NaN without a fit."""
+    u = np.atleast_2d(np.asarray(utility, dtype=np.float64))
+    d = u[:, proxy_feature] - u[:, true_feature]
+    sd = np.asarray(sd, dtype=np.float64)
+    ok = np.isfinite(d) & np.isfinite(sd)
+    return np.where(ok, (np.abs(d) > z * sd).astype(np.float64), np.nan)
+
+
 def pseudo_r2(ll, ll0):
     """McFadden's pseudo-R^2 = 1 - LL / LL(uniform): 1 = perfect, 0 = no better than chance."""
     ll, ll0 = np.asarray(ll, dtype=np.float64), np.asarray(ll0, dtype=np.float64)

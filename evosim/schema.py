@@ -255,6 +255,21 @@ PROBE_COLUMNS = {
                                  "radii; equals behav_u_<feature> where the estimate equals world.radius",
         "behav_est_gamma": "distance discount of that fit",
         "behav_est_prefers_proxy": "behav_prefers_proxy with the estimated-radius utility (behav_est_u_*)",
+        # -- the behavioural fit on training behaviour only (the red-door essay's internal vs behavioural view) --
+        "behav_train_u_<feature>": "behavioural utility weight fitted, as behav_u_<feature>, on the organism's choice "
+                                   "events of the train distribution only (no shift, shift_balanced or control event "
+                                   "is read; at most evosim.probe.behaviour.MAX_EVENTS, evenly spread); same value on "
+                                   "every distribution's row",
+        "behav_train_gamma": "distance discount of that fit",
+        "behav_train_prefers_proxy": "behav_prefers_proxy with the train-only utility (behav_train_u_*): what training "
+                                     "behaviour alone says the organism prefers",
+        "behav_train_preference_sd": "Laplace standard deviation of the train-only fit's w[proxy cue] - w[true cue]: "
+                                     "sqrt(c' H^-1 c), H the penalised log-likelihood's negative Hessian at the fit "
+                                     "(objectives.choice_information_batch); sqrt(2 / ridge) = 2 when training "
+                                     "choices carry no information on the difference",
+        "behav_train_identified": "1.0 where |w[proxy] - w[true]| of the train-only fit exceeds 1.96 of its "
+                                  "behav_train_preference_sd (training choices separate the two cues beyond the "
+                                  "fit's own noise), 0.0 where not, NaN without a fit",
     },
     "population_agreement": {
         "generation": "a saved generation (genomes.parquet)",

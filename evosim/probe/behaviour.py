@@ -20,7 +20,8 @@ import pandas as pd
 from evosim import genome as gn
 from evosim import kernels
 from evosim.constants import STREAM_PROBE
-from evosim.objectives import choice_loglik, cosine
+from evosim.objectives import (choice_information_batch, choice_loglik, cosine, preference_identified,
+                                preference_sd)
 from evosim.probe.sets import _roll, random_genomes
 from evosim.schema import DISTRIBUTIONS
 
@@ -102,6 +103,19 @@ def fit_pooled(events: dict[str, dict], n: int, objective: bool = False):
     behav, gamma, obj = fit_behavioural_batch(pooled["feat"], pooled["dist"], pooled["nopt"], pooled["chosen"],
                                               pooled["org"], n, objective=True)
     return (behav, gamma, kept, obj) if objective else (behav, gamma, kept)
+
+
+def fit_train(events: dict[str, dict], n: int, pf: int, tf: int):
+    """The behavioural objective from training behaviour only (the red-door essay's point: from training
+    choices alone the objective may be underdetermined). One fit per organism on its choice events of the
+    ``train`` distribution only (at most ``MAX_EVENTS``, evenly spread); no other distribution's events are
+    read. Returns (utility [n, F], discount [n], Laplace SD of ``w[pf] - w[tf]`` [n], identified [n]: 1.0
+    where the fitted difference exceeds 1.96 of its SD, see ``objectives.preference_identified``)."""
+    ev = _cap(events["train"], n, MAX_EVENTS)
+    w, g = fit_behavioural_batch(ev["feat"], ev["dist"], ev["nopt"], ev["chosen"], ev["org"], n)
+    info = choice_information_batch(w, g, ev["feat"], ev["dist"], ev["nopt"], ev["chosen"], ev["org"], n, RIDGE)
+    sd = preference_sd(info, pf, tf)
+    return w, g, sd, preference_identified(w, sd, pf, tf)
 
 
 # -- perception radii estimated from behaviour -------------------------------

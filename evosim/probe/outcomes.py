@@ -21,7 +21,8 @@ from evosim.objectives import (
     choice_loglik_batch, classify, cosine, kind_agreement, power_bits, prefers_proxy, pseudo_r2,
 )
 from evosim.probe.agreement import preference_features, task_agreement_columns
-from evosim.probe.behaviour import choice_events, estimate_radius, fit_pooled, fit_with_radius, radius_subsample
+from evosim.probe.behaviour import (choice_events, estimate_radius, fit_pooled, fit_train, fit_with_radius,
+                                   radius_subsample)
 from evosim.probe.sets import ProbeSet, _feature_counts, _roll
 from evosim.schema import CLASSES, DISTRIBUTIONS, architectures
 
@@ -198,6 +199,8 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
     if progress is not None:
         progress(1)
     pf, tf = preference_features(world)
+    # The same model fitted to training choices only (train distribution's events; nothing else read)
+    behav_tr, gamma_tr, sd_tr, ident_tr = fit_train(events, n, pf, tf)
     unit = behav / np.linalg.norm(behav, axis=1, keepdims=True)
     unit = np.where(np.isfinite(unit), unit, 0.0)
     rows = []
@@ -239,6 +242,12 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
             df[f"behav_est_u_{f}"] = behav_est[:, j]
         df["behav_est_gamma"] = gamma_est
         df["behav_est_prefers_proxy"] = prefers_proxy(behav_est, pf, tf)
+        for j, f in enumerate(feats):
+            df[f"behav_train_u_{f}"] = behav_tr[:, j]
+        df["behav_train_gamma"] = gamma_tr
+        df["behav_train_prefers_proxy"] = prefers_proxy(behav_tr, pf, tf)
+        df["behav_train_preference_sd"] = sd_tr
+        df["behav_train_identified"] = ident_tr
         rows.append(df)
     out = pd.concat(rows, ignore_index=True)
     # heuristic and planner only unless memorisers take part (schema.architectures)
