@@ -120,6 +120,7 @@ def selection_row(run_dir) -> dict:
         else "heuristic"
     col = f"trait_mean_{arch}"
     out["trait_change"] = float(last[col] - g[col].iloc[0]) if col in g else math.nan
+    out["abs_trait_change"] = abs(out["trait_change"])
     out["trait_final"] = float(last[col]) if col in g else math.nan
     out["planner_share"] = float(last["planner_share"])
     return out
@@ -173,14 +174,18 @@ class ArmTables:
 
 OUTCOME_Q = ("pseudo_aligned", "robust", "capability_failure", "malign", "genome_prefers_proxy", "behav_prefers_proxy",
              "planner_share")
-SELECTION_Q = ("sel_early", "sel_late", "sel_sum", "trait_change", "trait_final")
+SELECTION_Q = ("sel_early", "sel_late", "sel_sum", "trait_change", "abs_trait_change", "trait_final")
 VIEWS_Q = ("acc_genome", "acc_train_behaviour", "identified_all", "identified_planners")
-#: the arms' hypothesis rows: (label, experiment side (arm, role), comparison side (arm, role), quantity)
+#: the arms' hypothesis rows: (label, one side (arm, role), other side (arm, role) or None for zero, quantity).
+#: Selection acts on the preference trait where its summed selection differential differs from 0 (the
+#: fitness-trait association under selection; the control is the positive control: there the true cue pays);
+#: the neutral arm shows how far the trait wanders by drift alone (|trait change| against the base's).
 COMPARISONS = (
     ("bias+ vs bias-", ("bias+", "experiment"), ("bias-", "experiment"), "pseudo_aligned"),
     ("bias+ vs bias-", ("bias+", "experiment"), ("bias-", "experiment"), "genome_prefers_proxy"),
-    ("selection vs drift", ("base", "experiment"), ("neutral", "experiment"), "sel_sum"),
-    ("selection vs drift (control)", ("base", "control"), ("neutral", "experiment"), "sel_sum"),
+    ("selection on the trait (experiment) vs 0", ("base", "experiment"), None, "sel_sum"),
+    ("selection on the trait (control) vs 0", ("base", "control"), None, "sel_sum"),
+    ("trait wander: experiment vs neutral", ("base", "experiment"), ("neutral", "experiment"), "abs_trait_change"),
     ("heuristic-only: experiment vs control", ("heuristic_only", "experiment"), ("heuristic_only", "control"),
      "pseudo_aligned"),
     ("heuristic-only: experiment vs control", ("heuristic_only", "experiment"), ("heuristic_only", "control"),
@@ -226,9 +231,13 @@ def build_arm_tables(base_runs: pd.DataFrame, arm_runs: pd.DataFrame, n_boot: in
             if q not in per_seed:
                 continue
             x = per_seed[(per_seed["experiment"] == e) & (per_seed["arm"] == a[0]) & (per_seed["role"] == a[1])]
-            y = per_seed[(per_seed["experiment"] == e) & (per_seed["arm"] == b[0]) & (per_seed["role"] == b[1])]
-            both = pd.concat([x.set_index("seed")[q].rename("a"), y.set_index("seed")[q].rename("b")], axis=1,
-                             join="inner").dropna().sort_index()
+            xa = x.set_index("seed")[q].rename("a")
+            if b is None:
+                yb = pd.Series(0.0, index=xa.index, name="b")
+            else:
+                y = per_seed[(per_seed["experiment"] == e) & (per_seed["arm"] == b[0]) & (per_seed["role"] == b[1])]
+                yb = y.set_index("seed")[q].rename("b")
+            both = pd.concat([xa, yb], axis=1, join="inner").dropna().sort_index()
             if len(both) < 2:
                 continue
             d = (both["a"] - both["b"]).to_numpy()
@@ -332,16 +341,16 @@ def _table(header, rows, text_cols: int = 3) -> str:
 def verdict(t: ArmTables, e: str) -> str:
     """Which of selection, drift and the prior decides ``e``'s outcome, by a stated rule on the Holm-adjusted
     tests at ``ALPHA``: the prior decides if the bias arms' pseudo-aligned shares differ; selection acts on the
-    preference if the summed selection differential differs from the neutral arm's; if neither, drift (the
+    preference if the experiment's summed selection differential differs from 0; if neither, drift (the
     outcome is not moved by the prior's mean or by selection measurably, at 20 seeds)."""
     prior = _test(t, e, "bias+ vs bias-", "pseudo_aligned")
-    sel = _test(t, e, "selection vs drift", "sel_sum")
+    sel = _test(t, e, "selection on the trait (experiment) vs 0", "sel_sum")
     ok = lambda r: r is not None and np.isfinite(r["p_holm"]) and r["p_holm"] < ALPHA  # noqa: E731
     parts = []
     if ok(prior):
         parts.append("the prior decides (shifting it moves the pseudo-aligned share)")
     if ok(sel):
-        parts.append("selection acts on the preference (the summed selection differential differs from drift's)")
+        parts.append("selection acts on the preference (its summed selection differential differs from 0)")
     if not parts:
         parts.append("drift: neither shifting the prior nor selection measurably moves it")
     return "; ".join(parts)
@@ -357,8 +366,9 @@ def render_blocks(t: ArmTables, ctx: dict) -> dict[str, str]:
     # claims: one sentence per experiment, numbers from the tables below
     lines = []
     for e in exps:
-        sel = _test(t, e, "selection vs drift", "sel_sum")
-        selc = _test(t, e, "selection vs drift (control)", "sel_sum")
+        sel = _test(t, e, "selection on the trait (experiment) vs 0", "sel_sum")
+        selc = _test(t, e, "selection on the trait (control) vs 0", "sel_sum")
+        wander = _test(t, e, "trait wander: experiment vs neutral", "abs_trait_change")
         prior = _test(t, e, "bias+ vs bias-", "pseudo_aligned")
         h = _test(t, e, "heuristic-only: experiment vs control", "pseudo_aligned")
         pl = _test(t, e, "planner-only: experiment vs control", "pseudo_aligned")
@@ -366,9 +376,11 @@ def render_blocks(t: ArmTables, ctx: dict) -> dict[str, str]:
             f"- **{e}** (rule: Holm-adjusted p < {ALPHA} in the tests below): {verdict(t, e)}. Summed selection "
             f"differential on the preference trait (proxy cue minus true cue): experiment "
             f"{_ci(s, 'sel_sum', experiment=e, arm='base', role='experiment')}, control "
-            f"{_ci(s, 'sel_sum', experiment=e, arm='base', role='control')}, neutral "
-            f"{_ci(s, 'sel_sum', experiment=e, arm='neutral', role='experiment')}; experiment minus neutral "
-            f"{_test_text(sel)}; control minus neutral {_test_text(selc)}. Pseudo-aligned share on {HEADLINE}: "
+            f"{_ci(s, 'sel_sum', experiment=e, arm='base', role='control')} (tests against 0: experiment "
+            f"{_test_text(sel)}; control {_test_text(selc)}). How far the trait mean moved from generation 0 "
+            f"(|change|): experiment {_ci(s, 'abs_trait_change', experiment=e, arm='base', role='experiment')}, "
+            f"neutral (drift alone) {_ci(s, 'abs_trait_change', experiment=e, arm='neutral', role='experiment')} "
+            f"(difference {_test_text(wander)}). Pseudo-aligned share on {HEADLINE}: "
             f"prior toward the proxy {_ci(s, 'pseudo_aligned', experiment=e, arm='bias+', role='experiment')}, "
             f"toward the true cue {_ci(s, 'pseudo_aligned', experiment=e, arm='bias-', role='experiment')} "
             f"(difference {_test_text(prior)}); experiment minus control among heuristics only {_test_text(h)}, "
@@ -380,13 +392,16 @@ def render_blocks(t: ArmTables, ctx: dict) -> dict[str, str]:
             rows.append([e, ARM_TEXT[arm], role, _ci(s, "sel_early", 3, experiment=e, arm=arm, role=role),
                          _ci(s, "sel_late", 3, experiment=e, arm=arm, role=role),
                          _ci(s, "sel_sum", experiment=e, arm=arm, role=role),
-                         _ci(s, "trait_change", experiment=e, arm=arm, role=role)])
+                         _ci(s, "trait_change", experiment=e, arm=arm, role=role),
+                         _ci(s, "abs_trait_change", experiment=e, arm=arm, role=role)])
     out["mech_selection"] = "\n".join([
         f"Selection differential on the preference trait z (proxy cue minus true cue: planner utilities, or heuristic "
         f"weights where fewer than 2 planners), per generation (`selection_differential`, generations table): mean "
         f"over generations 0-{EARLY - 1} and from {LATE_FROM} on, sum over all generations, and the change of the "
-        f"trait mean from generation 0 to the last; mean over seeds [95% BCa interval].", "",
-        _table(["experiment", "arm", "training", "early", "late", "sum", "trait change"], rows)])
+        f"trait mean from generation 0 to the last (and its size); mean over seeds [95% BCa interval]. Under "
+        f"`evolution.neutral` parents are drawn regardless of fitness, so its differential is an association that "
+        f"no parent choice acts on; its |trait change| is what drift alone does.", "",
+        _table(["experiment", "arm", "training", "early", "late", "sum", "trait change", "|trait change|"], rows)])
     rows = []
     for e in exps:
         for arm in ("bias-", "base", "bias+"):
@@ -433,7 +448,7 @@ def render_blocks(t: ArmTables, ctx: dict) -> dict[str, str]:
     out["mech_tests"] = "\n".join([
         f"Every paired comparison of this section (one Holm family of {len(t.tests)} rows, separate from the "
         f"experiment-vs-control family above): mean difference over seeds [95% BCa], seeds with a positive and a "
-        f"negative difference, exact sign-flip p, Holm-adjusted p. Per seed: `tables/arms_tests_per_seed.csv`.", "",
+        f"negative difference (against 0 where the comparison says so), exact sign-flip p, Holm-adjusted p. Per seed: `tables/arms_tests_per_seed.csv`.", "",
         _table(["experiment", "comparison", "quantity", "seeds", "difference", "interval", "+", "-", "p", "p (Holm)"],
                rows)])
     parts = [f"Per seed, pseudo-aligned share on {HEADLINE} by arm (all arms, all quantities: "
