@@ -102,6 +102,13 @@ def plan_arms(arm_sweeps: list[tuple[str, Path]], out: Path, extra: dict, n_seed
 
 
 # -- per seed ---------------------------------------------------------------------------------------------
+def selection_curve(run_dir) -> pd.DataFrame:
+    """generation, selection_differential and the trait means of one run (empty without the columns)."""
+    g = RunDirectory(run_dir).read_table("generations")
+    cols = [c for c in ("generation", "selection_differential", "trait_mean_planner", "trait_mean_heuristic") if c in g]
+    return g[cols] if "selection_differential" in g else pd.DataFrame()
+
+
 def selection_row(run_dir) -> dict:
     """Per run, from the generations table: the mean selection differential on the preference trait over the
     first ``EARLY`` generations and from ``LATE_FROM`` on, its sum over all generations, and the change of the
@@ -170,6 +177,7 @@ class ArmTables:
     views_per_seed: pd.DataFrame
     views: pd.DataFrame
     purity: pd.DataFrame  # experiment, arm, role, seeds, seeds_pure (final population one architecture only)
+    curves: pd.DataFrame  # experiment, arm, role, seed, generation, selection_differential, trait means
 
 
 OUTCOME_Q = ("pseudo_aligned", "robust", "capability_failure", "malign", "genome_prefers_proxy", "behav_prefers_proxy",
@@ -210,10 +218,12 @@ def build_arm_tables(base_runs: pd.DataFrame, arm_runs: pd.DataFrame, n_boot: in
     base = base_runs.assign(experiment=base_runs["pair"], arm="base")[["experiment", "arm", "role", "seed", "run_dir"]]
     base = base[base["experiment"].isin(set(arm_runs["experiment"]))]
     runs = pd.concat([base, arm_runs], ignore_index=True)
-    rows, views = [], []
+    rows, views, curves = [], [], []
     for r in runs.itertuples(index=False):
         head = {"experiment": r.experiment, "arm": r.arm, "role": r.role, "seed": int(r.seed)}
         probe = _probe(r.run_dir)
+        if r.arm in ("base", "neutral"):
+            curves.append(selection_curve(r.run_dir).assign(**head))
         rows.append({**head, **outcome_row(probe), **selection_row(r.run_dir)})
         if r.arm == "base" and r.role == "experiment":
             views.append({**head, **views_row(probe)})
@@ -258,7 +268,7 @@ def build_arm_tables(base_runs: pd.DataFrame, arm_runs: pd.DataFrame, n_boot: in
                                          fixed["planner_share"] == 0.0))
               .groupby(keys, sort=False).agg(seeds=("seed", "size"), seeds_pure=("pure", "sum")).reset_index())
     return ArmTables(per_seed, summary, tests, pd.concat(tps, ignore_index=True) if tps else pd.DataFrame(),
-                     views_seed, views_sum, purity)
+                     views_seed, views_sum, purity, pd.concat(curves, ignore_index=True) if curves else pd.DataFrame())
 
 
 def _summarise(df: pd.DataFrame, by: list[str], qs, n_boot: int, seed: int) -> pd.DataFrame:
@@ -272,7 +282,7 @@ def _summarise(df: pd.DataFrame, by: list[str], qs, n_boot: int, seed: int) -> p
     return s[cols].reset_index(drop=True)
 
 
-ARM_TABLES = ("per_seed", "summary", "tests", "tests_per_seed", "views_per_seed", "views", "purity")
+ARM_TABLES = ("per_seed", "summary", "tests", "tests_per_seed", "views_per_seed", "views", "purity", "curves")
 
 
 def write_csvs(t: ArmTables, out: Path) -> list[Path]:
@@ -288,6 +298,39 @@ def write_csvs(t: ArmTables, out: Path) -> list[Path]:
 
 __all__ = ["ARMS", "ArmsError", "ArmTables", "arm_label", "plan_arms", "build_arm_tables", "selection_row",
            "outcome_row", "views_row", "write_csvs", "COMPARISONS"]
+
+
+def make_figure(t: ArmTables, fig_dir: Path, n_boot: int, seed: int) -> Path | None:
+    """The selection differential per generation, mean over seeds with a 95% bootstrap band (seaborn, seeded),
+    one panel per experiment: experiment, control and the neutral arm."""
+    if not len(t.curves):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", palette="colorblind", font_scale=0.85)
+    c = t.curves.copy()
+    c["run"] = np.where(c["arm"] == "neutral", "neutral (no selection)",
+                        np.where(c["role"] == "experiment", "experiment", "control"))
+    exps = list(dict.fromkeys(c["experiment"]))
+    fig, axes = plt.subplots(1, len(exps), figsize=(3.4 * len(exps), 3.2), sharey=True, squeeze=False)
+    for ax, e in zip(axes[0], exps):
+        sns.lineplot(data=c[c["experiment"] == e], x="generation", y="selection_differential", hue="run",
+                     hue_order=["experiment", "control", "neutral (no selection)"], errorbar=("ci", 95),
+                     n_boot=min(n_boot, 2000), seed=seed, ax=ax, lw=1)
+        ax.axhline(0, color="0.3", lw=0.6)
+        ax.set_title(e, fontsize=9)
+        ax.legend(fontsize=7, title=None)
+    axes[0][0].set_ylabel("selection differential on\nproxy cue - true cue (per fitness SD)")
+    fig.tight_layout()
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    out = fig_dir / "results_selection.png"
+    fig.savefig(out, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return out
 
 
 # -- markdown -----------------------------------------------------------------------------------------------
@@ -356,7 +399,7 @@ def verdict(t: ArmTables, e: str) -> str:
     return "; ".join(parts)
 
 
-def render_blocks(t: ArmTables, ctx: dict) -> dict[str, str]:
+def render_blocks(t: ArmTables, ctx: dict, figure: str | None = None) -> dict[str, str]:
     exps = list(dict.fromkeys(t.per_seed["experiment"])) if len(t.per_seed) else []
     s = t.summary
     out = {}
@@ -401,7 +444,8 @@ def render_blocks(t: ArmTables, ctx: dict) -> dict[str, str]:
         f"trait mean from generation 0 to the last (and its size); mean over seeds [95% BCa interval]. Under "
         f"`evolution.neutral` parents are drawn regardless of fitness, so its differential is an association that "
         f"no parent choice acts on; its |trait change| is what drift alone does.", "",
-        _table(["experiment", "arm", "training", "early", "late", "sum", "trait change", "|trait change|"], rows)])
+        _table(["experiment", "arm", "training", "early", "late", "sum", "trait change", "|trait change|"], rows),
+        *(["", f"![selection differential per generation]({figure})"] if figure else [])])
     rows = []
     for e in exps:
         for arm in ("bias-", "base", "bias+"):
@@ -463,4 +507,4 @@ def render_blocks(t: ArmTables, ctx: dict) -> dict[str, str]:
     return out
 
 
-__all__ += ["BLOCKS", "render_blocks", "verdict"]
+__all__ += ["BLOCKS", "render_blocks", "verdict", "make_figure", "selection_curve"]

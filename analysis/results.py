@@ -1263,7 +1263,11 @@ def _main(args, argv, log, t0) -> int:
     rel_figs = {k: os.path.relpath(v, doc.parent.resolve()) for k, v in figs.items()}
     blocks = render_blocks(tables, ctx, rel_figs)
     if arm_tables is not None:
-        blocks.update(mechanisms.render_blocks(arm_tables, ctx))
+        fig = mechanisms.make_figure(arm_tables, doc.parent, defn.n_boot, defn.boot_seed)
+        if fig is not None:
+            figs["selection"] = fig
+        blocks.update(mechanisms.render_blocks(
+            arm_tables, ctx, os.path.relpath(fig, doc.parent.resolve()) if fig is not None else None))
     write_doc(doc, blocks)
     if readme is not None:
         write_doc(readme, render_readme(tables, ctx))

@@ -100,6 +100,11 @@ def test_arms_end_to_end_on_a_tiny_definition(tmp_path):
     assert row["pseudo_aligned"] == pytest.approx(want)
     assert np.isfinite(per_seed.loc[per_seed["arm"] == "neutral", "sel_sum"]).all()
     assert "bias+ vs bias-" in _block(text, "mech_tests")
+    # the selection differential per generation: a figure and its long table (experiment, control, neutral)
+    assert (tmp_path / "results_selection.png").exists() and "results_selection.png" in _block(text, "mech_selection")
+    curves = pd.read_csv(out / "tables" / "arms_curves.csv")
+    assert set(zip(curves["arm"], curves["role"])) == {("base", "experiment"), ("base", "control"),
+                                                       ("neutral", "experiment")}
 
 
 def test_shipped_doc_has_every_arm_block():
