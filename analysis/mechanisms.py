@@ -116,7 +116,7 @@ def selection_row(run_dir) -> dict:
     planners where there are at least 2, else heuristics)."""
     g = RunDirectory(run_dir).read_table("generations").sort_values("generation")
     if "selection_differential" not in g:
-        return {}
+        return {"planner_share": float(g["planner_share"].iloc[-1])}
     s = g["selection_differential"].to_numpy(float)
     gen = g["generation"].to_numpy()
     out = {"sel_early": float(np.nanmean(s[gen < EARLY])) if np.isfinite(s[gen < EARLY]).any() else math.nan,
