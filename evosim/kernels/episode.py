@@ -100,10 +100,9 @@ Scratch = namedtuple("Scratch", ["alive", "cand", "cand_d", "util", "plan", "pat
 EpisodeLayout = namedtuple("EpisodeLayout", ["walls", "start", "obj_pos", "obj_kind", "dist"])
 #: what is constant over a rollout: the kind table (features, base reward, proxy, interaction),
 #: the radius per channel, channels used, the depth cap, the step limit, the satiety capacity and
-#: the heuristic's signal mode (SIGNAL_PATH / SIGNAL_COMPASS), the smallest planner depth and the planner's
-#: exploration rule (0: the organisms' random walk, 1: frontier exploration, for the reference planners only)
+#: the heuristic's signal mode (SIGNAL_PATH / SIGNAL_COMPASS) and the smallest planner depth
 Rules = namedtuple("Rules", ["kind_feat", "kind_reward", "kind_proxy", "kind_inter", "radius", "n_feat", "max_depth",
-                             "max_steps", "capacity", "signal", "min_depth", "explore"])
+                             "max_steps", "capacity", "signal", "min_depth"])
 
 
 @njit(cache=True)

@@ -17,7 +17,7 @@ from evosim.constants import MAX_DEPTH, MAX_FEATURES
 from evosim.kernels.episode import A_HEURISTIC, A_MEMORISER, A_PLANNER, EpisodeLayout, Rules, _arch_of, _new_scratch
 from evosim.kernels.heuristic import SIGNAL_TABLE_MAX_CELLS, _heuristic_play, _signal_tables
 from evosim.kernels.memoriser import _memoriser_play
-from evosim.kernels.planner import _planner_play
+from evosim.kernels.planner import EXPLORE_FRONTIER, _new_frontier, _planner_play
 from evosim.kernels.rng import _episode_key
 
 
@@ -42,20 +42,25 @@ def _rollout(genomes, walls, start, obj_pos, obj_kind, dist, episode_layout, kin
     else:
         tab = np.empty((1, 1, 1, MAX_FEATURES, 4))
     rules = Rules(kind_feat, kind_reward, kind_proxy, kind_inter, radius, n_feat, max_depth, max_steps, capacity,
-                  signal, min_depth, explore)
+                  signal, min_depth)
+    frontier = explore == EXPLORE_FRONTIER
     for i in prange(n):
         g = genomes[i]
         arch = _arch_of(g)
         sc = _new_scratch(m, MAX_DEPTH * h * w + 1 if arch == A_PLANNER else 1)
+        fr = _new_frontier(h, w) if frontier and arch == A_PLANNER else _new_frontier(1, 1)
         for e in range(n_ep):
             li = episode_layout[e]
             key = _episode_key(seed, stream, generation, organism_ids[i], e)
             lay = EpisodeLayout(walls[li], start[li], obj_pos[li], obj_kind[li], dist[li])
             tr = trace[i, e] if record else trace[0, 0]
             tb = tab[e] if use_tab else tab[0]
-            if arch == A_PLANNER:
+            if arch == A_PLANNER and frontier:
                 r, p, s, pl, wk, _ = _planner_play(g, lay, rules, key, sc, reach[i, e], tr, record, -1, 0, 0,
-                                                   False)
+                                                   False, fr)
+            elif arch == A_PLANNER:
+                r, p, s, pl, wk, _ = _planner_play(g, lay, rules, key, sc, reach[i, e], tr, record, -1, 0, 0,
+                                                   False, None)
             elif arch == A_MEMORISER:
                 r, p, s, pl, wk = _memoriser_play(g, lay, rules, sc, reach[i, e], tr, record)
             else:
