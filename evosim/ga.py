@@ -4,8 +4,9 @@ This module owns the GA: the population state (``GAState``: genomes, lineage, fi
 generation), its checkpoint form (``to_arrays`` / ``from_arrays``: the keys and dtypes of a
 checkpoint's ``state.npz``), the initial population (``initial_state``), selection and
 variation (``breed``, a pure function), the generation's training layouts
-(``make_pool``, ``training_layouts``) and the rollout that scores a population
-(``evaluate``). ``GA`` is a small driver over them::
+(``make_pool``, ``training_layouts``; under ``world.training_selection = "regret"`` the candidates,
+of which ``evaluate`` keeps those of highest regret: ``episode_regret``, ``select_by_regret``) and
+the rollout that scores a population (``evaluate``). ``GA`` is a small driver over them::
 
     ga = GA(cfg)
     for _ in range(cfg.evolution.generations):

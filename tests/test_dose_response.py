@@ -288,3 +288,28 @@ def test_command_refuses_bad_input_before_running(problem, needle, tmp_path):
 def test_dose_response_imports_nothing_private_from_evosim():
     src = (ROOT / "analysis" / "dose_response.py").read_text()
     assert not re.findall(r"from evosim[\w.]* import \(?[^)\n]*\b_\w+", src)
+
+
+def test_scheduler_address_goes_to_the_sweep_engine(tmp_path, monkeypatch):
+    """--scheduler reaches evosim.sweep.start_client; its error is one line and exit 2, nothing written."""
+    import evosim.sweep
+    from evosim.sweep import SweepError
+
+    seen = []
+
+    def start_client(workers, scheduler):
+        seen.append(scheduler)
+        raise SweepError(f"--scheduler {scheduler}: cannot connect: refused")
+
+    monkeypatch.setattr(evosim.sweep, "start_client", start_client)
+    defn = _tiny(tmp_path)
+    doc = tmp_path / "dose_response.md"
+    shutil.copy(ROOT / "docs" / "dose_response.md", doc)
+    msgs = []
+    args = ["--scheduler", "tcp://127.0.0.1:9", "--seeds", "1", "--definition", str(defn), "--out", str(tmp_path / "o"),
+            "--doc", str(doc)]
+    assert D.main(args, log=msgs.append) == 2
+    assert seen == ["tcp://127.0.0.1:9"] and msgs[-1] == "dose_response: --scheduler tcp://127.0.0.1:9: cannot connect: refused"
+    assert doc.read_text() == (ROOT / "docs" / "dose_response.md").read_text()
+    with pytest.raises(SystemExit):  # one or the other
+        D.main(["--workers", "3", "--scheduler", "tcp://127.0.0.1:9"])
