@@ -70,6 +70,15 @@ class WorldConfig:
     """fraction of training layouts drawn from ``control`` instead (the proxy is broken there)"""
     train_pool: int = setting(0, lo=0, hi=100000)
     """training diversity: 0 draws fresh layouts every generation; k > 0 draws all from a fixed pool of k layouts"""
+    training_selection: str = setting("uniform", choices=("uniform", "regret"))
+    """which training layouts a generation plays: uniform = the layouts drawn (``evolution.episodes`` of them);
+    regret = draw ``regret_pool`` x ``evolution.episodes`` candidates from the same training distribution (same
+    ``proxy_break_rate``, same pool), roll the population out on all of them and keep, as its fitness, the
+    ``evolution.episodes`` candidates where the population's regret (the exact oracle's return minus the
+    population's mean return on that layout) is highest, as prioritised level replay does. Never sees shift
+    layouts; costs ``regret_pool`` times the training rollouts"""
+    regret_pool: int = setting(4, lo=2, hi=1000)
+    """candidate training layouts per training episode under ``training_selection = "regret"`` (ignored under uniform)"""
 
 
 #: architectures ``organisms.initial_shares`` may name: the registered ones (``evosim.architectures``)
@@ -527,8 +536,8 @@ def to_dict(cfg: Config) -> dict:
     d = dataclasses.asdict(cfg)
     if d["organisms"].get("initial_shares"):
         d["organisms"].pop("initial_planner_share", None)
-    # the architecture-competition settings (shares, memorisers, depths, costs) are written only when set, so that a config using none of them is
-    # written (config.toml, the resume check, sweep cell hashes) exactly as before they existed
+    # the architecture-competition settings (shares, memorisers, depths, costs) and the training selection are written only when set, so that a
+    # config using none of them is written (config.toml, the resume check, sweep cell hashes) exactly as before they existed
     for sec, defaults in QUIET_DEFAULTS.items():
         for k, v in defaults.items():
             if k in d[sec] and d[sec][k] == v and type(d[sec][k]) is type(v):
@@ -538,6 +547,7 @@ def to_dict(cfg: Config) -> dict:
 
 #: settings ``to_dict`` leaves out at their default value (see there)
 QUIET_DEFAULTS = {
+    "world": {"training_selection": "uniform", "regret_pool": 4},
     "organisms": {"initial_shares": {}, "memoriser_flips": False, "min_depth": 1, "description_cost": 0.0,
                   "init_bias": 0.0},
     "evolution": {"keep_all_genomes": False, "neutral": False},

@@ -4,8 +4,9 @@ This module owns the GA: the population state (``GAState``: genomes, lineage, fi
 generation), its checkpoint form (``to_arrays`` / ``from_arrays``: the keys and dtypes of a
 checkpoint's ``state.npz``), the initial population (``initial_state``), selection and
 variation (``breed``, a pure function), the generation's training layouts
-(``make_pool``, ``training_layouts``) and the rollout that scores a population
-(``evaluate``). ``GA`` is a small driver over them::
+(``make_pool``, ``training_layouts``; under ``world.training_selection = "regret"`` the candidates,
+of which ``evaluate`` keeps those of highest regret: ``episode_regret``, ``select_by_regret``) and
+the rollout that scores a population (``evaluate``). ``GA`` is a small driver over them::
 
     ga = GA(cfg)
     for _ in range(cfg.evolution.generations):
@@ -211,8 +212,14 @@ def make_pool(cfg, world):
 
 
 def training_layouts(cfg, world, generation: int, pool=None):
-    """Generation ``generation``'s training layouts and the layout played in each episode."""
+    """Generation ``generation``'s training layouts and the layout played in each episode.
+
+    Under ``world.training_selection = "regret"`` these are the candidates: ``regret_pool`` x
+    ``evolution.episodes`` episodes drawn exactly as uniform training draws its episodes (same stream, same
+    training distribution and break rate, same pool); ``evaluate`` keeps the ones of highest regret."""
     e = cfg.evolution.episodes
+    if cfg.world.training_selection == "regret":
+        e *= cfg.world.regret_pool
     rng = np.random.default_rng([cfg.seed, STREAM_LAYOUT, generation])
     if pool is not None:
         idx = rng.integers(0, len(pool), size=e)
@@ -231,6 +238,11 @@ class Evaluation:
     """per organism and episode: ret, proxy, steps, plans, work, reach"""
     description: np.ndarray | None = None
     """int64 [N]: expressed genes per organism (``genome.expressed_genes``; what description_cost charges)"""
+    selected: np.ndarray | None = None
+    """int64 [E]: under regret selection, the candidate episodes kept (increasing; ``records`` holds only them);
+    None under uniform selection"""
+    regret: np.ndarray | None = None
+    """float64 [regret_pool x E]: under regret selection, the population's regret on every candidate episode"""
 
     @property
     def ret(self) -> np.ndarray:
@@ -253,19 +265,51 @@ class Evaluation:
         return self.records.work.mean(axis=1)
 
 
+def episode_regret(ret: np.ndarray, layouts, idx, world, max_steps: int) -> np.ndarray:
+    """Regret of a population on each episode: the exact oracle's base return on the episode's layout
+    (``kernels.oracle_values``: the best any policy could collect within ``max_steps``) minus the population's
+    mean return there (``ret`` [N, E]); float64 [E]."""
+    lay = layouts.take(idx)
+    t = world.table
+    oracle = kernels.oracle_values(lay.walls, lay.start, lay.obj_pos, lay.obj_kind, t.reward, t.reward,
+                                   t.interaction, int(max_steps), int(t.capacity))
+    return oracle - np.asarray(ret, dtype=np.float64).mean(axis=0)
+
+
+def select_by_regret(regret: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` episodes of highest regret (ties: the earlier episode), in increasing order (int64 [k])."""
+    top = np.argsort(-np.asarray(regret, dtype=np.float64), kind="stable")[:k]
+    return np.sort(top).astype(np.int64)
+
+
+def _take_episodes(rec: kernels.Rollouts, keep: np.ndarray) -> kernels.Rollouts:
+    """The records of episodes ``keep`` only."""
+    cut = lambda a: None if a is None else np.ascontiguousarray(a[:, keep])  # noqa: E731
+    return kernels.Rollouts(cut(rec.ret), cut(rec.proxy), cut(rec.steps), cut(rec.plans), cut(rec.reach),
+                            cut(rec.trace), cut(rec.work))
+
+
 def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
-    """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``)."""
+    """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``).
+
+    Under regret selection every organism plays every candidate episode; fitness and the records are those
+    of the ``evolution.episodes`` candidates of highest regret (``episode_regret``, ``select_by_regret``)."""
     layouts, idx = training_layouts(cfg, world, state.generation, pool)
     # a writable copy: numba compiles read-only arrays as a separate type
     rec = kernels.rollout(np.array(state.genomes), layouts, idx, cfg.seed, STREAM_TRAIN, state.generation,
                           state.organism_ids(), kernels.EpisodeSpec.from_config(cfg, world))
+    selected = regret = None
+    if cfg.world.training_selection == "regret":
+        regret = episode_regret(rec.ret, layouts, idx, world, cfg.world.max_steps)
+        selected = select_by_regret(regret, cfg.evolution.episodes)
+        rec = _take_episodes(rec, selected)
     ret = rec.ret.mean(axis=1)
     work = rec.work.mean(axis=1)
     fitness = ret - cfg.organisms.planning_cost * work
     desc = gn.expressed_genes(state.genomes, len(world.features), cfg.world.max_steps)
     if cfg.organisms.description_cost > 0:
         fitness = fitness - cfg.organisms.description_cost * desc
-    return Evaluation(fitness, rec, desc)
+    return Evaluation(fitness, rec, desc, selected, regret)
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -315,4 +359,4 @@ class GA:
 
 
 __all__ = ["GAState", "GA", "Evaluation", "STATE_KEYS", "initial_state", "breed", "evaluate", "make_pool",
-           "training_layouts"]
+           "training_layouts", "episode_regret", "select_by_regret"]

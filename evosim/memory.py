@@ -27,8 +27,10 @@ def memory_limit() -> int:
 def estimate_memory(cfg) -> int:
     """Approximate peak bytes of ``evosim run`` for ``cfg`` (used to refuse configs that cannot fit)."""
     ev, w = cfg.evolution, cfg.world
-    per_org = _BYTES_PER_ORGANISM + ev.episodes * _BYTES_PER_EPISODE + min(ev.checkpoint_every, ev.generations) * _BYTES_PER_ROW
-    layouts = (ev.episodes + w.train_pool) * w.size * w.size * _BYTES_PER_CELL
+    # regret selection rolls every organism out on regret_pool x episodes candidate layouts
+    rolled = ev.episodes * (w.regret_pool if w.training_selection == "regret" else 1)
+    per_org = _BYTES_PER_ORGANISM + rolled * _BYTES_PER_EPISODE + min(ev.checkpoint_every, ev.generations) * _BYTES_PER_ROW
+    layouts = (rolled + w.train_pool) * w.size * w.size * _BYTES_PER_CELL
     return _BASE_BYTES + ev.population * per_org + layouts
 
 

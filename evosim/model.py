@@ -273,7 +273,8 @@ class EvolutionModel(mesa.Model):
                    if conditions_columns(self.config) else []))
 
     def training_layouts(self, generation: int):
-        """This generation's training layouts and the layout played in each episode."""
+        """This generation's training layouts and the layout played in each episode (under regret selection:
+        the candidates, ``ga.training_layouts``)."""
         return ga.training_layouts(self.config, self.world, generation, self._ga.pool)
 
     def organism_ids(self) -> np.ndarray:
