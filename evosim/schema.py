@@ -43,11 +43,15 @@ ARCHITECTURES = _registry.NAMES
 ARCH_GROUPS = ("all", *ARCHITECTURES)
 
 
-def architectures(with_memoriser: bool = True) -> tuple[str, ...]:
-    """Categories of a run's ``architecture`` columns: every architecture if memorisers are part of
-    the experiment (``evosim.config.memorisers_enabled``), else heuristic and planner only, so the
-    tables of an experiment without memorisers are written exactly as before the memoriser existed."""
-    return ARCHITECTURES if with_memoriser else tuple(a for a in ARCHITECTURES if a != _registry.MEMORISER.name)
+def architectures(with_memoriser: bool = True, with_network: bool = True) -> tuple[str, ...]:
+    """Categories of a run's ``architecture`` columns: every architecture, less the memoriser unless
+    memorisers are part of the experiment (``evosim.config.memorisers_enabled``) and the network unless
+    networks are (``evosim.config.networks_enabled``), so the tables of an experiment without them are
+    written exactly as before they existed."""
+    left_out = {_registry.MEMORISER.name} if not with_memoriser else set()
+    if not with_network:
+        left_out.add(_registry.NETWORK.name)
+    return tuple(a for a in ARCHITECTURES if a not in left_out)
 
 # -- table columns ---------------------------------------------------------------------------
 #: generation columns of the selection differential on the cue preference (``evosim.model.selection_stats``);

@@ -169,13 +169,17 @@ def _with_selection_columns(generations: pd.DataFrame) -> pd.DataFrame:
 
 def _with_memoriser_block(genomes: pd.DataFrame) -> pd.DataFrame:
     """Genomes written before the memoriser block existed read with the block switched off
-    (``evosim.genome.switched_off_memo_block``: not a memoriser), so reports and the viewer work on older runs."""
-    from evosim.genome import M_ARCH, gene_names, switched_off_memo_block
+    (``evosim.genome.switched_off_memo_block``: not a memoriser), so reports and the viewer work on older runs;
+    likewise the network block (``switched_off_net_block``), which runs without networks do not write."""
+    from evosim.genome import M_ARCH, N_ARCH, gene_names, switched_off_memo_block, switched_off_net_block
 
-    if "m_arch" in genomes.columns:
-        return genomes
-    block = switched_off_memo_block(len(genomes))
-    return genomes.assign(**{name: block[:, j] for j, name in enumerate(gene_names(())[M_ARCH:])})
+    if "m_arch" not in genomes.columns:
+        block = switched_off_memo_block(len(genomes))
+        genomes = genomes.assign(**{name: block[:, j] for j, name in enumerate(gene_names(())[M_ARCH:N_ARCH])})
+    if "n_arch" not in genomes.columns:  # before the network block, or a run without networks
+        block = switched_off_net_block(len(genomes))
+        genomes = genomes.assign(**{name: block[:, j] for j, name in enumerate(gene_names(())[N_ARCH:])})
+    return genomes
 
 
 def config_from_run(path: str | Path) -> Config:
