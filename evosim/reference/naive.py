@@ -393,8 +393,8 @@ def network_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kin
     channel by channel), then k iterations of the state on every cell of the grid within the window (0
     elsewhere), h1 = act(drive), hj = act(drive + sum over (c', tap) of wh * h(j-1)), and the readout at the
     four neighbouring cells (hidden terms, then input terms, then momentum / back); the first maximum wins.
-    The work charged is the cells of the square of radius k - j + 1 around the organism at iteration j,
-    clipped to the grid and the window, summed over iterations."""
+    The work charged is, summed over iterations j, the cells within Chebyshev distance k - j of one of the four
+    neighbouring cells, and the organism's own, in the grid and the window (those the readout depends on)."""
     g = [float(v) for v in np.asarray(genome, dtype=np.float32).astype(np.float64)]
     walls, obj_pos, obj_kind = _ints(walls), _ints(obj_pos), _ints(obj_kind)
     kind_feat, radius = _floats(kind_feat), _ints(radius)
@@ -458,10 +458,15 @@ def network_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kin
                         d[py, px] += wx(c, 1 + f, t) * v
             drive.append(d)
 
+        def tanh(v):  # tanh as the kernel computes it: (1 - e) / (1 + e), e = exp(-2 |v|), with the sign of v
+            e = math.exp(-2.0 * abs(v))
+            t = (1.0 - e) / (1.0 + e)
+            return t if v >= 0.0 else -t
+
         def act(a):
             if activation == "relu":
                 return np.where(a > 0.0, a, 0.0)
-            return np.array([[math.tanh(v) for v in row] for row in a.tolist()])
+            return np.array([[tanh(v) for v in row] for row in a.tolist()])
 
         state = np.zeros((C, h + 2, w + 2))
         for j in range(1, k + 1):
@@ -474,8 +479,11 @@ def network_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kin
                             acc = acc + wh(c, i, t) * shifted(state[i], dy, dx)
                 new[c, 1:-1, 1:-1] = np.where(in_window, act(acc), 0.0)
             state = new
-            r = min(k - j + 1, win)
-            work += (min(y + r, h - 1) - max(y - r, 0) + 1) * (min(x + r, w - 1) - max(x - r, 0) + 1)
+            # the cells the readout depends on: within Chebyshev distance k - j of a neighbouring cell, and ours
+            r = k - j
+            near = [(y + dy, x + dx) for dy, dx in MOVES]
+            work += sum(1 for cy in range(h) for cx in range(w) if in_window[cy, cx] and (
+                (cy, cx) == (y, x) or min(max(abs(cy - ny), abs(cx - nx)) for ny, nx in near) <= r))
     best_a, best_s = 0, -math.inf
     for a in range(4):
         ny, nx = y + MOVES[a][0], x + MOVES[a][1]
