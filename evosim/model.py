@@ -333,13 +333,20 @@ class EvolutionModel(mesa.Model):
             "generation": np.full(len(g), self.generation, dtype=np.int64),
             "organism_id": self.organism_ids(),
             "parent_a": self.parents[:, 0], "parent_b": self.parents[:, 1],
-            "architecture": pd.Categorical.from_codes(arch, categories=self.arch_categories),
+            "architecture": self._arch_categorical(arch),
             "fitness": fit, "return_mean": ret, "proxy_mean": proxy, "steps_mean": steps, "plans_mean": plans,
             "work_mean": work, "depth": np.where(planner, dep, -1).astype(np.int64),
         })
         if self.networks:
             rows["iterations"] = np.where(network, its, -1).astype(np.int64)
         self._pending.append(rows)
+
+    def _arch_categorical(self, arch: np.ndarray) -> pd.Categorical:
+        """``Arch`` codes as the ``architecture`` column (categories ``arch_categories``, which leave out the
+        architectures not in the experiment, so a code is looked up by name)."""
+        position = np.array([self.arch_categories.index(a.name) if a.name in self.arch_categories else -1
+                             for a in ARCHITECTURES], dtype=np.int64)
+        return pd.Categorical.from_codes(position[arch], categories=self.arch_categories)
 
     def _spawn_agents(self) -> None:
         for agent in list(self.agents):
@@ -369,5 +376,5 @@ class EvolutionModel(mesa.Model):
         df = pd.DataFrame(g, columns=names)
         df.insert(0, "organism_id", self.organism_ids())
         df.insert(0, "generation", np.int64(self.generation))
-        df.insert(2, "architecture", pd.Categorical.from_codes(self.architecture, categories=self.arch_categories))
+        df.insert(2, "architecture", self._arch_categorical(self.architecture))
         return df
