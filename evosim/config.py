@@ -97,9 +97,12 @@ class OrganismConfig:
     of depth 0 does no search: it moves along the path gradient of its utility over what it perceives)"""
     description_cost: float = setting(0.0, lo=0.0, hi=1.0)
     """fitness lost per expressed gene (a description-length, simplicity pressure): heuristic 2 x features + 4,
-    planner features + 2, memoriser min(64, world.max_steps) (``evosim.genome.expressed_genes``)"""
+    planner features + 2, memoriser min(64, world.max_steps), network 9 C^2 + 9 C (1 + features) + 3 C + features + 4
+    with C = network_channels (``evosim.genome.expressed_genes``)"""
     planning_cost: float = setting(0.0002, lo=0.0, hi=1.0)
-    """fitness lost per unit of search work: objects scored + plans evaluated (per episode, averaged over episodes; the cost of computation)"""
+    """fitness lost per unit of search work (per episode, averaged over episodes; the cost of computation): for
+    planners objects scored + plans evaluated, for networks hidden-state cells updated (the cells the readout
+    depends on, summed over iterations)"""
     heuristic_signal: str = setting("path", choices=HEURISTIC_SIGNALS)
     """what the heuristic senses: path = BFS-gradient toward perceived objects, the same distances the planner uses; compass = Manhattan-direction sums, the old signal"""
     max_depth: int = setting(3, lo=1, hi=MAX_DEPTH)
