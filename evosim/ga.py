@@ -26,7 +26,7 @@ import numpy as np
 
 from evosim import genome as gn
 from evosim import kernels
-from evosim.constants import STREAM_GA, STREAM_GA_MEMO, STREAM_LAYOUT, STREAM_TRAIN
+from evosim.constants import STREAM_GA, STREAM_GA_MEMO, STREAM_GA_NET, STREAM_LAYOUT, STREAM_TRAIN
 
 #: keys of ``GAState.to_arrays()`` (and of a checkpoint's state.npz), in the order written
 STATE_KEYS = ("genomes", "parents", "fitness", "generation")
@@ -116,17 +116,27 @@ def initial_state(cfg) -> GAState:
     core expresses planners in the proportion planner / (planner + heuristic) (exactly
     ``initial_planner_share`` when there are no memorisers), then that share of each core
     architecture becomes a memoriser (``genome.random_memo_block``). ``organisms.init_bias`` = b then adds
-    +b to the proxy cue's genes and -b to the true cue's (``genome.bias_cues``), after every draw."""
-    from evosim.config import resolved_shares
+    +b to the proxy cue's genes and -b to the true cue's (``genome.bias_cues``), after every draw.
+
+    Networks (``config.networks_enabled``): the network block from ``(cfg.seed, STREAM_GA_NET, 2**32 - 1)``,
+    the network share q of each other architecture becoming networks (``genome.random_network_block``; the
+    memoriser share is then drawn as m / (1 - q) of the core, so that every share is the one asked for);
+    without networks the block is switched off and no draw is made."""
+    from evosim.config import networks_enabled, resolved_shares
 
     org = cfg.organisms
     shares = resolved_shares(org)
     p, h, m = shares["planner"], shares["heuristic"], shares["memoriser"]
+    q = shares["network"]
     core_share = org.initial_planner_share if not org.initial_shares else (p / (p + h) if p + h > 0 else 0.0)
     rng = np.random.default_rng([cfg.seed, STREAM_GA, 2**32 - 1])
     n = cfg.evolution.population
+    rng_net = np.random.default_rng([cfg.seed, STREAM_GA_NET, 2**32 - 1]) if networks_enabled(org) else None
+    if q > 0:
+        m = m / (1.0 - q) if q < 1 else 0.0
     genomes = gn.random_population(rng, n, core_share, org.init_sigma, org.min_depth,
-                                   np.random.default_rng([cfg.seed, STREAM_GA_MEMO, 2**32 - 1]), m)
+                                   np.random.default_rng([cfg.seed, STREAM_GA_MEMO, 2**32 - 1]), m,
+                                   rng_net, q, org.network_min_iterations, org.network_max_iterations)
     if org.init_bias != 0.0:
         from evosim.worlds import WORLDS
 
@@ -136,13 +146,14 @@ def initial_state(cfg) -> GAState:
     return GAState(genomes, np.full((n, 2), -1, dtype=np.int64), None, 0)
 
 
-def breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool = False) -> GAState:
+def breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool = False, networks: bool = False) -> GAState:
     """``_breed``: see there. ``memoriser_flips`` (``config.memorisers_enabled``): whether the
-    memoriser gene mutates and flips."""
-    return _breed(state, evolution_cfg, seed, memoriser_flips)
+    memoriser gene mutates and flips; ``networks`` (``config.networks_enabled``): whether the network block
+    varies at all."""
+    return _breed(state, evolution_cfg, seed, memoriser_flips, networks)
 
 
-def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> GAState:
+def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool, networks: bool = False) -> GAState:
     """Selection and variation: evaluated generation g -> unevaluated generation g + 1. Pure.
 
     elites <- the best ``elitism`` organisms, unchanged (ties: lower row first); none if ``neutral``
@@ -158,12 +169,18 @@ def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> G
     crossover swaps, mutation, flips of the memoriser gene) from ``default_rng([seed,
     STREAM_GA_MEMO, state.generation])``. Unless ``memoriser_flips``, the memoriser gene is left
     out of mutation and never flips, so an experiment without memorisers never grows one.
+
+    The network block varies only if ``networks``, from ``default_rng([seed, STREAM_GA_NET,
+    state.generation])``: crossover swaps, then mutation of the whole block, then flips of the network gene
+    at ``arch_flip_rate`` (at rate 0 the network gene keeps its parent's value, as the other architecture
+    genes do). Without networks the block is left as it is (switched off in every genome) and no draw is made.
     """
     if state.fitness is None:
         raise ValueError("breed: the state has no fitness (evaluate and tell first)")
     ev = evolution_cfg
     rng = np.random.default_rng([seed, STREAM_GA, state.generation])
     rng_memo = np.random.default_rng([seed, STREAM_GA_MEMO, state.generation])
+    rng_net = np.random.default_rng([seed, STREAM_GA_NET, state.generation]) if networks else None
     genomes, fitness = state.genomes, state.fitness
     n = len(genomes)
     ids = state.organism_ids()
@@ -177,7 +194,7 @@ def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> G
     pa = select(fitness, rng, ev.tournament_size, n_pairs)
     pb = select(fitness, rng, ev.tournament_size, n_pairs)
     # Variation
-    ca, cb = gn.crossover_blocks(genomes[pa], genomes[pb], rng, rng_memo, ev.crossover_rate)
+    ca, cb = gn.crossover_blocks(genomes[pa], genomes[pb], rng, rng_memo, ev.crossover_rate, rng_net)
     kids = np.concatenate([ca, cb])[:n_kids]
     kid_parents = np.concatenate([np.stack([ids[pa], ids[pb]], 1), np.stack([ids[pb], ids[pa]], 1)])[:n_kids]
     core = gn.mutate_gaussian(kids[:, gn.CORE], rng, ev.mutation_sigma, ev.mutation_rate)
@@ -196,7 +213,15 @@ def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> G
     else:  # the plan genes drift; the memoriser gene stays as it is (negative: no memorisers)
         plan = gn.mutate_gaussian(memo[:, 1:], rng_memo, ev.mutation_sigma, ev.mutation_rate)
         memo = np.concatenate([memo[:, :1], plan], axis=1)
-    kids = np.concatenate([core, memo], axis=1)
+    net = kids[:, gn.NET_BLOCK]
+    if networks:
+        mutated = gn.mutate_gaussian(net, rng_net, ev.mutation_sigma, ev.mutation_rate)
+        if fixed:
+            mutated[:, 0] = net[:, 0]
+        net = mutated
+        flip = rng_net.random(len(net)) < ev.arch_flip_rate
+        net[flip, 0] = -net[flip, 0]
+    kids = np.concatenate([core, memo, net], axis=1)
     new_genomes = np.concatenate([genomes[elites], kids]).astype(np.float32)
     new_parents = np.concatenate([np.stack([ids[elites], np.full(len(elites), -1)], 1), kid_parents]).astype(np.int64)
     return GAState(new_genomes, new_parents, None, state.generation + 1)
@@ -306,7 +331,7 @@ def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
     ret = rec.ret.mean(axis=1)
     work = rec.work.mean(axis=1)
     fitness = ret - cfg.organisms.planning_cost * work
-    desc = gn.expressed_genes(state.genomes, len(world.features), cfg.world.max_steps)
+    desc = gn.expressed_genes(state.genomes, len(world.features), cfg.world.max_steps, cfg.organisms.network_channels)
     if cfg.organisms.description_cost > 0:
         fitness = fitness - cfg.organisms.description_cost * desc
     return Evaluation(fitness, rec, desc, selected, regret)
@@ -331,7 +356,7 @@ class GA:
             state = initial_state(cfg)
         elif not isinstance(state, GAState):
             state = GAState.from_arrays(state)
-        if state.genomes.shape[1] == gn.CORE_GENES:  # a checkpoint from before the memoriser block
+        if state.genomes.shape[1] in (gn.CORE_GENES, gn.N_ARCH):  # a checkpoint from before the memoriser or network block
             state = GAState(gn.upgrade(state.genomes), state.parents, state.fitness, state.generation)
         self._state = state
 
@@ -342,9 +367,11 @@ class GA:
     def ask(self) -> tuple[np.ndarray, np.ndarray]:
         """(genomes [N, G] float32, organism ids [N] int64) of the generation to evaluate next."""
         if self._state.fitness is not None:
-            from evosim.config import memorisers_enabled
+            from evosim.config import memorisers_enabled, networks_enabled
 
-            self._state = breed(self._state, self.cfg.evolution, self.cfg.seed, memorisers_enabled(self.cfg.organisms))
+            org = self.cfg.organisms
+            self._state = breed(self._state, self.cfg.evolution, self.cfg.seed, memorisers_enabled(org),
+                                networks_enabled(org))
         return self._state.genomes, self._state.organism_ids()
 
     def evaluate(self) -> Evaluation:
