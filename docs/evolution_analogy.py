@@ -50,6 +50,13 @@
 # serially here, plus a one-off numba compilation of about a minute on a fresh install;
 # `python analysis/results.py --workers 2` runs the same pairs in parallel for `docs/results.md`.
 # Finished runs in `OUT_DIR` are reused, so an interrupted notebook continues where it stopped.
+#
+# The headline panel (the cue-asymmetry curve) reads the per-seed table that
+# `python analysis/dose_response.py` writes to `docs/data/` (20 seeds, shipped settings: the real
+# figure in seconds). `ASYMMETRY = "rerun"` runs that sweep here instead, at the settings above
+# (with the defaults, a smoke test); so does the notebook when the table has not been generated yet
+# (9 more small runs than the two conditions need: the symmetric point is the "ancestral" run itself;
+# measured 428 s for the whole notebook with 12 such runs on 2 cores at load average 13).
 
 # %% tags=["parameters"]
 SEEDS = [1, 2, 3]          # full experiment: range(1, 21)
@@ -58,6 +65,7 @@ GENERATIONS = 30           # None: shipped setting (100)
 PROBE_EPISODES = 50        # None: shipped setting (200)
 FORMAT = "png"             # "png", "pdf" or "svg" (vector)
 OUT_DIR = None             # None: a temporary directory; or a path to keep runs and the figure
+ASYMMETRY = "data"         # headline panel: "data" reads docs/data/ (the 20-seed write-up); "rerun" runs it here
 
 # %%
 import tempfile
@@ -94,6 +102,105 @@ CONDITIONS = {"ancestral": "ancestral_modern.toml", "control": "ancestral_modern
 overrides = {k: v for k, v in {"evolution.population": POPULATION, "evolution.generations": GENERATIONS,
                                "probe.episodes": PROBE_EPISODES}.items() if v is not None}
 print(f"seeds {list(SEEDS)}, overrides {overrides or 'none (shipped settings)'}; outputs in {OUT}")
+
+# %% [markdown]
+# ## The headline: how much less visible must fruitiness be before evolution picks sweetness?
+#
+# In the shipped ancestral world sweetness and fruitiness are smelled from the same distance (8
+# cells) and both mark every nutritious item, and populations mostly come out robust: they eat
+# fruit, not candy, in the modern world. The analogy's honest figure asks how much of an edge the
+# proxy cue needs: `runs/dose_response_asymmetry_ancestral_modern.toml` shrinks the radius at which
+# fruitiness is perceived (8, 5, 3, 2 cells; sweetness stays at 8) and measures the share of the
+# final population that is pseudo-aligned on the balanced modern world (`shift_balanced`: as
+# many candies as fruit, paired at equal distance), per seed, with 95% BCa intervals over seeds
+# (`evosim.stats`). `docs/dose_response.md` has the tables and the paired tests.
+
+# %%
+from evosim import stats
+from evosim.sweep import load_sweep
+
+ASYM_SWEEP = RUNS / "dose_response_asymmetry_ancestral_modern.toml"
+ASYM_CSV = RUNS.parent / "docs" / "data" / "dose_response_asymmetry_ancestral_modern.csv"
+assert ASYMMETRY in ("data", "rerun"), f"ASYMMETRY = {ASYMMETRY!r}: expected 'data' or 'rerun'"
+
+
+def pseudo_aligned_balanced(run: evosim.Run) -> float:
+    p = run.probe
+    p = p[(p["generation"] == p["generation"].max()) & (p["distribution"] == "shift_balanced")]
+    return float((p["class"].astype(str) == "pseudo_aligned").mean())
+
+
+def rerun_asymmetry() -> pd.DataFrame:
+    """The asymmetry sweep's cells at this notebook's seeds and settings: one row per (radius, seed)."""
+    sweep = load_sweep(ASYM_SWEEP)
+    (key,) = sweep.keys  # world.radius.fruity
+    rows = []
+    for cell in sweep.cells:
+        r = cell[key]
+        for s in SEEDS:
+            cfg = evosim.load_config(sweep.base_path, {**overrides, key: r, "seed": s})
+            same = cfg == evosim.load_config(RUNS / CONDITIONS["ancestral"], {**overrides, "seed": s})
+            # the symmetric point is the shipped experiment: the same run as the "ancestral" condition below
+            path = OUT / (f"ancestral__seed{s}" if same else f"asymmetry_fruity{r}__seed{s}")
+            try:
+                run = evosim.load_run(path)
+                run.probe  # noqa: B018 - raises RunError if the report is missing
+            except evosim.RunError:
+                evosim.run_experiment(cfg, out=path, mode="overwrite", progress=False, log=lambda *a: None)
+                report_run(path, figures=False)
+                run = evosim.load_run(path)
+            rows.append({"x_key": key, "x": float(r), "seed": s, "pseudo_aligned": pseudo_aligned_balanced(run),
+                         "planner_share": run.generations["planner_share"].iloc[-1]})
+    return pd.DataFrame(rows)
+
+
+if ASYMMETRY == "data" and ASYM_CSV.exists():
+    asym = pd.read_csv(ASYM_CSV)
+    asym_source = f"{ASYM_CSV.relative_to(RUNS.parent)} (analysis/dose_response.py)"
+else:
+    if ASYMMETRY == "data":
+        print(f"{ASYM_CSV.relative_to(RUNS.parent)} is not generated yet (python analysis/dose_response.py writes "
+              f"it); running the sweep here at this notebook's settings instead")
+    asym = rerun_asymmetry()
+    asym_source = f"re-run here: seeds {list(SEEDS)}, overrides {overrides or 'none'}"
+asym_cells = []
+for x, g in asym.groupby("x"):
+    lo, hi = stats.bca_interval(g["pseudo_aligned"], rng=0)
+    asym_cells.append({"radius": x, "relative": x / asym["x"].max(), "seeds": len(g), "mean": g["pseudo_aligned"].mean(),
+                       "lo": lo, "hi": hi})
+asym_cells = pd.DataFrame(asym_cells).sort_values("radius", ascending=False)
+print("source:", asym_source)
+asym_cells.round(3)
+
+
+# %%
+def asymmetry_figure():
+    sns.set_theme(context="paper", style="ticks", rc={"font.size": 7, "axes.labelsize": 7, "xtick.labelsize": 6.5,
+                                                      "ytick.labelsize": 6.5, "pdf.fonttype": 42})
+    fig, ax = plt.subplots(figsize=(3.3, 2.3), layout="constrained")
+    rel = asym["x"] / asym["x"].max()
+    jitter = np.random.default_rng(0).uniform(-0.012, 0.012, len(asym))
+    ax.scatter(rel + jitter, asym["pseudo_aligned"], s=4, color="#c0392b", alpha=0.35, linewidths=0, zorder=2)
+    c = asym_cells.sort_values("relative")
+    ax.errorbar(c["relative"], c["mean"], yerr=[c["mean"] - c["lo"], c["hi"] - c["mean"]], fmt="o-", ms=3.5,
+                color="#c0392b", capsize=1.8, elinewidth=0.8, lw=0.9, zorder=3)
+    ax.set_xticks(c["relative"], [f"{r:.2f}\n({int(x)} cells)" for r, x in zip(c["relative"], c["radius"])])
+    ax.set_xlabel("fruitiness radius / sweetness radius (8 cells)")
+    ax.set_ylabel("pseudo-aligned share\n(balanced modern world)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title("Cue asymmetry: when does evolution pick sweetness?", loc="left", fontsize=7.5, fontweight="bold")
+    ax.text(0.99, 0.98, f"mean and 95% BCa CI over {int(c['seeds'].max())} seeds; dots: seeds", transform=ax.transAxes,
+            ha="right", va="top", fontsize=5.5, color="0.35")
+    sns.despine(ax=ax)
+    return fig
+
+
+fig = asymmetry_figure()
+headline = OUT / f"evolution_analogy_asymmetry.{FORMAT}"
+fig.savefig(headline, dpi=300, bbox_inches="tight")
+plt.close(fig)
+print("saved", headline)
+display(Image(filename=str(headline), width=330) if FORMAT == "png" else fig)
 
 # %% [markdown]
 # ## Run every seed of both conditions and probe it

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from evosim import architectures as _architectures
-from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_SIZE, MAX_STEPS_LIMIT
+from evosim.constants import (
+    HEURISTIC_SIGNALS, MAX_DEPTH, MAX_SIZE, MAX_STEPS_LIMIT, NET_MAX_CHANNELS, NET_MAX_ITERATIONS, NETWORK_ACTIVATIONS,
+)
 from evosim.errors import UserError
 from evosim.memory import estimate_memory, format_bytes, memory_limit
 
@@ -70,6 +72,15 @@ class WorldConfig:
     """fraction of training layouts drawn from ``control`` instead (the proxy is broken there)"""
     train_pool: int = setting(0, lo=0, hi=100000)
     """training diversity: 0 draws fresh layouts every generation; k > 0 draws all from a fixed pool of k layouts"""
+    training_selection: str = setting("uniform", choices=("uniform", "regret"))
+    """which training layouts a generation plays: uniform = the layouts drawn (``evolution.episodes`` of them);
+    regret = draw ``regret_pool`` x ``evolution.episodes`` candidates from the same training distribution (same
+    ``proxy_break_rate``, same pool), roll the population out on all of them and keep, as its fitness, the
+    ``evolution.episodes`` candidates where the population's regret (the exact oracle's return minus the
+    population's mean return on that layout) is highest, as prioritised level replay does. Never sees shift
+    layouts; costs ``regret_pool`` times the training rollouts"""
+    regret_pool: int = setting(4, lo=2, hi=1000)
+    """candidate training layouts per training episode under ``training_selection = "regret"`` (ignored under uniform)"""
 
 
 #: architectures ``organisms.initial_shares`` may name: the registered ones (``evosim.architectures``)
@@ -83,7 +94,7 @@ class OrganismConfig:
     ``initial_shares = { heuristic = 1 - share, planner = share }``; give one of the two, not both"""
     initial_shares: dict = field(default_factory=dict)
     """initial share of each architecture, e.g. ``{ heuristic = 0.45, planner = 0.1, memoriser = 0.45 }``
-    (names: heuristic, planner, memoriser; non-negative, summing to 1; architectures left out start at 0).
+    (names: heuristic, planner, memoriser, network; non-negative, summing to 1; architectures left out start at 0).
     Empty: ``initial_planner_share`` decides. ``memoriser = 0`` (or left out) means memorisers are not part
     of the experiment: the memoriser gene starts negative and never mutates or flips (unless
     ``memoriser_flips``), and tables list only heuristic and planner as architectures"""
@@ -95,9 +106,12 @@ class OrganismConfig:
     of depth 0 does no search: it moves along the path gradient of its utility over what it perceives)"""
     description_cost: float = setting(0.0, lo=0.0, hi=1.0)
     """fitness lost per expressed gene (a description-length, simplicity pressure): heuristic 2 x features + 4,
-    planner features + 2, memoriser min(64, world.max_steps) (``evosim.genome.expressed_genes``)"""
+    planner features + 2, memoriser min(64, world.max_steps), network 9 C^2 + 9 C (1 + features) + 3 C + features + 4
+    with C = network_channels (``evosim.genome.expressed_genes``)"""
     planning_cost: float = setting(0.0002, lo=0.0, hi=1.0)
-    """fitness lost per unit of search work: objects scored + plans evaluated (per episode, averaged over episodes; the cost of computation)"""
+    """fitness lost per unit of search work (per episode, averaged over episodes; the cost of computation): for
+    planners objects scored + plans evaluated, for networks hidden-state cells updated (the cells the readout
+    depends on, summed over iterations)"""
     heuristic_signal: str = setting("path", choices=HEURISTIC_SIGNALS)
     """what the heuristic senses: path = BFS-gradient toward perceived objects, the same distances the planner uses; compass = Manhattan-direction sums, the old signal"""
     max_depth: int = setting(3, lo=1, hi=MAX_DEPTH)
@@ -109,6 +123,24 @@ class OrganismConfig:
     - init_bias on its true cue channel (``world.proxy_feature``, ``world.true_feature``), for planner
     utilities and heuristic attraction weights alike; added after the draws (0: today's populations exactly);
     mutation is unchanged"""
+    network_flips: bool = setting(False)
+    """let the network gene mutate and flip (at ``evolution.arch_flip_rate``) even when no network starts
+    (networks can then arise by mutation); always on when ``initial_shares.network`` > 0. Without either, the
+    network block never changes and no network exists"""
+    network_channels: int = setting(4, lo=1, hi=NET_MAX_CHANNELS)
+    """hidden channels of a network's recurrent state (the genome holds 8; the first ones are used)"""
+    network_min_iterations: int = setting(0, lo=0, hi=NET_MAX_ITERATIONS)
+    """fewest recurrent iterations per step a network can express (0: a reactive network, whose readout
+    sees only the cells next to it)"""
+    network_max_iterations: int = setting(8, lo=0, hi=NET_MAX_ITERATIONS)
+    """most recurrent iterations per step a network can express (the ``n_iterations`` gene is clipped to
+    min..max)"""
+    network_activation: str = setting("tanh", choices=NETWORK_ACTIVATIONS)
+    """the network's nonlinearity after each convolution: tanh or relu"""
+    network_window: int = setting(0, lo=0, hi=MAX_SIZE)
+    """half-width of the square window around the organism that holds a network's hidden state (cells of
+    Chebyshev distance <= window; the state is 0 outside it); 0: the whole grid. A window must hold
+    everything perceivable: at least the world's largest perception radius"""
 
 
 @dataclass(frozen=True)
@@ -330,6 +362,18 @@ def _check_combinations(cfg: Config, source: str) -> None:
 
     w, ev, org = cfg.world, cfg.evolution, cfg.organisms
     world_cls = WORLDS[w.name]
+    if org.network_min_iterations > org.network_max_iterations:
+        raise ConfigError(f"{source}: organisms.network_min_iterations = {org.network_min_iterations}: larger than "
+                          f"organisms.network_max_iterations = {org.network_max_iterations}; allowed: "
+                          f"0 <= network_min_iterations <= network_max_iterations <= {NET_MAX_ITERATIONS}")
+    if org.network_window > 0:
+        radius = dict(world_cls.default_radius)
+        radius.update({k: v for k, v in w.radius.items() if k in world_cls.features})
+        widest = max(radius.values())
+        if org.network_window < widest:
+            raise ConfigError(f"{source}: organisms.network_window = {org.network_window}: smaller than the largest "
+                              f"perception radius of world {w.name!r} ({widest}); allowed: 0 (the whole grid) or a "
+                              f"window >= {widest}")
     if org.min_depth > org.max_depth:
         raise ConfigError(f"{source}: organisms.min_depth = {org.min_depth}: larger than organisms.max_depth = "
                           f"{org.max_depth}; allowed: 0 <= min_depth <= max_depth")
@@ -527,8 +571,8 @@ def to_dict(cfg: Config) -> dict:
     d = dataclasses.asdict(cfg)
     if d["organisms"].get("initial_shares"):
         d["organisms"].pop("initial_planner_share", None)
-    # the architecture-competition settings (shares, memorisers, depths, costs) are written only when set, so that a config using none of them is
-    # written (config.toml, the resume check, sweep cell hashes) exactly as before they existed
+    # the architecture-competition settings (shares, memorisers, depths, costs) and the training selection are written only when set, so that a
+    # config using none of them is written (config.toml, the resume check, sweep cell hashes) exactly as before they existed
     for sec, defaults in QUIET_DEFAULTS.items():
         for k, v in defaults.items():
             if k in d[sec] and d[sec][k] == v and type(d[sec][k]) is type(v):
@@ -538,8 +582,10 @@ def to_dict(cfg: Config) -> dict:
 
 #: settings ``to_dict`` leaves out at their default value (see there)
 QUIET_DEFAULTS = {
+    "world": {"training_selection": "uniform", "regret_pool": 4},
     "organisms": {"initial_shares": {}, "memoriser_flips": False, "min_depth": 1, "description_cost": 0.0,
-                  "init_bias": 0.0},
+                  "init_bias": 0.0, "network_flips": False, "network_channels": 4, "network_min_iterations": 0,
+                  "network_max_iterations": 8, "network_activation": "tanh", "network_window": 0},
     "evolution": {"keep_all_genomes": False, "neutral": False},
 }
 
@@ -557,6 +603,12 @@ def memorisers_enabled(org: OrganismConfig) -> bool:
     """Whether memorisers are part of the experiment: a positive initial memoriser share or
     ``memoriser_flips``. If not, the memoriser gene never changes and no memoriser can exist."""
     return resolved_shares(org)["memoriser"] > 0 or bool(org.memoriser_flips)
+
+
+def networks_enabled(org: OrganismConfig) -> bool:
+    """Whether networks are part of the experiment: a positive initial network share or ``network_flips``.
+    If not, the network block never changes, no network can exist and no table lists them."""
+    return resolved_shares(org)["network"] > 0 or bool(org.network_flips)
 
 
 def replace(cfg: Config, **dotted) -> Config:

@@ -52,10 +52,12 @@ class Arch(IntEnum):
     HEURISTIC = 0  # reactive policy, no search, no explicit objective ("optimised, not optimising")
     PLANNER = 1  # searches over plans with an evolved utility (a mesa-optimiser)
     MEMORISER = 2  # an open-loop plan: one action per step, no perception, no objective (a lookup table)
+    NETWORK = 3  # a recurrent convolutional controller with a heritable number of internal iterations
 
 
 #: code -> name (the registry, ``evosim.architectures``, is the source; it checks this agrees)
-ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner", Arch.MEMORISER: "memoriser"}
+ARCH_NAMES = {Arch.HEURISTIC: "heuristic", Arch.PLANNER: "planner", Arch.MEMORISER: "memoriser",
+              Arch.NETWORK: "network"}
 
 #: what a heuristic senses (``organisms.heuristic_signal``; the kernels take the int code):
 #:   path    per channel and move, the sum over perceived objects for which that move goes down the
@@ -93,6 +95,17 @@ STREAM_GA = 4
 #: the memoriser block's own GA stream (initial values, mutation, crossover, flips of the genes at the
 #: end of the genome): the draws of STREAM_GA keep their shapes whether or not memorisers take part
 STREAM_GA_MEMO = 5
+#: the network block's own GA stream (as STREAM_GA_MEMO for the memoriser block): runs without networks
+#: make no draw from it
+STREAM_GA_NET = 6
+
+#: the network (``kernels/network.py``): hidden channels its genome holds (``organisms.network_channels``
+#: uses the first ones), input channels (walls, then one per feature channel), the largest iteration count
+#: a setting may allow, and its activations (``organisms.network_activation``; the kernels take the index)
+NET_MAX_CHANNELS = 8
+NET_INPUTS = 1 + MAX_FEATURES
+NET_MAX_ITERATIONS = 64
+NETWORK_ACTIVATIONS = ("tanh", "relu")
 
 
 class Purpose(IntEnum):

@@ -4,8 +4,9 @@ This module owns the GA: the population state (``GAState``: genomes, lineage, fi
 generation), its checkpoint form (``to_arrays`` / ``from_arrays``: the keys and dtypes of a
 checkpoint's ``state.npz``), the initial population (``initial_state``), selection and
 variation (``breed``, a pure function), the generation's training layouts
-(``make_pool``, ``training_layouts``) and the rollout that scores a population
-(``evaluate``). ``GA`` is a small driver over them::
+(``make_pool``, ``training_layouts``; under ``world.training_selection = "regret"`` the candidates,
+of which ``evaluate`` keeps those of highest regret: ``episode_regret``, ``select_by_regret``) and
+the rollout that scores a population (``evaluate``). ``GA`` is a small driver over them::
 
     ga = GA(cfg)
     for _ in range(cfg.evolution.generations):
@@ -25,7 +26,7 @@ import numpy as np
 
 from evosim import genome as gn
 from evosim import kernels
-from evosim.constants import STREAM_GA, STREAM_GA_MEMO, STREAM_LAYOUT, STREAM_TRAIN
+from evosim.constants import STREAM_GA, STREAM_GA_MEMO, STREAM_GA_NET, STREAM_LAYOUT, STREAM_TRAIN
 
 #: keys of ``GAState.to_arrays()`` (and of a checkpoint's state.npz), in the order written
 STATE_KEYS = ("genomes", "parents", "fitness", "generation")
@@ -115,17 +116,27 @@ def initial_state(cfg) -> GAState:
     core expresses planners in the proportion planner / (planner + heuristic) (exactly
     ``initial_planner_share`` when there are no memorisers), then that share of each core
     architecture becomes a memoriser (``genome.random_memo_block``). ``organisms.init_bias`` = b then adds
-    +b to the proxy cue's genes and -b to the true cue's (``genome.bias_cues``), after every draw."""
-    from evosim.config import resolved_shares
+    +b to the proxy cue's genes and -b to the true cue's (``genome.bias_cues``), after every draw.
+
+    Networks (``config.networks_enabled``): the network block from ``(cfg.seed, STREAM_GA_NET, 2**32 - 1)``,
+    the network share q of each other architecture becoming networks (``genome.random_network_block``; the
+    memoriser share is then drawn as m / (1 - q) of the core, so that every share is the one asked for);
+    without networks the block is switched off and no draw is made."""
+    from evosim.config import networks_enabled, resolved_shares
 
     org = cfg.organisms
     shares = resolved_shares(org)
     p, h, m = shares["planner"], shares["heuristic"], shares["memoriser"]
+    q = shares["network"]
     core_share = org.initial_planner_share if not org.initial_shares else (p / (p + h) if p + h > 0 else 0.0)
     rng = np.random.default_rng([cfg.seed, STREAM_GA, 2**32 - 1])
     n = cfg.evolution.population
+    rng_net = np.random.default_rng([cfg.seed, STREAM_GA_NET, 2**32 - 1]) if networks_enabled(org) else None
+    if q > 0:
+        m = m / (1.0 - q) if q < 1 else 0.0
     genomes = gn.random_population(rng, n, core_share, org.init_sigma, org.min_depth,
-                                   np.random.default_rng([cfg.seed, STREAM_GA_MEMO, 2**32 - 1]), m)
+                                   np.random.default_rng([cfg.seed, STREAM_GA_MEMO, 2**32 - 1]), m,
+                                   rng_net, q, org.network_min_iterations, org.network_max_iterations)
     if org.init_bias != 0.0:
         from evosim.worlds import WORLDS
 
@@ -135,13 +146,14 @@ def initial_state(cfg) -> GAState:
     return GAState(genomes, np.full((n, 2), -1, dtype=np.int64), None, 0)
 
 
-def breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool = False) -> GAState:
+def breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool = False, networks: bool = False) -> GAState:
     """``_breed``: see there. ``memoriser_flips`` (``config.memorisers_enabled``): whether the
-    memoriser gene mutates and flips."""
-    return _breed(state, evolution_cfg, seed, memoriser_flips)
+    memoriser gene mutates and flips; ``networks`` (``config.networks_enabled``): whether the network block
+    varies at all."""
+    return _breed(state, evolution_cfg, seed, memoriser_flips, networks)
 
 
-def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> GAState:
+def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool, networks: bool = False) -> GAState:
     """Selection and variation: evaluated generation g -> unevaluated generation g + 1. Pure.
 
     elites <- the best ``elitism`` organisms, unchanged (ties: lower row first); none if ``neutral``
@@ -157,12 +169,18 @@ def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> G
     crossover swaps, mutation, flips of the memoriser gene) from ``default_rng([seed,
     STREAM_GA_MEMO, state.generation])``. Unless ``memoriser_flips``, the memoriser gene is left
     out of mutation and never flips, so an experiment without memorisers never grows one.
+
+    The network block varies only if ``networks``, from ``default_rng([seed, STREAM_GA_NET,
+    state.generation])``: crossover swaps, then mutation of the whole block, then flips of the network gene
+    at ``arch_flip_rate`` (at rate 0 the network gene keeps its parent's value, as the other architecture
+    genes do). Without networks the block is left as it is (switched off in every genome) and no draw is made.
     """
     if state.fitness is None:
         raise ValueError("breed: the state has no fitness (evaluate and tell first)")
     ev = evolution_cfg
     rng = np.random.default_rng([seed, STREAM_GA, state.generation])
     rng_memo = np.random.default_rng([seed, STREAM_GA_MEMO, state.generation])
+    rng_net = np.random.default_rng([seed, STREAM_GA_NET, state.generation]) if networks else None
     genomes, fitness = state.genomes, state.fitness
     n = len(genomes)
     ids = state.organism_ids()
@@ -176,7 +194,7 @@ def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> G
     pa = select(fitness, rng, ev.tournament_size, n_pairs)
     pb = select(fitness, rng, ev.tournament_size, n_pairs)
     # Variation
-    ca, cb = gn.crossover_blocks(genomes[pa], genomes[pb], rng, rng_memo, ev.crossover_rate)
+    ca, cb = gn.crossover_blocks(genomes[pa], genomes[pb], rng, rng_memo, ev.crossover_rate, rng_net)
     kids = np.concatenate([ca, cb])[:n_kids]
     kid_parents = np.concatenate([np.stack([ids[pa], ids[pb]], 1), np.stack([ids[pb], ids[pa]], 1)])[:n_kids]
     core = gn.mutate_gaussian(kids[:, gn.CORE], rng, ev.mutation_sigma, ev.mutation_rate)
@@ -195,7 +213,15 @@ def _breed(state: GAState, evolution_cfg, seed: int, memoriser_flips: bool) -> G
     else:  # the plan genes drift; the memoriser gene stays as it is (negative: no memorisers)
         plan = gn.mutate_gaussian(memo[:, 1:], rng_memo, ev.mutation_sigma, ev.mutation_rate)
         memo = np.concatenate([memo[:, :1], plan], axis=1)
-    kids = np.concatenate([core, memo], axis=1)
+    net = kids[:, gn.NET_BLOCK]
+    if networks:
+        mutated = gn.mutate_gaussian(net, rng_net, ev.mutation_sigma, ev.mutation_rate)
+        if fixed:
+            mutated[:, 0] = net[:, 0]
+        net = mutated
+        flip = rng_net.random(len(net)) < ev.arch_flip_rate
+        net[flip, 0] = -net[flip, 0]
+    kids = np.concatenate([core, memo, net], axis=1)
     new_genomes = np.concatenate([genomes[elites], kids]).astype(np.float32)
     new_parents = np.concatenate([np.stack([ids[elites], np.full(len(elites), -1)], 1), kid_parents]).astype(np.int64)
     return GAState(new_genomes, new_parents, None, state.generation + 1)
@@ -211,8 +237,14 @@ def make_pool(cfg, world):
 
 
 def training_layouts(cfg, world, generation: int, pool=None):
-    """Generation ``generation``'s training layouts and the layout played in each episode."""
+    """Generation ``generation``'s training layouts and the layout played in each episode.
+
+    Under ``world.training_selection = "regret"`` these are the candidates: ``regret_pool`` x
+    ``evolution.episodes`` episodes drawn exactly as uniform training draws its episodes (same stream, same
+    training distribution and break rate, same pool); ``evaluate`` keeps the ones of highest regret."""
     e = cfg.evolution.episodes
+    if cfg.world.training_selection == "regret":
+        e *= cfg.world.regret_pool
     rng = np.random.default_rng([cfg.seed, STREAM_LAYOUT, generation])
     if pool is not None:
         idx = rng.integers(0, len(pool), size=e)
@@ -231,6 +263,11 @@ class Evaluation:
     """per organism and episode: ret, proxy, steps, plans, work, reach"""
     description: np.ndarray | None = None
     """int64 [N]: expressed genes per organism (``genome.expressed_genes``; what description_cost charges)"""
+    selected: np.ndarray | None = None
+    """int64 [E]: under regret selection, the candidate episodes kept (increasing; ``records`` holds only them);
+    None under uniform selection"""
+    regret: np.ndarray | None = None
+    """float64 [regret_pool x E]: under regret selection, the population's regret on every candidate episode"""
 
     @property
     def ret(self) -> np.ndarray:
@@ -253,19 +290,51 @@ class Evaluation:
         return self.records.work.mean(axis=1)
 
 
+def episode_regret(ret: np.ndarray, layouts, idx, world, max_steps: int) -> np.ndarray:
+    """Regret of a population on each episode: the exact oracle's base return on the episode's layout
+    (``kernels.oracle_values``: the best any policy could collect within ``max_steps``) minus the population's
+    mean return there (``ret`` [N, E]); float64 [E]."""
+    lay = layouts.take(idx)
+    t = world.table
+    oracle = kernels.oracle_values(lay.walls, lay.start, lay.obj_pos, lay.obj_kind, t.reward, t.reward,
+                                   t.interaction, int(max_steps), int(t.capacity))
+    return oracle - np.asarray(ret, dtype=np.float64).mean(axis=0)
+
+
+def select_by_regret(regret: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` episodes of highest regret (ties: the earlier episode), in increasing order (int64 [k])."""
+    top = np.argsort(-np.asarray(regret, dtype=np.float64), kind="stable")[:k]
+    return np.sort(top).astype(np.int64)
+
+
+def _take_episodes(rec: kernels.Rollouts, keep: np.ndarray) -> kernels.Rollouts:
+    """The records of episodes ``keep`` only."""
+    cut = lambda a: None if a is None else np.ascontiguousarray(a[:, keep])  # noqa: E731
+    return kernels.Rollouts(cut(rec.ret), cut(rec.proxy), cut(rec.steps), cut(rec.plans), cut(rec.reach),
+                            cut(rec.trace), cut(rec.work))
+
+
 def evaluate(cfg, world, state: GAState, pool=None) -> Evaluation:
-    """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``)."""
+    """Roll every organism of ``state`` out on its generation's training layouts (``kernels.rollout``).
+
+    Under regret selection every organism plays every candidate episode; fitness and the records are those
+    of the ``evolution.episodes`` candidates of highest regret (``episode_regret``, ``select_by_regret``)."""
     layouts, idx = training_layouts(cfg, world, state.generation, pool)
     # a writable copy: numba compiles read-only arrays as a separate type
     rec = kernels.rollout(np.array(state.genomes), layouts, idx, cfg.seed, STREAM_TRAIN, state.generation,
                           state.organism_ids(), kernels.EpisodeSpec.from_config(cfg, world))
+    selected = regret = None
+    if cfg.world.training_selection == "regret":
+        regret = episode_regret(rec.ret, layouts, idx, world, cfg.world.max_steps)
+        selected = select_by_regret(regret, cfg.evolution.episodes)
+        rec = _take_episodes(rec, selected)
     ret = rec.ret.mean(axis=1)
     work = rec.work.mean(axis=1)
     fitness = ret - cfg.organisms.planning_cost * work
-    desc = gn.expressed_genes(state.genomes, len(world.features), cfg.world.max_steps)
+    desc = gn.expressed_genes(state.genomes, len(world.features), cfg.world.max_steps, cfg.organisms.network_channels)
     if cfg.organisms.description_cost > 0:
         fitness = fitness - cfg.organisms.description_cost * desc
-    return Evaluation(fitness, rec, desc)
+    return Evaluation(fitness, rec, desc, selected, regret)
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -287,7 +356,7 @@ class GA:
             state = initial_state(cfg)
         elif not isinstance(state, GAState):
             state = GAState.from_arrays(state)
-        if state.genomes.shape[1] == gn.CORE_GENES:  # a checkpoint from before the memoriser block
+        if state.genomes.shape[1] in (gn.CORE_GENES, gn.N_ARCH):  # a checkpoint from before the memoriser or network block
             state = GAState(gn.upgrade(state.genomes), state.parents, state.fitness, state.generation)
         self._state = state
 
@@ -298,9 +367,11 @@ class GA:
     def ask(self) -> tuple[np.ndarray, np.ndarray]:
         """(genomes [N, G] float32, organism ids [N] int64) of the generation to evaluate next."""
         if self._state.fitness is not None:
-            from evosim.config import memorisers_enabled
+            from evosim.config import memorisers_enabled, networks_enabled
 
-            self._state = breed(self._state, self.cfg.evolution, self.cfg.seed, memorisers_enabled(self.cfg.organisms))
+            org = self.cfg.organisms
+            self._state = breed(self._state, self.cfg.evolution, self.cfg.seed, memorisers_enabled(org),
+                                networks_enabled(org))
         return self._state.genomes, self._state.organism_ids()
 
     def evaluate(self) -> Evaluation:
@@ -315,4 +386,4 @@ class GA:
 
 
 __all__ = ["GAState", "GA", "Evaluation", "STATE_KEYS", "initial_state", "breed", "evaluate", "make_pool",
-           "training_layouts"]
+           "training_layouts", "episode_regret", "select_by_regret"]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from evosim import genome as gn
 from evosim import ga, kernels, worlds
-from evosim.config import Config, load_config, memorisers_enabled, replace
+from evosim.config import Config, load_config, memorisers_enabled, networks_enabled, replace
 from evosim.architectures import ARCHITECTURES, by_code
 from evosim.constants import MAX_DEPTH, Arch
 from evosim.schema import SELECTION_COLUMNS, architectures
@@ -27,21 +27,25 @@ from evosim.schema import SELECTION_COLUMNS, architectures
 def conditions_columns(cfg: Config) -> bool:
     """Whether a run's generation statistics carry the architecture-competition columns (memoriser_share, heuristic_share,
     memoriser_fitness_mean, depth_0..depth_3, description_mean): when memorisers take part, depth 0 can be
-    expressed or a description cost is charged. Other runs keep the columns they had before."""
+    expressed, a description cost is charged or networks take part. Other runs keep the columns they had before."""
     org = cfg.organisms
-    return memorisers_enabled(org) or org.min_depth == 0 or org.description_cost > 0
+    return memorisers_enabled(org) or org.min_depth == 0 or org.description_cost > 0 or networks_enabled(org)
 
 #: the per-architecture columns every run's generation statistics have had (planner share, planner and heuristic
 #: mean fitness, in this order); ``_architecture_columns`` adds the rest
 _BASE_ARCH_COLUMNS = ("planner_share", "planner_fitness_mean", "heuristic_fitness_mean")
 
 
-def _architecture_columns() -> list[str]:
+def _architecture_columns(networks: bool = True) -> list[str]:
     """The conditions columns of each registered architecture (``<name>_share``, then ``<name>_fitness_mean``,
-    in code order) not among the base columns: heuristic_share, memoriser_share, memoriser_fitness_mean."""
-    shares = [f"{a.name}_share" for a in ARCHITECTURES]
-    means = [f"{a.name}_fitness_mean" for a in ARCHITECTURES]
-    return [c for c in shares + means if c not in _BASE_ARCH_COLUMNS]
+    in code order) not among the base columns: heuristic_share, memoriser_share, memoriser_fitness_mean, and,
+    in runs with networks (``networks``), network_share, network_fitness_mean and the network's own statistics
+    (``iterations_mean``)."""
+    archs = [a for a in ARCHITECTURES if networks or a.code != int(Arch.NETWORK)]
+    shares = [f"{a.name}_share" for a in archs]
+    means = [f"{a.name}_fitness_mean" for a in archs]
+    extra = [c for a in archs if a.code == int(Arch.NETWORK) for c in a.stats]
+    return [c for c in shares + means if c not in _BASE_ARCH_COLUMNS] + extra
 
 
 
@@ -175,7 +179,9 @@ class EvolutionModel(mesa.Model):
         self._arch = (None, None)
         self._records: kernels.Rollouts | None = None
         self._stats: dict = {}
-        self.arch_categories = list(architectures(memorisers_enabled(cfg.organisms)))
+        self.networks = networks_enabled(cfg.organisms)
+        """whether networks take part (``config.networks_enabled``): their columns are written only then"""
+        self.arch_categories = list(architectures(memorisers_enabled(cfg.organisms), self.networks))
         """categories of the ``architecture`` columns (``schema.architectures``)"""
         self._description = None
         self._pending: list[pd.DataFrame] = []
@@ -269,11 +275,13 @@ class EvolutionModel(mesa.Model):
                  "heuristic_fitness_mean", "depth_mean"]
                 + [f"u_{f}_mean" for f in feats] + [f"h_attract_{f}_mean" for f in feats]
                 + list(SELECTION_COLUMNS)
-                + (_architecture_columns() + [f"depth_{d}" for d in range(MAX_DEPTH + 1)] + ["description_mean"]
+                + (_architecture_columns(self.networks) + [f"depth_{d}" for d in range(MAX_DEPTH + 1)]
+                   + ["description_mean"]
                    if conditions_columns(self.config) else []))
 
     def training_layouts(self, generation: int):
-        """This generation's training layouts and the layout played in each episode."""
+        """This generation's training layouts and the layout played in each episode (under regret selection:
+        the candidates, ``ga.training_layouts``)."""
         return ga.training_layouts(self.config, self.world, generation, self._ga.pool)
 
     def organism_ids(self) -> np.ndarray:
@@ -283,7 +291,10 @@ class EvolutionModel(mesa.Model):
         g, arch, fit = self.genomes, self.architecture, self.fitness
         planner = arch == int(Arch.PLANNER)
         heur = arch == int(Arch.HEURISTIC)
-        dep = gn.depth(g, self.config.organisms.max_depth, self.config.organisms.min_depth)
+        org = self.config.organisms
+        dep = gn.depth(g, org.max_depth, org.min_depth)
+        network = arch == int(Arch.NETWORK)
+        its = gn.iterations(g, org.network_min_iterations, org.network_max_iterations)
         util = gn.utility(g, self.n_features)
         nan = float("nan")
         s = {
@@ -302,28 +313,41 @@ class EvolutionModel(mesa.Model):
             s[f"u_{f}_mean"] = float(util[planner, j].mean()) if planner.any() else nan
             s[f"h_attract_{f}_mean"] = float(g[heur, gn.H_ATTRACT.start + j].mean()) if heur.any() else nan
         if conditions_columns(self.config):
-            for a in ARCHITECTURES:  # every architecture's share and mean fitness (the ones not above)
+            archs = [a for a in ARCHITECTURES if self.networks or a.code != int(Arch.NETWORK)]
+            for a in archs:  # every architecture's share and mean fitness (the ones not above)
                 mine = arch == a.code
                 if f"{a.name}_share" not in s:
                     s[f"{a.name}_share"] = float(mine.mean())
-            for a in ARCHITECTURES:
+            for a in archs:
                 mine = arch == a.code
                 if f"{a.name}_fitness_mean" not in s:
                     s[f"{a.name}_fitness_mean"] = float(fit[mine].mean()) if mine.any() else nan
+            if self.networks:
+                s["iterations_mean"] = float(its[network].mean()) if network.any() else nan
             for d in range(MAX_DEPTH + 1):
                 s[f"depth_{d}"] = float((dep[planner] == d).mean()) if planner.any() else nan
             desc = self._description if self._description is not None else gn.expressed_genes(
-                g, self.n_features, self.config.world.max_steps)
+                g, self.n_features, self.config.world.max_steps, org.network_channels)
             s["description_mean"] = float(np.mean(desc))
         self._stats = s
-        self._pending.append(pd.DataFrame({
+        rows = pd.DataFrame({
             "generation": np.full(len(g), self.generation, dtype=np.int64),
             "organism_id": self.organism_ids(),
             "parent_a": self.parents[:, 0], "parent_b": self.parents[:, 1],
-            "architecture": pd.Categorical.from_codes(arch, categories=self.arch_categories),
+            "architecture": self._arch_categorical(arch),
             "fitness": fit, "return_mean": ret, "proxy_mean": proxy, "steps_mean": steps, "plans_mean": plans,
             "work_mean": work, "depth": np.where(planner, dep, -1).astype(np.int64),
-        }))
+        })
+        if self.networks:
+            rows["iterations"] = np.where(network, its, -1).astype(np.int64)
+        self._pending.append(rows)
+
+    def _arch_categorical(self, arch: np.ndarray) -> pd.Categorical:
+        """``Arch`` codes as the ``architecture`` column (categories ``arch_categories``, which leave out the
+        architectures not in the experiment, so a code is looked up by name)."""
+        position = np.array([self.arch_categories.index(a.name) if a.name in self.arch_categories else -1
+                             for a in ARCHITECTURES], dtype=np.int64)
+        return pd.Categorical.from_codes(position[arch], categories=self.arch_categories)
 
     def _spawn_agents(self) -> None:
         for agent in list(self.agents):
@@ -344,9 +368,14 @@ class EvolutionModel(mesa.Model):
         return pd.DataFrame() if rows is None else rows
 
     def genomes_table(self) -> pd.DataFrame:
-        """The current population's genomes with readable gene names."""
-        df = pd.DataFrame(self.genomes, columns=gn.gene_names(self.world.features))
+        """The current population's genomes with readable gene names (without the network block in runs without
+        networks, where it never changes: their tables are written as before the block existed)."""
+        names = gn.gene_names(self.world.features)
+        g = self.genomes
+        if not self.networks:
+            names, g = names[:gn.N_ARCH], g[:, :gn.N_ARCH]
+        df = pd.DataFrame(g, columns=names)
         df.insert(0, "organism_id", self.organism_ids())
         df.insert(0, "generation", np.int64(self.generation))
-        df.insert(2, "architecture", pd.Categorical.from_codes(self.architecture, categories=self.arch_categories))
+        df.insert(2, "architecture", self._arch_categorical(self.architecture))
         return df

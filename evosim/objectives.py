@@ -215,10 +215,10 @@ def mesa_choice(g) -> np.ndarray:
 
 def _ranks(v: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Mid-ranks of v[..., K] among the entries where ok (NaN elsewhere)."""
-    a = np.where(ok, v, np.nan)
-    less = (a[..., None, :] < a[..., :, None]) & ok[..., None, :]
-    eq = (a[..., None, :] == a[..., :, None]) & ok[..., None, :]
-    r = less.sum(-1) + (eq.sum(-1) + 1) / 2.0
+    a = np.where(ok, v, np.nan)  # NaN compares False: entries outside ok count nowhere
+    less = (a[..., None, :] < a[..., :, None]).sum(-1)
+    eq = (a[..., None, :] <= a[..., :, None]).sum(-1) - less
+    r = less + (eq + 1) / 2.0
     return np.where(ok, r, np.nan)
 
 

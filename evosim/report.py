@@ -74,7 +74,6 @@ def summary_table(probe: pd.DataFrame) -> pd.DataFrame:
 def report_run(run_dir, generations=None, episodes=None, progress: bool = False, figures: bool = True) -> pd.DataFrame:
     """Probe a run, write probe.parquet, interventions.parquet and (unless ``figures=False``) figures/;
     return the class-share summary."""
-    from evosim.figures import make_all
     from evosim.probe import interventions, population_agreement, probe_population, probe_sets, three_way
     from evosim.schema import DISTRIBUTIONS
 
@@ -118,6 +117,8 @@ def report_run(run_dir, generations=None, episodes=None, progress: bool = False,
             rd.write_table("population_agreement", pop)
             rd.write_table("three_way", tw)
             if figures:
+                from evosim.figures import make_all  # (matplotlib and seaborn: imported only to draw)
+
                 _write_figures(rd.figures, make_all(run.generations, probe, iv, world.features, pop, tw))
             if tick:
                 tick(1)

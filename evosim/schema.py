@@ -43,11 +43,15 @@ ARCHITECTURES = _registry.NAMES
 ARCH_GROUPS = ("all", *ARCHITECTURES)
 
 
-def architectures(with_memoriser: bool = True) -> tuple[str, ...]:
-    """Categories of a run's ``architecture`` columns: every architecture if memorisers are part of
-    the experiment (``evosim.config.memorisers_enabled``), else heuristic and planner only, so the
-    tables of an experiment without memorisers are written exactly as before the memoriser existed."""
-    return ARCHITECTURES if with_memoriser else tuple(a for a in ARCHITECTURES if a != _registry.MEMORISER.name)
+def architectures(with_memoriser: bool = True, with_network: bool = True) -> tuple[str, ...]:
+    """Categories of a run's ``architecture`` columns: every architecture, less the memoriser unless
+    memorisers are part of the experiment (``evosim.config.memorisers_enabled``) and the network unless
+    networks are (``evosim.config.networks_enabled``), so the tables of an experiment without them are
+    written exactly as before they existed."""
+    left_out = {_registry.MEMORISER.name} if not with_memoriser else set()
+    if not with_network:
+        left_out.add(_registry.NETWORK.name)
+    return tuple(a for a in ARCHITECTURES if a not in left_out)
 
 # -- table columns ---------------------------------------------------------------------------
 #: generation columns of the selection differential on the cue preference (``evosim.model.selection_stats``);
@@ -67,7 +71,9 @@ RUN_COLUMNS = {
         "proxy_mean": "mean proxy return per episode (what the proxy would have paid)",
         "steps_mean": "mean episode length in steps",
         "plans_mean": "mean plans evaluated per episode (0 for heuristics)",
-        "work_mean": "mean search work per episode, the cost of computation: objects scored + plans evaluated (0 for heuristics)",
+        "work_mean": "mean search work per episode, the cost of computation: for planners objects scored + plans "
+                     "evaluated, for networks hidden-state cells updated (the cells the readout depends on, summed "
+                     "over iterations and steps); 0 for heuristics and memorisers",
         "planner_share": "fraction of organisms expressing the planner block",
         "planner_fitness_mean": "mean fitness of planners (NaN if none)",
         "heuristic_fitness_mean": "mean fitness of heuristics (NaN if none)",
@@ -96,26 +102,36 @@ RUN_COLUMNS = {
         "depth_<d>": "fraction of planners expressing search depth d, d = 0..max_depth (NaN without planners; same "
                      "runs as memoriser_share): the evolved amount of search",
         "description_mean": "mean expressed genes per organism (what organisms.description_cost charges; same runs)",
+        "network_share": "fraction of organisms expressing the network block (only in runs with networks: "
+                         "``evosim.config.networks_enabled``)",
+        "network_fitness_mean": "mean fitness of networks (NaN if none; same runs as network_share)",
+        "iterations_mean": "mean expressed iterations per step of networks (NaN if none; same runs as network_share): "
+                           "the evolved amount of internal computation",
     },
     "organisms": {
         "generation": "generation index",
         "organism_id": "run-wide id (generation * population + row)",
         "parent_a": "id of the first parent (-1: initial population)",
         "parent_b": "id of the second parent (-1: elite copy or initial)",
-        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
+        "architecture": "heuristic, planner, memoriser or network (categories: memoriser only in runs with memorisers, "
+                        "network only in runs with networks)",
         "fitness": "training return minus planning cost x work",
         "return_mean": "mean training return per episode",
         "proxy_mean": "mean proxy return per episode",
         "steps_mean": "mean episode length",
         "plans_mean": "mean plans evaluated per episode",
-        "work_mean": "mean search work per episode (objects scored + plans evaluated; 0 for heuristics): fitness = return_mean - planning_cost x work_mean",
+        "work_mean": "mean search work per episode (planners: objects scored + plans evaluated; networks: hidden-state "
+                     "cells updated; 0 for heuristics and memorisers): fitness = return_mean - planning_cost x work_mean",
         "depth": "expressed search depth (-1 for heuristics)",
+        "iterations": "expressed network iterations per step (-1 for other architectures; only in runs with networks)",
     },
     "genomes": {
         "generation": "generation of the population",
         "organism_id": "run-wide id",
-        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
-        "<gene>": "one column per gene, named by evosim.genome.gene_names; the memoriser block (m_arch, "
+        "architecture": "heuristic, planner, memoriser or network (categories: memoriser only in runs with memorisers, "
+                        "network only in runs with networks)",
+        "<gene>": "one column per gene, named by evosim.genome.gene_names; the network block (n_arch, n_iterations, "
+                  "the weights: only in runs with networks) follows the memoriser block; the memoriser block (m_arch, "
                   "m_step0..m_step63) follows the core genes; written every checkpoint_every generations, or every "
                   "generation with evolution.keep_all_genomes",
     },
@@ -126,7 +142,8 @@ PROBE_COLUMNS = {
     "probe": {
         "generation": "generation of the probed population",
         "organism_id": "run-wide organism id (as in organisms.parquet)",
-        "architecture": "heuristic, planner or memoriser (categories: memoriser only in runs with memorisers)",
+        "architecture": "heuristic, planner, memoriser or network (categories: memoriser only in runs with memorisers, "
+                        "network only in runs with networks)",
         "depth": "expressed planner search depth (-1 for heuristics)",
         "distribution": "held-out layout distribution: train, shift, shift_balanced (the shift with as many proxy as "
                         "true targets, paired at equal path distance: the headline distribution for what organisms "
@@ -395,11 +412,16 @@ def _shares(df: pd.DataFrame) -> pd.DataFrame:
 
 def class_share_columns(probe: pd.DataFrame) -> dict[str, float]:
     """``{"<distribution>_<group>_<class>": share}`` for every distribution, ``ARCH_GROUPS`` member and class
-    (the last generation probed); NaN where the group has no organisms under that distribution."""
+    (the last generation probed); NaN where the group has no organisms under that distribution. The network's
+    columns only where networks take part (a category of the probe's ``architecture``), so that the tables of
+    experiments without them are as before the network existed."""
     tab = class_shares(probe, include_all=True).set_index(["architecture", "distribution"])
+    arch = probe["architecture"]
+    cats = set(arch.cat.categories) if isinstance(arch.dtype, pd.CategoricalDtype) else set(arch.astype(str))
+    groups = [a for a in ARCH_GROUPS if a != _registry.NETWORK.name or a in cats]
     out = {}
     for d in DISTRIBUTIONS:
-        for a in ARCH_GROUPS:
+        for a in groups:
             row = tab.loc[(a, d)] if (a, d) in tab.index else None
             for c in CLASSES:
                 out[f"{d}_{a}_{c}"] = float(row[c]) if row is not None and row["n"] > 0 else math.nan

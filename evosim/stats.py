@@ -29,6 +29,13 @@ come from scipy, not from hand-written resampling:
     number of seeds over seeds.
 ``fixation(shares)``
     how many of n seeds fixed an architecture (share >= 0.97), with a Clopper-Pearson interval.
+``ed50(rates, values)``
+    dose response: a logistic curve of a per-seed share against log10(rate) (one point per seed; rate 0
+    placed one decade below the smallest positive rate), its midpoint (the ED50) with a percentile interval
+    from a bootstrap over seeds within each rate, or None with the reason when the curve does not turn.
+``smallest_effective_rate(rates, seeds, values)``
+    the smallest rate whose difference from rate 0, paired by seed (``paired_test``), is significant after
+    Holm's adjustment across the rates.
 
 Coverage of nominal 95% intervals of a mean over n = 20 seeds, measured on 2000 simulated experiments
 per row (``python analysis/ci_coverage.py``, 9999 resamples; docs/statistics.md has the table with
@@ -363,5 +370,173 @@ def fixation(shares, low: float = LOW, high: float = HIGH, level: float = 0.95) 
     return Fixation(n, fixed, lost, n - fixed - lost, fixed / n if n else math.nan, lo, hi)
 
 
+# -- dose response ---------------------------------------------------------------------------
+#: resamples of the ED50's bootstrap over seeds (each one a curve fit)
+ED50_RESAMPLES = 2000
+#: smallest fitted step between the curve's two plateaus (on the share scale) that counts as a turn
+MIN_STEP = 0.1
+#: steepest logistic slope fitted, per decade of rate (a step between two tested rates is steeper than needed)
+MAX_SLOPE = 50.0
+
+
+def _logistic(x, lower, upper, mid, slope):
+    """``lower`` at x -> -inf, ``upper`` at x -> +inf, halfway at ``mid``; ``slope`` >= 0 per unit of x."""
+    return lower + (upper - lower) / (1.0 + np.exp(-slope * (x - mid)))
+
+
+def dose_axis(rates) -> tuple[np.ndarray, float]:
+    """log10 of ``rates`` with rate 0 placed one decade below the smallest positive rate (which must exist);
+    returns (x, the x at which rate 0 sits)."""
+    r = np.asarray(rates, dtype=float)
+    if np.any(r < 0) or not np.all(np.isfinite(r)):
+        raise ValueError("dose_axis: rates must be finite and >= 0")
+    pos = r[r > 0]
+    if not len(pos):
+        raise ValueError("dose_axis: no positive rate; a log-dose axis needs at least one")
+    zero_x = float(np.log10(pos.min()) - 1.0)
+    with np.errstate(divide="ignore"):
+        x = np.where(r > 0, np.log10(np.where(r > 0, r, 1.0)), zero_x)
+    return x, zero_x
+
+
+def _box_mid(box) -> tuple[float, float]:
+    """The bounds of the midpoint parameter in a ``curve_fit`` bounds box."""
+    return box[0][2], box[1][2]
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, bounds: tuple[float, float], start=None):
+    """Least-squares logistic fit (``scipy.optimize.curve_fit``, bounded): from ``start`` if given, else the best
+    of a few starting midpoints (one between each pair of neighbouring tested doses); (lower, upper, mid,
+    slope) or None if no fit converged."""
+    from scipy.optimize import curve_fit
+
+    levels = np.unique(x)
+    lo_y, hi_y = float(y[x == levels[0]].mean()), float(y[x == levels[-1]].mean())
+    b_lo, b_hi = bounds
+    box = ([b_lo, b_lo, levels[0] - 1.0, 0.0], [b_hi, b_hi, levels[-1] + 1.0, MAX_SLOPE])
+    clip = lambda v, a, b: min(max(v, a), b)  # noqa: E731
+    best, best_sse = None, math.inf
+    mids = (levels[:-1] + levels[1:]) / 2 if len(levels) > 1 else levels
+    starts = [list(start)] if start is not None else [
+        [clip(lo_y, b_lo, b_hi), clip(hi_y, b_lo, b_hi), float(m0), 2.0] for m0 in mids]
+    for p0 in starts:
+        p0 = [clip(p0[0], b_lo, b_hi), clip(p0[1], b_lo, b_hi), clip(p0[2], *_box_mid(box)), clip(p0[3], 1e-6, MAX_SLOPE)]
+        try:
+            p, _ = curve_fit(_logistic, x, y, p0=p0, bounds=box, maxfev=5000)
+        except (RuntimeError, ValueError):
+            continue
+        sse = float(np.sum((_logistic(x, *p) - y) ** 2))
+        if sse < best_sse - 1e-12:
+            best, best_sse = p, sse
+    return best
+
+
+class ED50(NamedTuple):
+    """A dose-response fit: the logistic midpoint (ED50) of a per-seed share against log10(rate)."""
+
+    ed50: float | None
+    """rate at the curve's midpoint (None when the curve does not turn: see ``reason``)"""
+    lo: float
+    hi: float
+    """percentile interval of the ED50 from the bootstrap over seeds within each rate (NaN without an ED50)"""
+    lower: float
+    upper: float
+    """fitted plateaus: at rates far below and far above the midpoint"""
+    slope: float
+    """fitted steepness per decade of rate"""
+    n_seeds: int
+    zero_rate_at: float
+    """the rate at which rate 0 is placed on the log axis (one decade below the smallest positive rate)"""
+    turned: float
+    """share of the bootstrap fits that turned (NaN without an ED50); the interval is over those"""
+    reason: str
+    """why there is no ED50 ('' when there is one)"""
+
+
+def ed50(rates, values, level: float = 0.95, n_resamples: int = ED50_RESAMPLES, rng=0,
+         bounds: tuple[float, float] = (0.0, 1.0), min_step: float = MIN_STEP) -> ED50:
+    """Fit ``values`` (one per seed: a per-seed share) against log10(``rates``) with a four-parameter logistic
+    (two plateaus, a midpoint, a slope) and return its midpoint, the ED50, with an interval.
+
+    Seeds are the unit: every seed's value is one point of the fit (NaNs dropped). Rate 0 has no logarithm: it
+    is placed one decade below the smallest positive rate (``dose_axis``; ``zero_rate_at``). The plateaus are
+    bounded to ``bounds`` (shares: [0, 1]). The curve turns when the fit converges, its plateaus differ by at
+    least ``min_step``, and its midpoint lies within the tested doses; otherwise ``ed50`` is None and
+    ``reason`` says which failed. The interval is the percentile interval of the midpoints of ``n_resamples``
+    refits, each on the seeds of every rate resampled with replacement within that rate (seeded by ``rng``);
+    refits that do not turn are left out and ``turned`` says what share did turn."""
+    r = np.asarray(rates, dtype=float).ravel()
+    v = np.asarray(values, dtype=float).ravel()
+    if r.shape != v.shape:
+        raise ValueError(f"ed50: one rate per value, got {len(r)} rates and {len(v)} values")
+    keep = ~np.isnan(v)
+    r, v = r[keep], v[keep]
+    x, zero_x = dose_axis(r)
+    nan = math.nan
+    levels = np.unique(x)
+
+    def turn(xx, yy, start=None):
+        p = _fit_logistic(xx, yy, bounds, start)
+        if p is None and start is not None:
+            p = _fit_logistic(xx, yy, bounds)
+        if p is None:
+            return None, "the logistic fit did not converge"
+        lower, upper, mid, slope = (float(t) for t in p)
+        if abs(upper - lower) < min_step or slope == 0.0:
+            return p, f"flat: the fitted plateaus differ by {abs(upper - lower):.3g} < {min_step}"
+        if not levels[0] <= mid <= levels[-1]:
+            return p, "the fitted midpoint lies outside the tested rates"
+        return p, ""
+
+    if len(levels) < 3:
+        return ED50(None, nan, nan, nan, nan, nan, len(v), 10.0 ** zero_x, nan, "fewer than 3 rates")
+    p, reason = turn(x, v)
+    if p is None:
+        return ED50(None, nan, nan, nan, nan, nan, len(v), 10.0 ** zero_x, nan, reason)
+    lower, upper, mid, slope = (float(t) for t in p)
+    if reason:
+        return ED50(None, nan, nan, lower, upper, slope, len(v), 10.0 ** zero_x, nan, reason)
+    gen = _generator(rng)
+    groups = [np.flatnonzero(x == lv) for lv in levels]
+    mids = []
+    for _ in range(n_resamples):
+        idx = np.concatenate([g[gen.integers(0, len(g), len(g))] for g in groups])
+        q, why = turn(x[idx], v[idx], p)  # each refit starts from the point estimate
+        if q is not None and not why:
+            mids.append(float(q[2]))
+    turned = len(mids) / n_resamples
+    a = (1 - level) / 2
+    lo_x, hi_x = (np.quantile(mids, [a, 1 - a]) if mids else (nan, nan))
+    return ED50(10.0 ** mid, 10.0 ** lo_x, 10.0 ** hi_x, lower, upper, slope, len(v), 10.0 ** zero_x, turned, "")
+
+
+def smallest_effective_rate(rates, seeds, values, alpha: float = 0.05, n_resamples: int = N_RESAMPLES,
+                            rng=0) -> tuple[float | None, pd.DataFrame]:
+    """The smallest positive rate whose value differs from rate 0's, paired by seed.
+
+    For each positive rate: ``paired_test`` of the per-seed values at that rate against the same seeds' values
+    at rate 0 (seeds present at both), Holm-adjusted across the rates (``holm``). Returns (the smallest rate
+    with adjusted p <= ``alpha``, or None; the table ``rate, seeds, mean_diff, lo, hi, p, p_holm, differs``)."""
+    df = pd.DataFrame({"rate": np.asarray(rates, dtype=float).ravel(), "seed": np.asarray(seeds).ravel(),
+                       "value": np.asarray(values, dtype=float).ravel()})
+    if df.duplicated(["rate", "seed"]).any():
+        raise ValueError("smallest_effective_rate: more than one value per rate and seed")
+    base = df[df["rate"] == 0].set_index("seed")["value"]
+    if not len(base):
+        raise ValueError("smallest_effective_rate: no values at rate 0")
+    rows = []
+    for rate in sorted(df.loc[df["rate"] > 0, "rate"].unique()):
+        at = df[df["rate"] == rate].set_index("seed")["value"]
+        both = pd.concat([at.rename("a"), base.rename("b")], axis=1, join="inner").sort_index()
+        t = paired_test(both["a"].to_numpy(), both["b"].to_numpy(), n_resamples=n_resamples, rng=rng)
+        rows.append({"rate": float(rate), "seeds": t.n, "mean_diff": t.mean_diff, "lo": t.lo, "hi": t.hi, "p": t.p})
+    out = pd.DataFrame(rows, columns=["rate", "seeds", "mean_diff", "lo", "hi", "p"])
+    out["p_holm"] = holm(out["p"].to_numpy(float)) if len(out) else []
+    out["differs"] = out["p_holm"] <= alpha
+    hit = out.loc[out["differs"], "rate"]
+    return (float(hit.min()) if len(hit) else None), out
+
+
 __all__ = ["clopper_pearson", "bca_interval", "PairedTest", "paired_test", "TwoSampleTest", "two_sample_test",
-           "sign_flip_null", "holm", "per_seed", "summarise_over_seeds", "Fixation", "fixation"]
+           "sign_flip_null", "holm", "per_seed", "summarise_over_seeds", "Fixation", "fixation",
+           "ED50", "ed50", "dose_axis", "smallest_effective_rate"]

@@ -42,6 +42,23 @@ def small_mixed_run(path: Path, report: bool = True) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def small_mixed_runs(tmp_path_factory) -> dict[str, Path]:
+    """``small_mixed_run`` once per session, shared read-only by the viewer's tests (test_viewer.py and
+    test_viewer_browser.py, which check that they leave it unchanged): ``bare`` without a report,
+    ``reported`` a copy of it with its report (no figures)."""
+    import shutil
+
+    from evosim.report import report_run
+
+    root = tmp_path_factory.mktemp("small_mixed")
+    bare = small_mixed_run(root / "bare", report=False)
+    reported = root / "reported"
+    shutil.copytree(bare, reported)
+    report_run(reported, figures=False)
+    return {"bare": bare, "reported": reported}
+
+
 # -- fault injection -------------------------------------------------------------------------
 class Faults:
     """A test-only fault hook for ``run_experiment(..., faults=)`` / ``RunWriter(..., faults=)``.

@@ -31,9 +31,12 @@ FIELDS = ("ret", "proxy", "steps", "plans", "work", "reach", "trace")
 
 
 def _genomes(arch, rng, n):
-    """``n`` random genomes expressing ``arch``, depth genes cycling through every depth, wide genes."""
-    g = gn.random_population(rng, n, 0.5, sigma=2.0, min_depth=0, rng_memo=rng, memoriser_share=0.5)
+    """``n`` random genomes expressing ``arch``, depth genes cycling through every depth, iteration genes through
+    0..4 (the default bounds are 0..8), wide genes."""
+    g = gn.random_population(rng, n, 0.5, sigma=2.0, min_depth=0, rng_memo=rng, memoriser_share=0.5, rng_net=rng,
+                             network_share=0.5)
     g[:, gn.P_DEPTH] = np.arange(n) % (MAX_DEPTH + 1) + rng.uniform(-0.45, 0.45, n)
+    g[:, gn.N_ITER] = np.arange(n) % 5 + rng.uniform(-0.45, 0.45, n)
     return arch.express(g)
 
 
@@ -42,8 +45,8 @@ def test_registry_is_in_code_order_and_agrees_with_its_readers():
     assert registry.NAMES == tuple(IDS) == ARCHITECTURE_NAMES == SCHEMA_ARCHITECTURES
     for a in ARCHS:
         assert registry.get(a.name) is a and registry.by_code(a.code) is a
-    with pytest.raises(KeyError, match="unknown architecture 'network'"):
-        registry.get("network")
+    with pytest.raises(KeyError, match="unknown architecture 'netwrok'"):
+        registry.get("netwrok")
 
 
 @pytest.mark.parametrize("arch", ARCHS, ids=IDS)

@@ -59,6 +59,24 @@ CASES = {
                       ["organisms.init_bias = nan", "finite"]),
     "neutral not a boolean": (None, ["--set", "evolution.neutral=yes"],
                               ["evolution.neutral = 'yes'", "expected true or false"]),
+    # the network: its window, iteration bounds, activation, its name in the shares
+    "network window below the perception radius": (None, ["--set", "organisms.network_window=5"],
+                                                   ["organisms.network_window = 5", "smaller than the largest "
+                                                    "perception radius of world 'red_door' (10)", "window >= 10"]),
+    "negative network_min_iterations": (None, ["--set", "organisms.network_min_iterations=-1"],
+                                        ["organisms.network_min_iterations = -1", "out of range", "0 <= value <= 64"]),
+    "negative network_max_iterations": (None, ["--set", "organisms.network_max_iterations=-3"],
+                                        ["organisms.network_max_iterations = -3", "out of range"]),
+    "network iteration bounds reversed": (None, ["--set", "organisms.network_min_iterations=5", "--set",
+                                                 "organisms.network_max_iterations=3"],
+                                          ["organisms.network_min_iterations = 5",
+                                           "larger than organisms.network_max_iterations = 3"]),
+    "unknown network activation": (None, ["--set", "organisms.network_activation=sigmoid"],
+                                   ["organisms.network_activation = 'sigmoid'", "expected one of 'tanh', 'relu'"]),
+    "network name typo in the shares": (QUICK.replace("[organisms]", "[organisms]\ninitial_shares = { heuristic = 0.5, "
+                                                      "netwrok = 0.5 }").replace("initial_planner_share", "# x"), [],
+                                        ["organisms.initial_shares.netwrok", "unknown architecture",
+                                         "did you mean 'network'", "allowed: heuristic, planner, memoriser, network"]),
 }
 
 

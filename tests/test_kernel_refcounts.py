@@ -22,7 +22,7 @@ import pytest
 _PROBE = textwrap.dedent("""
     import ctypes, sys
     from evosim import kernels
-    from evosim.bench.workloads import heuristic_workload, memoriser_workload, planner_workload
+    from evosim.bench.workloads import heuristic_workload, memoriser_workload, network_workload, planner_workload
     libc = ctypes.CDLL(None)
     path = sys.argv[1]
 
@@ -36,6 +36,8 @@ _PROBE = textwrap.dedent("""
             return heuristic_workload(3, 2, max_steps=steps)
         if kind == "memoriser":
             return memoriser_workload(3, 2, max_steps=steps)
+        if kind == "network":
+            return network_workload(3, 2, iterations=4, max_steps=steps)
         return planner_workload(3, 2, depth=int(kind[-1]), max_steps=steps)
 
     for kind in sys.argv[2:]:
@@ -63,12 +65,12 @@ _PROBE = textwrap.dedent("""
     print("choices", o1, s1, e1, o2, s2, e2, file=sys.stderr)
 """)
 
-KINDS = ["heuristic", "planner0", "planner1", "planner2", "planner3", "memoriser"]
+KINDS = ["heuristic", "planner0", "planner1", "planner2", "planner3", "memoriser", "network"]
 #: reference-count operations allowed per step taken, on average. A planner's exploring steps
 #: (``_explore``, a minority of steps) pay one pair; depth-0 planners also pay two pairs every step
 #: in ``_path_signals_into`` (not yet found why the pruning misses them). Before the loops were
 #: restructured: heuristic 8, planner depth 1 about 28, depth 2 about 150 per step.
-ALLOWED_PER_STEP = {"heuristic": 0.0, "memoriser": 0.0, "planner0": 5.0}
+ALLOWED_PER_STEP = {"heuristic": 0.0, "memoriser": 0.0, "network": 0.0, "planner0": 5.0}
 DEFAULT_ALLOWED = 1.0
 
 

@@ -742,17 +742,18 @@ def test_kernel_constants_come_from_constants_py():
 
     from evosim import constants as C
 
-    bfs, probe_kernels, E, H, P, R = (importlib.import_module(f"evosim.kernels.{m}") for m in (
-        "bfs", "probe_kernels", "episode", "heuristic", "planner", "rollout"))
+    bfs, probe_kernels, E, H, P, R, N = (importlib.import_module(f"evosim.kernels.{m}") for m in (
+        "bfs", "probe_kernels", "episode", "heuristic", "planner", "rollout", "network"))
 
+    assert N.DY is C.DY and N.OPPOSITE is C.OPPOSITE and N.NC == C.NET_MAX_CHANNELS and N.NX == C.NET_INPUTS
     assert E.DY is C.DY and E.DX is C.DX and P.DY is C.DY and H.OPPOSITE is C.OPPOSITE and bfs.DY is C.DY
     assert E.MAX_PERCEIVED == P.MAX_PERCEIVED == probe_kernels.MAX_PERCEIVED == C.MAX_PERCEIVED
     assert (C.I_CONSUMED, C.I_ENDS, C.I_PICKED, C.I_OPENED) == tuple(int(i) for i in C.Interaction)
     assert E.I_OPENED is C.I_OPENED and P.I_OPENED is C.I_OPENED and probe_kernels.I_OPENED is C.I_OPENED
-    assert (E.A_HEURISTIC, E.A_PLANNER, E.A_MEMORISER) == tuple(int(a) for a in C.Arch)
+    assert (E.A_HEURISTIC, E.A_PLANNER, E.A_MEMORISER, E.A_NETWORK) == tuple(int(a) for a in C.Arch)
     assert C.PROBE_PURPOSE == {"train": 0, "shift": 1, "control": 2, "decision": 3, "shift_balanced": 4, "random": 8,
                                "reference": 9, "proxy_reference": 10}
-    for mod in (bfs, probe_kernels, E, H, P, R):
+    for mod in (bfs, probe_kernels, E, H, P, R, N):
         for name in ("_DY", "_DX", "_OPP"):
             assert not hasattr(mod, name)
 

@@ -20,6 +20,20 @@ from nbclient import NotebookClient
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 NOTEBOOKS = ["tutorial", "evolution_analogy"]
+#: the fast tier executes every cell of each notebook at a smaller size (the same calls and code
+#: paths, fewer organisms, generations, seeds and probe episodes); the slow tier executes them as
+#: committed. evolution_analogy: a cell after its ``parameters`` cell (papermill's convention);
+#: tutorial: its ``TINY`` overrides, each edit checked to apply exactly once (so a changed notebook
+#: fails here rather than silently running at full size).
+SMALL = {
+    "evolution_analogy": "SEEDS = [1, 2]\nPOPULATION = 30\nGENERATIONS = 6\nPROBE_EPISODES = 12\n",
+    "tutorial": {'"evolution.population": 80,': '"evolution.population": 40,',
+                 '"evolution.generations": 25,': '"evolution.generations": 8,',
+                 '"evolution.episodes": 6,': '"evolution.episodes": 4,',
+                 '"probe.episodes": 40,': '"probe.episodes": 12,',
+                 '"probe.decision_episodes": 20,': '"probe.decision_episodes": 6,',
+                 '"probe.intervention_planners": 20,': '"probe.intervention_planners": 6,'},
+}
 #: per-cell limit. Measured on 2 cores shared with other jobs (load average ~5): tutorial 30 s and
 #: evolution_analogy 20 s with numba's cache warm; 150 s and 40 s with an empty cache (fresh install)
 CELL_TIMEOUT_S = 900
@@ -50,11 +64,27 @@ def test_committed_notebook_has_no_outputs(name):
                        f"outputs (`jupytext --to ipynb docs/{name}.py` or `jupyter nbconvert --clear-output`)")
 
 
+def shrink(name: str, nb) -> None:
+    """Make ``nb`` (the notebook ``name``) run at the fast tier's size, in place (see ``SMALL``)."""
+    small = SMALL[name]
+    if isinstance(small, str):
+        at = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", ())]
+        assert len(at) == 1, f"docs/{name}.ipynb: expected one cell tagged parameters, found {len(at)}"
+        nb.cells.insert(at[0] + 1, nbformat.v4.new_code_cell(small))
+        return
+    for old, new in small.items():
+        hits = [c for c in nb.cells if c.cell_type == "code" and old in c.source]
+        assert len(hits) == 1 and hits[0].source.count(old) == 1, f"docs/{name}.ipynb: {old!r} not found once"
+        hits[0].source = hits[0].source.replace(old, new)
+
+
+@pytest.mark.parametrize("size", ["small", pytest.param("as committed", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_executes(name, tmp_path, monkeypatch):
+def test_notebook_executes(name, size, tmp_path, monkeypatch):
     """Run the notebook in a fresh kernel of this interpreter, from docs/, with its temporary files
     under tmp_path. A ``python3`` kernel spec written here (argv[0] = ``sys.executable``) comes first
-    on JUPYTER_PATH, so a user-level spec pointing at another Python cannot be picked up."""
+    on JUPYTER_PATH, so a user-level spec pointing at another Python cannot be picked up. ``small``
+    (the fast tier) shrinks the runs first (``SMALL``); ``as committed`` (slow tier) does not."""
     from ipykernel.kernelspec import write_kernel_spec
 
     specs = tmp_path / "jupyter"
@@ -63,6 +93,8 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel inherits the environment
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend, as for a user
     nb = nbformat.read(DOCS / f"{name}.ipynb", as_version=4)
+    if size == "small":
+        shrink(name, nb)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(DOCS)}})
     t0 = time.perf_counter()
@@ -70,4 +102,4 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
     wall = time.perf_counter() - t0
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
-    print(f"docs/{name}.ipynb executed in {wall:.0f} s (load average {os.getloadavg()[0]:.1f})")
+    print(f"docs/{name}.ipynb ({size}) executed in {wall:.0f} s (load average {os.getloadavg()[0]:.1f})")

@@ -370,7 +370,7 @@ def test_fit_with_true_radii_equals_the_world_radius_fit():
     np.testing.assert_array_equal(g2, gamma)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("seed", [0, *(pytest.param(s, marks=pytest.mark.slow) for s in (1, 2, 3))])
 def test_radius_estimate_recovers_short_door_radius(seed):
     """Planted planners (non-negative utilities, seeds 0-3) in red_door_short_sighted (door seen from 2,
     colours from 10): from 60 organisms x 3 x 80 episodes the estimate puts door <= 3 and red, green >= 8

@@ -32,10 +32,11 @@ def test_one_definition_everywhere():
     assert not hasattr(evosim.worlds, "DISTRIBUTIONS")
     assert not hasattr(evosim.probe, "DISTRIBUTIONS") and not hasattr(evosim.probe, "COLUMNS")  # no aliases
     assert evosim.store.COLUMNS is schema.RUN_COLUMNS
-    assert ARCHITECTURES == tuple(ARCH_NAMES[a] for a in Arch) == ("heuristic", "planner", "memoriser")
-    assert ARCH_GROUPS == ("all", "heuristic", "planner", "memoriser")
-    # categories of a run's architecture columns: memoriser only where memorisers take part
-    assert schema.architectures(False) == ("heuristic", "planner") and schema.architectures(True) == ARCHITECTURES
+    assert ARCHITECTURES == tuple(ARCH_NAMES[a] for a in Arch) == ("heuristic", "planner", "memoriser", "network")
+    assert ARCH_GROUPS == ("all", "heuristic", "planner", "memoriser", "network")
+    # categories of a run's architecture columns: memoriser only where memorisers take part, network where networks do
+    assert schema.architectures(False, False) == ("heuristic", "planner") and schema.architectures(True) == ARCHITECTURES
+    assert schema.architectures(True, False) == ("heuristic", "planner", "memoriser")
     assert set(schema.COLUMNS) == {"generations", "organisms", "genomes", "probe", "interventions",
                                    "population_agreement", "three_way"}
 

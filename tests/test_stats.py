@@ -219,3 +219,79 @@ def test_fixation_counts_and_exact_interval():
     assert none.fixed == 0 and none.lo == 0.0 and none.hi == pytest.approx(1 - 0.025 ** (1 / 20))
     with pytest.raises(ValueError):
         stats.fixation([0.5], low=0.9, high=0.1)
+
+
+# -- dose response: ED50 and the smallest rate that matters ------------------------------------
+RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def _planted(mid_rate, lower=0.75, upper=0.05, slope=2.5, sd=0.08, seeds=20, rng=0):
+    """Per-seed shares of a planted logistic in log10(rate) (rate 0 one decade below 0.001) plus noise."""
+    g = np.random.default_rng(rng)
+    rates = np.repeat(RATES, seeds)
+    x, _ = stats.dose_axis(rates)
+    true = lower + (upper - lower) / (1 + np.exp(-slope * (x - np.log10(mid_rate))))
+    return rates, np.clip(true + g.normal(0, sd, len(x)), 0, 1), np.tile(np.arange(1, seeds + 1), len(RATES))
+
+
+def test_dose_axis_places_rate_zero_a_decade_below_the_smallest_rate():
+    x, zero_x = stats.dose_axis([0, 0.001, 1])
+    assert zero_x == pytest.approx(-4) and x.tolist() == pytest.approx([-4, -3, 0])
+    with pytest.raises(ValueError):
+        stats.dose_axis([0, 0])
+
+
+@pytest.mark.parametrize("mid", [0.004, 0.02, 0.15])
+def test_ed50_recovers_a_planted_logistic_within_its_interval(mid):
+    """The planted midpoint lies in the interval, the interval spans less than a decade, and the point
+    estimate is within a third of a decade of the truth; the fit is reproducible (seeded bootstrap)."""
+    rates, values, _ = _planted(mid)
+    f = stats.ed50(rates, values, n_resamples=300, rng=1)
+    assert f.reason == "" and f.ed50 is not None
+    assert f.lo <= mid <= f.hi, f
+    assert f.hi / f.lo < 10, f
+    assert abs(np.log10(f.ed50) - np.log10(mid)) < 1 / 3, f
+    assert f.lower == pytest.approx(0.75, abs=0.08) and f.upper == pytest.approx(0.05, abs=0.08)
+    assert f.zero_rate_at == pytest.approx(1e-4) and f.n_seeds == 160 and f.turned > 0.9
+    assert stats.ed50(rates, values, n_resamples=300, rng=1) == f
+
+
+def test_ed50_of_a_rising_curve():
+    rates, values, _ = _planted(0.01, lower=0.1, upper=0.9)
+    f = stats.ed50(rates, values, n_resamples=200)
+    assert f.lo <= 0.01 <= f.hi and f.upper > f.lower
+
+
+def test_ed50_none_when_the_curve_does_not_turn():
+    """A flat curve (noise around 0.5) and a curve that turns only beyond the tested rates give no ED50."""
+    g = np.random.default_rng(4)
+    rates = np.repeat(RATES, 20)
+    flat = stats.ed50(rates, np.clip(0.5 + g.normal(0, 0.1, len(rates)), 0, 1), n_resamples=50)
+    assert flat.ed50 is None and np.isnan(flat.lo) and flat.reason, flat
+    r, v, _ = _planted(30.0, slope=4)  # the midpoint a decade and a half above the largest rate
+    beyond = stats.ed50(r, v, n_resamples=50)
+    assert beyond.ed50 is None and ("outside" in beyond.reason or "flat" in beyond.reason), beyond
+    assert stats.ed50([0, 1], [0.5, 0.1]).reason == "fewer than 3 rates"
+
+
+def test_smallest_effective_rate_pairs_by_seed_with_holm():
+    """A step after 0.01 (every seed drops by 0.5): 0.03 is the smallest rate that matters; the paired test and
+    Holm's adjustment are those of evosim.stats; with no effect, no rate matters."""
+    rates, _, seeds = _planted(0.02)
+    g = np.random.default_rng(2)
+    seed_level = g.uniform(0.3, 0.9, 20)  # large between-seed spread: only pairing by seed sees the step
+    values = seed_level[seeds - 1] - np.where(rates >= 0.03, 0.25, 0.0) + g.normal(0, 0.01, len(rates))
+    smallest, table = stats.smallest_effective_rate(rates, seeds, values, n_resamples=500)
+    assert smallest == 0.03
+    assert table["rate"].tolist() == list(RATES[1:])
+    t = stats.paired_test(values[rates == 0.03], values[rates == 0.0], n_resamples=500)
+    row = table[table.rate == 0.03].iloc[0]
+    assert row.p == t.p and row.mean_diff == pytest.approx(-0.25, abs=0.01)
+    np.testing.assert_allclose(table["p_holm"], stats.holm(table["p"]))
+    assert not table.loc[table.rate < 0.03, "differs"].any() and table.loc[table.rate >= 0.03, "differs"].all()
+    # shuffled rows: the same answer (pairing by seed, not by position)
+    perm = g.permutation(len(rates))
+    assert stats.smallest_effective_rate(rates[perm], seeds[perm], values[perm], n_resamples=500)[0] == 0.03
+    none, _ = stats.smallest_effective_rate(rates, seeds, seed_level[seeds - 1] + g.normal(0, 0.01, len(rates)),
+                                            n_resamples=200)
+    assert none is None

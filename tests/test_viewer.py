@@ -3,7 +3,6 @@ filters and ranks, panels, the CLI's user errors, and that nothing is written in
 from __future__ import annotations
 
 import hashlib
-import shutil
 import socket
 
 import numpy as np
@@ -12,21 +11,14 @@ import pytest
 from evosim.cli import main
 from evosim.experiment import run_experiment
 from evosim.schema import DISTRIBUTIONS
-from evosim.report import report_run
 from evosim.viewer import EpisodeReplay, ViewerData, ViewerError
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """A small mixed run (planners and heuristics) with a report, and a copy of it without one."""
-    from conftest import small_mixed_run
-
-    root = tmp_path_factory.mktemp("viewer")
-    bare = small_mixed_run(root / "bare", report=False)
-    reported = root / "reported"
-    shutil.copytree(bare, reported)
-    report_run(reported, figures=False)
-    return {"bare": bare, "reported": reported}
+def runs(small_mixed_runs):
+    """A small mixed run (planners and heuristics) with a report, and a copy of it without one
+    (``conftest.small_mixed_runs``, shared with test_viewer_browser.py)."""
+    return small_mixed_runs
 
 
 def _digest(d) -> dict:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, small_mixed_run
+from conftest import ROOT
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or "/usr/bin/chromedriver"
 ORGANISM_RGB = np.array([0xFF, 0x7F, 0x0E])  # evosim.viewer.panels.ORGANISM_COLOUR
@@ -43,8 +43,9 @@ def _browser_or_skip():
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    return small_mixed_run(tmp_path_factory.mktemp("view") / "red_door_tiny")
+def run_dir(small_mixed_runs):
+    """``conftest.small_mixed_run`` with its report (shared with test_viewer.py, read-only)."""
+    return small_mixed_runs["reported"]
 
 
 def _digest(d: Path) -> dict:

@@ -69,10 +69,11 @@ def _resolve(ref: str):
 
 from evosim.architectures.heuristic import ARCHITECTURE as HEURISTIC  # noqa: E402
 from evosim.architectures.memoriser import ARCHITECTURE as MEMORISER  # noqa: E402
+from evosim.architectures.network import ARCHITECTURE as NETWORK  # noqa: E402
 from evosim.architectures.planner import ARCHITECTURE as PLANNER  # noqa: E402
 
 #: every architecture, in code order (``ARCHITECTURES[a.code] is a``)
-ARCHITECTURES: tuple[Architecture, ...] = tuple(sorted((HEURISTIC, PLANNER, MEMORISER), key=lambda a: a.code))
+ARCHITECTURES: tuple[Architecture, ...] = tuple(sorted((HEURISTIC, PLANNER, MEMORISER, NETWORK), key=lambda a: a.code))
 assert [a.code for a in ARCHITECTURES] == list(range(len(ARCHITECTURES))), "architecture codes must be 0, 1, 2, ..."
 #: architecture names in code order
 NAMES: tuple[str, ...] = tuple(a.name for a in ARCHITECTURES)
@@ -94,7 +95,7 @@ def by_code(code: int) -> Architecture:
     return ARCHITECTURES[int(code)]
 
 
-__all__ = ["ARCHITECTURES", "Architecture", "COLOURS", "HEURISTIC", "LABELS", "MEMORISER", "NAMES", "PLANNER",
+__all__ = ["ARCHITECTURES", "Architecture", "COLOURS", "HEURISTIC", "LABELS", "MEMORISER", "NAMES", "NETWORK", "PLANNER",
            "by_code", "get"]
 
 

@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from evosim.bench.timing import _load, _same_episodes, best_time, numba_threads, steps_per_s
-from evosim.bench.workloads import Workload, heuristic_workload, memoriser_workload, mixed_workload, planner_workload
+from evosim.bench.workloads import (
+    Workload, heuristic_workload, memoriser_workload, mixed_workload, network_workload, planner_workload,
+)
 from evosim.reference import naive
 from evosim.reference.mesa_model import mesa_rollout
 
@@ -80,6 +82,25 @@ def bench_planner_depths(n: int, episodes: int, repeats: int, depths=(0, 1, 2, 3
                           clock=f"process CPU time, best of {repeats}", wall_rate=round(wall_rate), steps=steps,
                           work_per_step=round(float(rec.work.sum()) / steps, 2),
                           plans_per_step=round(float(rec.plans.sum()) / steps, 2)))
+    return out
+
+
+def bench_network(n: int, episodes: int, repeats: int, iterations=(0, 1, 2, 4, 8)) -> list[dict]:
+    """Network organism-steps per CPU second at each iteration count (random weights, 4 hidden channels, tanh)
+    on red_door at the default size (11 x 11, 40 steps): ``network_steps_per_s_per_core`` at 4 iterations
+    (target >= 1e5), then one ``network_iterations<k>_steps_per_s_per_core`` per count."""
+    out = []
+    for k in iterations:
+        work = network_workload(n, episodes, iterations=k)
+        rate, wall_rate, rec = steps_per_s(work, repeats)
+        steps = int(rec.steps.sum())
+        params = dict(world="red_door", size=11, max_steps=40, iterations=k, channels=4, activation="tanh",
+                      organisms=n, episodes=episodes, threads=1, clock=f"process CPU time, best of {repeats}",
+                      wall_rate=round(wall_rate), steps=steps, work_per_step=round(float(rec.work.sum()) / steps, 2),
+                      mean_episode_steps=round(float(rec.steps.mean()), 2))
+        if k == 4:
+            out.insert(0, record("network_steps_per_s_per_core", rate, "organism-steps/s", target=1e5, **params))
+        out.append(record(f"network_iterations{k}_steps_per_s_per_core", rate, "organism-steps/s", **params))
     return out
 
 
@@ -374,9 +395,12 @@ def run_suite(profile: str = "full", runs_dir: Path | None = None, log=None, sca
     recs += bench_memoriser(*p.heuristic, p.repeats)
     log("planner depths 0..3 ...")
     recs += bench_planner_depths(*p.planner, p.repeats)
+    log("network iterations 0, 1, 2, 4, 8 ...")
+    recs += bench_network(*p.planner, p.repeats)
     log("naive twins ...")
     recs += speedup_vs_naive(heuristic_workload(*p.naive_heuristic), "heuristic", p.repeats)
     recs += speedup_vs_naive(planner_workload(*p.naive_planner), "planner", p.repeats)
+    recs += speedup_vs_naive(network_workload(*p.naive_planner), "network", p.repeats)
     log("Mesa reference ...")
     recs += speedup_vs_mesa(heuristic_workload(*p.mesa), p.repeats)
     log("threads ...")
@@ -401,5 +425,5 @@ def run_suite(profile: str = "full", runs_dir: Path | None = None, log=None, sca
 
 
 __all__ = ["record", "run_suite", "PROFILES", "SCALING", "Profile", "speedup_vs_naive", "speedup_vs_mesa",
-           "bench_heuristic", "bench_planner", "bench_memoriser", "bench_planner_depths", "bench_parallel", "bench_startup", "bench_concurrent_compile",
+           "bench_heuristic", "bench_planner", "bench_memoriser", "bench_network", "bench_planner_depths", "bench_parallel", "bench_startup", "bench_concurrent_compile",
            "bench_peak_rss", "bench_experiments", "experiment_files", "scaling_rows", "scaling_records"]

@@ -1,7 +1,8 @@
 """Benchmark workloads: a population, the layouts it plays and the settings of one rollout call.
 
-Owns ``Workload`` and the three standard workloads the suite measures (random heuristics on
-red_door, random planners on the keys_chests maze, a half-and-half mix on red_door). Nothing
+Owns ``Workload`` and the standard workloads the suite measures (random heuristics on red_door, random
+planners on the keys_chests maze, random memorisers, random networks of a given iteration count on red_door
+at the default size, a half-and-half mix of heuristics and planners on red_door). Nothing
 here times anything (``evosim.bench.timing``) or reports (``evosim.bench.report``).
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Workload:
     generation: int = 0
     heuristic_signal: str = "path"
     min_depth: int = 1
+    network_max_iterations: int = 8
 
     @property
     def n_features(self) -> int:
@@ -36,7 +38,7 @@ class Workload:
         from evosim.kernels.spec import EpisodeSpec
 
         return EpisodeSpec(self.world.table, self.world.radius, self.n_features, self.max_depth, self.max_steps,
-                           self.heuristic_signal, self.min_depth)
+                           self.heuristic_signal, self.min_depth, network_max_iterations=self.network_max_iterations)
 
     def args(self):
         """Positional arguments of ``kernels.rollout`` and its naive twin."""
@@ -50,7 +52,8 @@ class Workload:
 
     def subset(self, n: int, episodes: int) -> "Workload":
         return Workload(self.genomes[:n], self.layouts, self.episode_layout[:episodes], self.world, self.max_depth,
-                        self.max_steps, self.seed, self.stream, self.generation, self.heuristic_signal, self.min_depth)
+                        self.max_steps, self.seed, self.stream, self.generation, self.heuristic_signal, self.min_depth,
+                        self.network_max_iterations)
 
 
 def make_world(**settings):
@@ -104,6 +107,21 @@ def memoriser_workload(n: int, episodes: int, size: int = 15, max_steps: int = 1
     return Workload(g, layouts, np.arange(episodes, dtype=np.int64), w, 3, max_steps)
 
 
+def network_workload(n: int, episodes: int, iterations: int = 4, size: int = 11, max_steps: int = 40,
+                     seed: int = 0) -> Workload:
+    """Random networks of ``iterations`` iterations per step (4 hidden channels, tanh, the whole grid) on red_door
+    ``size`` x ``size`` training layouts: the default world size and step limit."""
+    from evosim import genome as gn
+
+    w = make_world(name="red_door", size=size, max_steps=max_steps)
+    rng = np.random.default_rng([seed, 65])
+    layouts = w.sample(rng, "train", episodes)
+    g = gn.random_population(rng, n, 0.0, rng_net=rng, network_share=1.0)
+    g[:, gn.N_ITER] = float(iterations)
+    return Workload(g, layouts, np.arange(episodes, dtype=np.int64), w, 3, max_steps,
+                    network_max_iterations=max(8, iterations))
+
+
 def mixed_workload(n: int, episodes: int, size: int = 15, max_steps: int = 100, seed: int = 0) -> Workload:
     """Half heuristics, half planners (random genomes) on red_door, as in an early generation."""
     from evosim import genome as gn
@@ -115,4 +133,5 @@ def mixed_workload(n: int, episodes: int, size: int = 15, max_steps: int = 100, 
     return Workload(g, layouts, np.arange(episodes, dtype=np.int64), w, 3, max_steps)
 
 
-__all__ = ["Workload", "heuristic_workload", "planner_workload", "memoriser_workload", "mixed_workload"]
+__all__ = ["Workload", "heuristic_workload", "planner_workload", "memoriser_workload", "mixed_workload",
+           "network_workload"]

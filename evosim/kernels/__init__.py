@@ -7,7 +7,7 @@ episode loop:
 
     distance_maps(walls, obj_pos, obj_kind)                     BFS maps          kernels/bfs.py
     rollout(genomes, layouts, episode_layout, seed, ..., spec)  whole episodes    kernels/rollout.py (dispatch),
-                                                                                  kernels/{heuristic,planner,memoriser}.py
+                                                                                  kernels/{heuristic,planner,memoriser,network}.py
                                                                                   (episode loops), kernels/episode.py
     heuristic_action(genome, walls, y, x, ...)                  one decision      kernels/heuristic.py
     planner_action(genome, walls, y, x, ...) / planner_plan     one decision      kernels/planner.py
@@ -30,7 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT
+from evosim.constants import (
+    HEURISTIC_SIGNALS, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, MAX_STEPS_LIMIT, NETWORK_ACTIVATIONS,
+)
 from evosim.genome import N_GENES
 from evosim.kernels.bfs import _distance_maps
 from evosim.kernels.checks import _arr, _finite, _inside, _int, _kinds, _shape, _signal_code
@@ -76,7 +78,8 @@ class Rollouts:
     reach: np.ndarray  # int64: step at which each object was reached, -1 if never
     trace: np.ndarray | None  # int64: cell index (row * W + col) after each step, -1 after the end
     work: np.ndarray  # int64: search work charged as the cost of computation: over a planner's decisions,
-    #                   objects scored (distance lookup + utility) + plans evaluated; 0 for heuristics
+    #                   objects scored (distance lookup + utility) + plans evaluated; over a network's, the
+    #                   hidden-state cells updated; 0 for heuristics and memorisers
 
 
 def rollout(genomes, layouts, episode_layout, seed: int, stream: int, generation: int, organism_ids,
@@ -121,7 +124,9 @@ def rollout(genomes, layouts, episode_layout, seed: int, stream: int, generation
              np.ascontiguousarray(table.interaction, dtype=np.int64), spec.radius,
              int(spec.n_features), int(spec.max_depth), int(max_steps), np.uint64(seed), np.uint64(stream),
              np.uint64(generation), organism_ids, ret, proxy, steps, plans, work, reach, trace, bool(record),
-             spec.capacity, mode, int(spec.min_depth), int(spec.explore))
+             spec.capacity, mode, int(spec.min_depth), int(spec.explore), int(spec.network_channels),
+             int(spec.network_min_iterations), int(spec.network_max_iterations),
+             NETWORK_ACTIVATIONS.index(spec.network_activation), int(spec.network_window))
     return Rollouts(ret, proxy, steps, plans, reach, trace if record else None, work)
 
 

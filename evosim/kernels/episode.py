@@ -4,7 +4,8 @@ Per step an organism observes, decides, moves and interacts:
 
     observe   objects within the perception radius of each feature channel (Manhattan)
     decide    its architecture's decision (``kernels/heuristic.py``, ``kernels/planner.py``,
-              ``kernels/memoriser.py``: each holds its decision and its episode loop side by side)
+              ``kernels/memoriser.py``, ``kernels/network.py``: each holds its decision and its episode
+              loop side by side)
     move      into a wall or off the grid: stay put
     interact  with the object on the new cell (consume, end, pick up, open with key)
 
@@ -26,11 +27,12 @@ from evosim.constants import (
     DX, DY, I_CONSUMED, I_ENDS, I_OPENED, I_PICKED, MAX_DEPTH, MAX_FEATURES, MAX_PERCEIVED, UNREACHABLE,
 )
 from evosim.constants import Arch
-from evosim.genome import ARCH, M_ARCH
+from evosim.genome import ARCH, M_ARCH, N_ARCH
 
 #: architecture codes (``evosim.constants.Arch``, ``evosim.architectures``) as plain ints for the kernels
 #: (numba freezes module-level ints as constants)
 A_HEURISTIC, A_PLANNER, A_MEMORISER = int(Arch.HEURISTIC), int(Arch.PLANNER), int(Arch.MEMORISER)
+A_NETWORK = int(Arch.NETWORK)
 
 
 @njit(cache=True, inline="always")
@@ -100,10 +102,9 @@ Scratch = namedtuple("Scratch", ["alive", "cand", "cand_d", "util", "plan", "pat
 EpisodeLayout = namedtuple("EpisodeLayout", ["walls", "start", "obj_pos", "obj_kind", "dist"])
 #: what is constant over a rollout: the kind table (features, base reward, proxy, interaction),
 #: the radius per channel, channels used, the depth cap, the step limit, the satiety capacity and
-#: the heuristic's signal mode (SIGNAL_PATH / SIGNAL_COMPASS), the smallest planner depth and the planner's
-#: exploration rule (0: the organisms' random walk, 1: frontier exploration, for the reference planners only)
+#: the heuristic's signal mode (SIGNAL_PATH / SIGNAL_COMPASS) and the smallest planner depth
 Rules = namedtuple("Rules", ["kind_feat", "kind_reward", "kind_proxy", "kind_inter", "radius", "n_feat", "max_depth",
-                             "max_steps", "capacity", "signal", "min_depth", "explore"])
+                             "max_steps", "capacity", "signal", "min_depth"])
 
 
 @njit(cache=True)
@@ -127,7 +128,10 @@ def _powtab_size(walls):
 
 @njit(cache=True, inline="always")
 def _arch_of(genome):
-    """``Arch`` code of a genome: memoriser if the memoriser gene is > 0, else planner if ARCH > 0, else heuristic."""
+    """``Arch`` code of a genome: network if the network gene is > 0, else memoriser if the memoriser gene is > 0,
+    else planner if ARCH > 0, else heuristic."""
+    if genome[N_ARCH] > 0:
+        return A_NETWORK
     if genome[M_ARCH] > 0:
         return A_MEMORISER
     if genome[ARCH] > 0:

@@ -85,7 +85,7 @@ def _heuristic_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, 
     lay = EpisodeLayout(walls, np.array([y, x], dtype=np.int64), obj_pos, obj_kind, dist)
     k = kind_feat.shape[0]
     rules = Rules(kind_feat, np.zeros(k), np.zeros(k), np.zeros(k, dtype=np.int64), radius, n_feat, 1, step + 1, 0,
-                  mode, 1, 0)
+                  mode, 1)
     none = np.empty(1, dtype=np.int64)
     return _heuristic_play(genome, lay, rules, key, sc, np.empty((1, 1, 1, 1)), False, none, none, False, prev, inv,
                            step, True)[5]

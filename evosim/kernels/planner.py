@@ -11,6 +11,7 @@ plans, the utility-weighted path gradient of what it perceives).
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
@@ -53,6 +54,18 @@ def _explore(walls, y, x, prev, key, step):
 #: ``EpisodeSpec.explore`` codes: the organisms' rule (``_explore``) and frontier exploration (``_frontier``)
 EXPLORE_RANDOM = 0
 EXPLORE_FRONTIER = 1
+
+#: frontier exploration's state, allocated once per organism (``_new_frontier``) for layouts of H x W cells and
+#: reset every episode: seen [H, W] bool, the cells seen so far; queue / first [H * W] int64 and mark [H * W] bool,
+#: ``_frontier``'s BFS work arrays
+Frontier = namedtuple("Frontier", ["seen", "queue", "first", "mark"])
+
+
+@njit(cache=True)
+def _new_frontier(h, w):
+    """A ``Frontier`` for layouts of ``h`` x ``w`` cells."""
+    return Frontier(np.zeros((h, w), dtype=np.bool_), np.empty(h * w, dtype=np.int64), np.empty(h * w, dtype=np.int64),
+                    np.empty(h * w, dtype=np.bool_))
 
 
 @njit(cache=True)
@@ -142,9 +155,9 @@ def _planner_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, di
     lay = EpisodeLayout(walls, np.array([y, x], dtype=np.int64), obj_pos, obj_kind, dist)
     k = kind_feat.shape[0]
     rules = Rules(kind_feat, np.zeros(k), np.zeros(k), kind_inter, radius, n_feat, max_depth, step + 1, 0,
-                  SIGNAL_PATH, min_depth, 0)
+                  SIGNAL_PATH, min_depth)
     none = np.empty(1, dtype=np.int64)
-    _, _, _, p, work, a = _planner_play(genome, lay, rules, key, sc, none, none, False, prev, inv, step, True)
+    _, _, _, p, work, a = _planner_play(genome, lay, rules, key, sc, none, none, False, prev, inv, step, True, None)
     plan[:] = sc.plan
     return a, p, work - p
 
@@ -337,7 +350,7 @@ def _occupied(obj_pos, alive, y, x, skip):
 
 
 @njit(cache=True)
-def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, step, decide_only):
+def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, step, decide_only, fr):
     """A planner's episode (as ``_heuristic_play``, without a signal table): returns (return, proxy
     return, steps taken, plans evaluated, work, last action). Work is the sum over its decisions
     of objects scored (``_perceive``; at depth 0 the objects in its path signal) + plans evaluated
@@ -349,9 +362,11 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
     (``_search``; at depth 0 no plans, the utility-weighted path gradient), then take the first move along a
     shortest path to the first object of the best plan, preferring a step onto a cell that holds
     no other live object (touching one would trigger it: a trap ends the episode, food is eaten);
-    if every shortest step is occupied, the first. With no plan worth > 0, explore (``_explore``; with
-    ``rules.explore`` = EXPLORE_FRONTIER and depth > 0, ``_frontier`` first, ``_explore`` only once no unseen
-    cell is reachable: the reference planners' systematic exploration).
+    if every shortest step is occupied, the first. With no plan worth > 0, explore (``_explore``; given a
+    ``Frontier`` ``fr`` (``EpisodeSpec.explore`` = EXPLORE_FRONTIER) and depth > 0, ``_frontier`` first,
+    ``_explore`` only once no unseen cell is reachable: the reference planners' systematic exploration).
+    ``fr`` is None for the organisms: numba compiles one loop per type of ``fr`` and prunes every ``fr is not
+    None`` branch from the organisms' loop, which runs as fast as before the explorer existed.
     The organism's ``powtab`` (gamma ** t by arrival time t, -1 where not yet computed) is valid
     for this genome's gamma only and is carried across steps and episodes.
     """
@@ -366,17 +381,13 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
         direct, chests, keys = _episode_start(lay, kind_inter, kind_reward, alive, reach, trace, record)
     y, x = lay.start[0], lay.start[1]
     depth, gamma = _planner_genes(genome, rules.max_depth, rules.min_depth)
-    # frontier exploration (reference planners only): cells seen so far and the BFS work arrays
-    frontier = rules.explore == EXPLORE_FRONTIER and depth > 0
-    fh = walls.shape[0] if frontier else 1
-    fw = walls.shape[1] if frontier else 1
-    seen = np.zeros((fh, fw), dtype=np.bool_)
-    f_queue = np.empty(fh * fw, dtype=np.int64)
-    f_first = np.empty(fh * fw, dtype=np.int64)
-    f_mark = np.empty(fh * fw, dtype=np.bool_)
-    max_r = _seen_radius(genome, radius, n_feat) if frontier else 0
-    if frontier:
-        _mark_seen(seen, y, x, max_r)
+    # frontier exploration (reference planners only; pruned at compile time when ``fr`` is None)
+    max_r = -1
+    if fr is not None:
+        fr.seen[:] = False
+        if depth > 0:
+            max_r = _seen_radius(genome, radius, n_feat)
+            _mark_seen(fr.seen, y, x, max_r)
     ret = 0.0
     proxy = 0.0
     plans = 0
@@ -439,8 +450,8 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
                 # no plan worth anything (or, with inconsistent distance maps, no closer neighbour)
                 for t in range(MAX_DEPTH):
                     plan[t] = -1
-                if frontier:
-                    a = _frontier(walls, y, x, seen, obj_pos, alive, f_queue, f_first, f_mark)
+                if fr is not None:
+                    a = _frontier(walls, y, x, fr.seen, obj_pos, alive, fr.queue, fr.first, fr.mark)
                 if a < 0:
                     a = _explore(walls, y, x, prev, key, steps)
         if decide_only:
@@ -452,8 +463,8 @@ def _planner_play(genome, lay, rules, key, sc, reach, trace, record, prev, inv, 
             chests, keys, eaten, capacity, ret, proxy)
         if record:  # (here, not in the helper: a write in a branch there costs reference counting)
             trace[steps] = y * walls.shape[1] + x
-        if frontier:
-            _mark_seen(seen, y, x, max_r)
+        if fr is not None:
+            _mark_seen(fr.seen, y, x, max_r)
         if ended:
             break
     return ret, proxy, steps, plans, work, a

@@ -277,12 +277,17 @@ def _discounted(feat, dist, nopt, lo, hi, gamma, xd):
 @njit(cache=True)
 def _choice_objective(w, xd, nopt, chosen, lo, hi, ridge, grad, hess, want_derivs):
     """Penalised log-likelihood of events lo..hi-1 (outside option = score 0) on their design ``xd``
-    (``_discounted``); fills grad/hess."""
+    (``_discounted``); fills grad/hess.
+
+    Written for speed, with the same floating-point operations in the same order as the plain form (score
+    s_q = w . x_q, p_q = exp(s_q - max s) / z, grad += x_chosen - sum p_q x_q, hess += sum p_q x_q x_q^T - xbar xbar^T):
+    the outside option's terms (no features: exact zeros) are left out, exp(0) = 1 is not computed, and
+    p_q x_q is computed once for the mean and the Hessian."""
     f = w.shape[0]
     k_max = xd.shape[1]
-    x = np.zeros((k_max + 1, f))
     s = np.zeros(k_max + 1)
     p = np.zeros(k_max + 1)
+    px = np.zeros((k_max, f))
     xbar = np.zeros(f)
     total = 0.0
     if want_derivs:
@@ -290,37 +295,38 @@ def _choice_objective(w, xd, nopt, chosen, lo, hi, ridge, grad, hess, want_deriv
         hess[:, :] = 0.0
     for e in range(lo, hi):
         n = nopt[e]
+        r = e - lo
         mx = 0.0
         for q in range(n):
             v = 0.0
             for j in range(f):
-                x[q + 1, j] = xd[e - lo, q, j]
-                v += w[j] * x[q + 1, j]
+                v += w[j] * xd[r, q, j]
             s[q + 1] = v
             if v > mx:
                 mx = v
-        for j in range(f):
-            x[0, j] = 0.0
         s[0] = 0.0
         z = 0.0
         for q in range(n + 1):
-            p[q] = np.exp(s[q] - mx)
+            d = s[q] - mx
+            p[q] = 1.0 if d == 0.0 else np.exp(d)
             z += p[q]
         c = chosen[e] + 1
         total += s[c] - mx - np.log(z)
         if want_derivs:
             for j in range(f):
                 xbar[j] = 0.0
-            for q in range(n + 1):
-                p[q] /= z
+            for q in range(n):
+                pq = p[q + 1] / z
                 for j in range(f):
-                    xbar[j] += p[q] * x[q, j]
+                    t = pq * xd[r, q, j]
+                    px[q, j] = t
+                    xbar[j] += t
             for j in range(f):
-                grad[j] += x[c, j] - xbar[j]
+                grad[j] += (xd[r, c - 1, j] if c > 0 else 0.0) - xbar[j]
                 for l in range(f):
                     acc = -xbar[j] * xbar[l]
-                    for q in range(n + 1):
-                        acc += p[q] * x[q, j] * x[q, l]
+                    for q in range(n):
+                        acc += px[q, j] * xd[r, q, l]
                     hess[j, l] += acc
     for j in range(f):
         total -= 0.5 * ridge * w[j] * w[j]

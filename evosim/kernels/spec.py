@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evosim.constants import HEURISTIC_SIGNALS, MAX_DEPTH, MAX_FEATURES, MAX_STEPS_LIMIT
+from evosim.constants import (
+    HEURISTIC_SIGNALS, MAX_DEPTH, MAX_FEATURES, MAX_SIZE, MAX_STEPS_LIMIT, NET_MAX_CHANNELS, NET_MAX_ITERATIONS,
+    NETWORK_ACTIVATIONS,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +42,16 @@ class EpisodeSpec:
     """planners' exploration when nothing valued is perceived: 0 the organisms' rule (keep heading, else a
     random free move), 1 frontier exploration (toward the nearest reachable unseen cell; planners of depth
     >= 1): the perception-matched reference planners only (``evosim.probe.matched_reference``)"""
+    network_channels: int = 4
+    """networks' hidden channels (1..NET_MAX_CHANNELS; ``organisms.network_channels``)"""
+    network_min_iterations: int = 0
+    """fewest iterations per step a network expresses (``organisms.network_min_iterations``)"""
+    network_max_iterations: int = 8
+    """most iterations per step a network expresses (``organisms.network_max_iterations``)"""
+    network_activation: str = "tanh"
+    """networks' nonlinearity, one of ``NETWORK_ACTIVATIONS`` (``organisms.network_activation``)"""
+    network_window: int = 0
+    """half-width of the window holding a network's state, 0 for the whole grid (``organisms.network_window``)"""
 
     def __post_init__(self):
         if not isinstance(self.heuristic_signal, str) or self.heuristic_signal not in HEURISTIC_SIGNALS:
@@ -53,19 +66,38 @@ class EpisodeSpec:
             raise ValueError(f"EpisodeSpec: min_depth must be 0 or 1, got {self.min_depth!r}")
         if self.explore not in (0, 1) or isinstance(self.explore, bool):
             raise ValueError(f"EpisodeSpec: explore must be 0 (organisms' rule) or 1 (frontier), got {self.explore!r}")
+        if not isinstance(self.network_activation, str) or self.network_activation not in NETWORK_ACTIVATIONS:
+            raise ValueError(f"EpisodeSpec: network_activation = {self.network_activation!r}: expected one of "
+                             + ", ".join(repr(v) for v in NETWORK_ACTIVATIONS))
+        for name, lo, hi in (("network_channels", 1, NET_MAX_CHANNELS), ("network_min_iterations", 0, NET_MAX_ITERATIONS),
+                             ("network_max_iterations", 0, NET_MAX_ITERATIONS), ("network_window", 0, MAX_SIZE)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+                raise ValueError(f"EpisodeSpec: {name} must be in {lo}..{hi}, got {v!r}")
+        if self.network_min_iterations > self.network_max_iterations:
+            raise ValueError(f"EpisodeSpec: network_min_iterations ({self.network_min_iterations}) must not exceed "
+                             f"network_max_iterations ({self.network_max_iterations})")
         radius = np.ascontiguousarray(self.radius, dtype=np.int64)
         if radius.ndim != 1 or len(radius) < self.n_features:
             raise ValueError(f"EpisodeSpec: radius must hold one radius per feature channel ({self.n_features})")
         object.__setattr__(self, "radius", radius)
+        if 0 < self.network_window < int(radius[:self.n_features].max(initial=0)):
+            raise ValueError(f"EpisodeSpec: network_window = {self.network_window} is smaller than the largest "
+                             f"perception radius ({int(radius[:self.n_features].max())}); allowed: 0 (the whole grid) "
+                             "or at least that radius")
 
     @classmethod
     def from_config(cls, cfg, world, **changes) -> "EpisodeSpec":
         """The spec of ``cfg`` (a ``config.Config``) in ``world`` (``worlds.make(cfg.world)``): the world's kind
         table, radii and feature count, ``organisms.max_depth`` / ``min_depth`` / ``heuristic_signal`` and
-        ``world.max_steps``; ``changes`` override fields (e.g. ``max_steps``)."""
+        ``world.max_steps`` and the network settings (``organisms.network_*``); ``changes`` override fields (e.g.
+        ``max_steps``)."""
         org = cfg.organisms
         spec = cls(world.table, world.radius, len(world.features), org.max_depth, cfg.world.max_steps,
-                   org.heuristic_signal, org.min_depth)
+                   org.heuristic_signal, org.min_depth, network_channels=org.network_channels,
+                   network_min_iterations=org.network_min_iterations,
+                   network_max_iterations=org.network_max_iterations, network_activation=org.network_activation,
+                   network_window=org.network_window)
         return spec.replace(**changes) if changes else spec
 
     def replace(self, **changes) -> "EpisodeSpec":

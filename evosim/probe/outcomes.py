@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from evosim import genome as gn
-from evosim.config import memorisers_enabled
+from evosim.config import memorisers_enabled, networks_enabled
 from evosim.architectures import NAMES as ARCH_NAMES
 from evosim.constants import Arch, Interaction
 from evosim.objectives import (
@@ -250,9 +250,9 @@ def probe_population(cfg, world, sets: dict[str, ProbeSet], genomes: np.ndarray,
         df["behav_train_identified"] = ident_tr
         rows.append(df)
     out = pd.concat(rows, ignore_index=True)
-    # heuristic and planner only unless memorisers take part (schema.architectures)
-    out["architecture"] = pd.Categorical(out["architecture"],
-                                         categories=list(architectures(memorisers_enabled(cfg.organisms))))
+    # heuristic and planner only unless memorisers or networks take part (schema.architectures)
+    out["architecture"] = pd.Categorical(out["architecture"], categories=list(
+        architectures(memorisers_enabled(cfg.organisms), networks_enabled(cfg.organisms))))
     out["distribution"] = pd.Categorical(out["distribution"], categories=list(DISTRIBUTIONS))
     out["class"] = pd.Categorical(out["class"], categories=list(CLASSES))
     for c in ("class_omniscient", "random_class", "idle_class"):

@@ -14,6 +14,9 @@ Twins:
     reactive_action (depth 0)            evosim/kernels/planner.py (planner_plan is the ``plan`` output
                                          of planner_action)
     memo_action                          evosim/kernels/memoriser.py
+    network_action                       evosim/kernels/network.py (a dense computation over the whole grid or
+                                         window at every iteration; the kernel updates only the cells the
+                                         decision depends on)
     episode, rollout                     evosim/kernels/episode.py + rollout.py (+ kernels.rollout, which
                                          takes an ``EpisodeSpec``, as ``rollout`` here does)
 
@@ -49,7 +52,8 @@ CONSUMED, ENDS, PICKED, OPENED = 0, 1, 2, 3
 
 # genome layout (genome.py):
 # arch | attract[4] | attract_key[4] | wall momentum back logtemp | utility[4] | depth discount |
-# memoriser gene | plan[64]
+# memoriser gene | plan[64] |
+# network gene | iterations momentum back | bias[8] | bias_key[8] | read_h[8] | read_x[5] | wx[8, 5, 9] | wh[8, 8, 9]
 G_ARCH = 0
 G_ATTRACT = 1
 G_ATTRACT_KEY = 5
@@ -63,7 +67,19 @@ G_DISCOUNT = 18
 G_MEMO = 19
 G_PLAN = 20
 MEMO_STEPS = 64
-N_GENES = 84
+G_NET = 84
+G_ITER = 85
+G_NET_MOMENTUM = 86
+G_NET_BACK = 87
+NET_C = 8  # hidden channels the genome holds
+NET_X = 5  # input channels: wall, then 4 feature channels
+G_BIAS = 88
+G_BIAS_KEY = G_BIAS + NET_C
+G_READ_H = G_BIAS_KEY + NET_C
+G_READ_X = G_READ_H + NET_C
+G_WX = G_READ_X + NET_X
+G_WH = G_WX + NET_C * NET_X * 9
+N_GENES = G_WH + NET_C * NET_C * 9
 
 
 # -- counter-based RNG ----------------------------------------------------------------------------
@@ -360,6 +376,132 @@ def memo_action(genome, step):
     return math.floor(2.0 * g) % 4
 
 
+def network_iterations(genome, min_iter, max_iter):
+    """The expressed iterations: floor(gene + 0.5) with the gene clamped to [0, max] first, kept within min..max."""
+    g = min(max(float(genome[G_ITER]), 0.0), float(max_iter))
+    return int(min(max(math.floor(g + 0.5), min_iter), max_iter))
+
+
+def network_action(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius, n_feat, channels=4,
+                   min_iter=0, max_iter=8, activation="tanh", window=0):
+    """A network's decision: (action, hidden-state cells updated).
+
+    Computed densely, as the definition reads (``evosim/kernels/network.py``'s docstring): input planes over
+    the grid (walls, off-grid cells count as walls; per feature channel, the features of live objects within
+    the channel's radius, summed in slot order), the drive (wall term over taps in row-major order, + bias,
+    + key bias if a key is held, then each perceived object's features through the taps, object by object,
+    channel by channel), then k iterations of the state on every cell of the grid within the window (0
+    elsewhere), h1 = act(drive), hj = act(drive + sum over (c', tap) of wh * h(j-1)), and the readout at the
+    four neighbouring cells (hidden terms, then input terms, then momentum / back); the first maximum wins.
+    The work charged is, summed over iterations j, the cells within Chebyshev distance k - j of one of the four
+    neighbouring cells, and the organism's own, in the grid and the window (those the readout depends on)."""
+    g = [float(v) for v in np.asarray(genome, dtype=np.float32).astype(np.float64)]
+    walls, obj_pos, obj_kind = _ints(walls), _ints(obj_pos), _ints(obj_kind)
+    kind_feat, radius = _floats(kind_feat), _ints(radius)
+    alive = [bool(v) for v in np.asarray(alive)]
+    h, w = len(walls), len(walls[0])
+    C = channels
+    k = network_iterations(g, min_iter, max_iter)
+    win = window if window > 0 else h + w
+
+    def wx(c, i, t):
+        return g[G_WX + (c * NET_X + i) * 9 + t]
+
+    def wh(c, i, t):
+        return g[G_WH + (c * NET_C + i) * 9 + t]
+
+    def is_wall(yy, xx):
+        return not (0 <= yy < h and 0 <= xx < w) or walls[yy][xx] != 0
+
+    taps = [(t // 3 - 1, t % 3 - 1) for t in range(9)]
+    perceived = []  # (object, channel, value), in slot order then channel order
+    for o in range(len(obj_kind)):
+        md = abs(obj_pos[o][0] - y) + abs(obj_pos[o][1] - x)
+        if alive[o]:
+            for f in range(n_feat):
+                if md <= radius[f]:
+                    perceived.append((o, f, kind_feat[obj_kind[o]][f]))
+    plane = [[[0.0] * w for _ in range(h)] for _ in range(n_feat)]
+    for o, f, v in perceived:
+        plane[f][obj_pos[o][0]][obj_pos[o][1]] += v
+
+    def x_at(i, yy, xx):
+        if i == 0:
+            return 1.0 if is_wall(yy, xx) else 0.0
+        return plane[i - 1][yy][xx] if 0 <= yy < h and 0 <= xx < w else 0.0
+
+    # planes as float64 arrays with a one-cell border (walls: 1 there, state: 0): each tap is a shifted view, and
+    # every sum below is elementwise, term by term in the order written (numpy's float64 + and * are IEEE's)
+    wall_pad = np.ones((h + 2, w + 2))
+    wall_pad[1:-1, 1:-1] = np.asarray(walls, dtype=np.float64) != 0
+
+    def shifted(pad, dy, dx):
+        return pad[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+
+    yy, xx = np.mgrid[0:h, 0:w]
+    in_window = np.maximum(np.abs(yy - y), np.abs(xx - x)) <= win
+    state = None
+    work = 0
+    if k > 0:
+        drive = []
+        for c in range(C):
+            d = np.zeros((h, w))
+            for t, (dy, dx) in enumerate(taps):
+                d = d + wx(c, 0, t) * shifted(wall_pad, dy, dx)
+            d = d + g[G_BIAS + c]
+            if inv > 0:
+                d = d + g[G_BIAS_KEY + c]
+            for o, f, v in perceived:
+                for t, (dy, dx) in enumerate(taps):
+                    py, px = obj_pos[o][0] - dy, obj_pos[o][1] - dx
+                    if 0 <= py < h and 0 <= px < w:
+                        d[py, px] += wx(c, 1 + f, t) * v
+            drive.append(d)
+
+        def tanh(v):  # tanh as the kernel computes it: (1 - e) / (1 + e), e = exp(-2 |v|), with the sign of v
+            e = math.exp(-2.0 * abs(v))
+            t = (1.0 - e) / (1.0 + e)
+            return t if v >= 0.0 else -t
+
+        def act(a):
+            if activation == "relu":
+                return np.where(a > 0.0, a, 0.0)
+            return np.array([[tanh(v) for v in row] for row in a.tolist()])
+
+        state = np.zeros((C, h + 2, w + 2))
+        for j in range(1, k + 1):
+            new = np.zeros((C, h + 2, w + 2))
+            for c in range(C):
+                acc = drive[c]
+                if j > 1:
+                    for i in range(C):
+                        for t, (dy, dx) in enumerate(taps):
+                            acc = acc + wh(c, i, t) * shifted(state[i], dy, dx)
+                new[c, 1:-1, 1:-1] = np.where(in_window, act(acc), 0.0)
+            state = new
+            # the cells the readout depends on: within Chebyshev distance k - j of a neighbouring cell, and ours
+            r = k - j
+            near = [(y + dy, x + dx) for dy, dx in MOVES]
+            work += sum(1 for cy in range(h) for cx in range(w) if in_window[cy, cx] and (
+                (cy, cx) == (y, x) or min(max(abs(cy - ny), abs(cx - nx)) for ny, nx in near) <= r))
+    best_a, best_s = 0, -math.inf
+    for a in range(4):
+        ny, nx = y + MOVES[a][0], x + MOVES[a][1]
+        s = 0.0
+        if k > 0:
+            for c in range(C):
+                s += g[G_READ_H + c] * float(state[c, ny + 1, nx + 1])
+        for i in range(1 + n_feat):
+            s += g[G_READ_X + i] * x_at(i, ny, nx)
+        if prev >= 0 and a == prev:
+            s += g[G_NET_MOMENTUM]
+        elif prev >= 0 and a == OPPOSITE[prev]:
+            s += g[G_NET_BACK]
+        if s > best_s:
+            best_a, best_s = a, s
+    return best_a, work
+
+
 def reactive_action(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius, n_feat, key, step):
     """A depth-0 planner: (action, objects scored). Score each move as the sum over channels of
     utility[f] x the heuristic's path signal (``signals``, mode "path"); take the first move with
@@ -468,12 +610,16 @@ def planner_plan(genome, walls, y, x, prev, inv, obj_pos, obj_kind, alive, dist,
 
 # -- episodes --------------------------------------------------------------------------------------
 def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_reward, kind_proxy, kind_inter,
-            radius, n_feat, max_depth, max_steps, key, capacity=0, mode="path", min_depth=1, explore_mode=0):
+            radius, n_feat, max_depth, max_steps, key, capacity=0, mode="path", min_depth=1, explore_mode=0,
+            network=(4, 0, 8, "tanh", 0)):
     """One episode. Returns (return, proxy, steps, plans, reach[M], trace[max_steps + 1], work).
 
     ``explore_mode`` 1: a planner of depth >= 1 explores toward the frontier (``frontier_move``) with the
     cells seen so far: within Manhattan distance r of every cell it has occupied, r the smallest radius among
     the channels its utility weighs (the largest if none).
+
+    ``network``: (channels, min iterations, max iterations, activation, window) of a network (network gene > 0,
+    overriding every other architecture gene), which plays ``network_action`` and is charged the cells it updates.
 
     A heuristic senses signal ``mode`` ("path" or "compass"). A planner's work is, summed over its
     decisions, the objects it scored (``objects_scored``; at depth 0 those of ``reactive_action``) plus
@@ -491,8 +637,9 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
     kind_feat, radius, kind_inter = _floats(kind_feat), _ints(radius), inter
     raw = np.asarray(genome, dtype=np.float32)
     genome = [float(v) for v in np.asarray(genome, dtype=np.float64)]
-    is_memo = genome[G_MEMO] > 0
-    is_planner = genome[G_ARCH] > 0 and not is_memo
+    is_net = genome[G_NET] > 0
+    is_memo = genome[G_MEMO] > 0 and not is_net
+    is_planner = genome[G_ARCH] > 0 and not is_memo and not is_net
     depth = planner_depth(genome, max_depth, min_depth)
     w = len(walls[0])
     m = len(obj_kind)
@@ -516,7 +663,11 @@ def episode(genome, walls, start, obj_pos, obj_kind, dist, kind_feat, kind_rewar
         return direct or (chests and (inv > 0 or keys))
 
     while steps < max_steps and obtainable():
-        if is_memo:
+        if is_net:
+            a, cells = network_action(raw, walls, y, x, prev, inv, obj_pos, obj_kind, alive, kind_feat, radius,
+                                      n_feat, *network)
+            work += cells
+        elif is_memo:
             a = memo_action(raw, steps)
         elif is_planner and depth == 0:
             a, scored = reactive_action(genome, walls, y, x, prev, obj_pos, obj_kind, alive, dist, kind_feat, radius,
@@ -588,7 +739,9 @@ def rollout(genomes, layouts, episode_layout, seed, stream, generation, organism
                                           layouts.obj_kind[li], dist[li].tolist(), table.features, table.reward,
                                           table.proxy, table.interaction, radius, n_features, max_depth,
                                           max_steps, key, getattr(table, "capacity", 0), heuristic_signal, min_depth,
-                                          spec.explore)
+                                          spec.explore, (spec.network_channels, spec.network_min_iterations,
+                                                         spec.network_max_iterations, spec.network_activation,
+                                                         spec.network_window))
             ret[i, ep], proxy[i, ep], steps[i, ep], plans[i, ep], work[i, ep] = r, p, s, pl, wk
             reach[i, ep] = rc
             trace[i, ep] = tr

@@ -156,7 +156,7 @@ def load_run(path: str | Path) -> Run:
         raise RunError(f"{p}: {table_file('generations')} has {len(tables['generations'])} rows but the manifest says "
                        f"{done} generations ran; the run directory is inconsistent")
     return Run(p, cfg, manifest, _with_selection_columns(tables["generations"]), tables["organisms"],
-               _with_memoriser_block(tables["genomes"]))
+               _with_memoriser_block(tables["genomes"], _features(cfg)))
 
 
 def _with_selection_columns(generations: pd.DataFrame) -> pd.DataFrame:
@@ -167,15 +167,27 @@ def _with_selection_columns(generations: pd.DataFrame) -> pd.DataFrame:
     return generations.assign(**{c: float("nan") for c in missing}) if missing else generations
 
 
-def _with_memoriser_block(genomes: pd.DataFrame) -> pd.DataFrame:
-    """Genomes written before the memoriser block existed read with the block switched off
-    (``evosim.genome.switched_off_memo_block``: not a memoriser), so reports and the viewer work on older runs."""
-    from evosim.genome import M_ARCH, gene_names, switched_off_memo_block
+def _features(cfg) -> tuple[str, ...]:
+    from evosim.worlds import WORLDS
 
-    if "m_arch" in genomes.columns:
-        return genomes
-    block = switched_off_memo_block(len(genomes))
-    return genomes.assign(**{name: block[:, j] for j, name in enumerate(gene_names(())[M_ARCH:])})
+    return tuple(WORLDS[cfg.world.name].features)
+
+
+def _with_memoriser_block(genomes: pd.DataFrame, features: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Genomes written before the memoriser block existed read with the block switched off
+    (``evosim.genome.switched_off_memo_block``: not a memoriser), so reports and the viewer work on older runs;
+    likewise the network block (``switched_off_net_block``, its genes named after the world's ``features``), which
+    runs without networks do not write."""
+    from evosim.genome import M_ARCH, N_ARCH, gene_names, switched_off_memo_block, switched_off_net_block
+
+    if "m_arch" not in genomes.columns:
+        block = switched_off_memo_block(len(genomes))
+        genomes = genomes.assign(**{name: block[:, j] for j, name in enumerate(gene_names(())[M_ARCH:N_ARCH])})
+    if "n_arch" not in genomes.columns:  # before the network block, or a run without networks
+        block = pd.DataFrame(switched_off_net_block(len(genomes)), columns=gene_names(features)[N_ARCH:],
+                             index=genomes.index)
+        genomes = pd.concat([genomes, block], axis=1)
+    return genomes
 
 
 def config_from_run(path: str | Path) -> Config:

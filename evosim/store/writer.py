@@ -192,11 +192,12 @@ class RunWriter:
         else:
             state = read_state(ckpt)
             keep_g = int(state["generation"])
-            from evosim.genome import CORE_GENES, N_GENES
+            from evosim.genome import CORE_GENES, N_ARCH, N_GENES
 
-            # CORE_GENES: a checkpoint from before the memoriser block (the GA appends one, with no memorisers)
-            if (state["genomes"].shape not in ((self.cfg.evolution.population, N_GENES),
-                                               (self.cfg.evolution.population, CORE_GENES))) or keep_g >= self.cfg.evolution.generations:
+            # CORE_GENES / N_ARCH: a checkpoint from before the memoriser / network block (the GA appends them
+            # switched off)
+            pop = self.cfg.evolution.population
+            if (state["genomes"].shape not in ((pop, N_GENES), (pop, CORE_GENES), (pop, N_ARCH))) or keep_g >= self.cfg.evolution.generations:
                 raise RunError(f"{ckpt}: checkpoint does not fit the config (genomes {state['genomes'].shape}, "
                                f"generation {keep_g}); use --overwrite")
             gens = pd.read_parquet(ckpt / table_file("generations"))

@@ -46,6 +46,12 @@ def population_metrics(org: pd.DataFrame) -> dict:
            "planner_depth_sd": float(dep.std()) if len(dep) else math.nan}
     for d in range(MAX_DEPTH + 1):
         out[f"depth_{d}"] = float((dep == d).mean()) if len(dep) else math.nan
+    if "iterations" in org.columns:  # runs with networks only (so the sweeps without them are as before)
+        network = (arch == "network").to_numpy()
+        its = org["iterations"].to_numpy()[network].astype(float)
+        out["network_share"] = float(network.mean())
+        out["network_iterations_mean"] = float(its.mean()) if len(its) else math.nan
+        out["network_iterations_sd"] = float(its.std()) if len(its) else math.nan
     return out
 
 

@@ -349,9 +349,14 @@ class World:
         return lay
 
     def sample_training(self, rng: np.random.Generator, n: int, training: str, proxy_break_rate: float) -> Layouts:
-        """Training layouts: ``training`` distribution, with a share from ``control`` (proxy broken)."""
+        """Training layouts: ``training`` distribution, with a share from ``control`` (proxy broken).
+
+        Rate 1 draws exactly what ``training = "control"`` draws (the same layouts), so the end points of a
+        dose-response sweep are the experiment (rate 0) and its control (rate 1)."""
         if proxy_break_rate <= 0.0 or training == "control":
             return self.sample(rng, training, n)
+        if proxy_break_rate >= 1.0:
+            return self.sample(rng, "control", n)
         broken = rng.random(n) < proxy_break_rate
         parts = []
         for b in broken:
