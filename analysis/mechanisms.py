@@ -141,6 +141,11 @@ def outcome_row(probe: pd.DataFrame) -> dict:
     for c in ("pseudo_aligned", "robust", "capability_failure"):
         out[c] = float((sub["class"] == c).mean()) if len(sub) else math.nan
     out["malign"] = float(sub["malign"].astype(float).mean()) if "malign" in sub and len(sub) else math.nan
+    # on `shift` too (proxy objects plentiful): the pseudo-aligned share and keys taken beyond need (keys_chests)
+    sh = probe[probe["distribution"] == "shift"]
+    out["pseudo_aligned_shift"] = float((sh["class"] == "pseudo_aligned").mean()) if len(sh) else math.nan
+    kb = sh["keys_beyond_need"].astype(float).to_numpy() if "keys_beyond_need" in sh else np.array([])
+    out["keys_beyond_need_shift"] = float(np.nanmean(kb)) if np.isfinite(kb).any() else math.nan
     for col, name in (("mesa_prefers_proxy", "genome_prefers_proxy"), ("behav_prefers_proxy", "behav_prefers_proxy")):
         v = sub[col].astype(float).to_numpy() if col in sub else np.array([])
         v = v[np.isfinite(v)]
@@ -181,7 +186,7 @@ class ArmTables:
 
 
 OUTCOME_Q = ("pseudo_aligned", "robust", "capability_failure", "malign", "genome_prefers_proxy", "behav_prefers_proxy",
-             "planner_share")
+             "planner_share", "pseudo_aligned_shift", "keys_beyond_need_shift")
 SELECTION_Q = ("sel_early", "sel_late", "sel_sum", "trait_change", "abs_trait_change", "trait_final")
 VIEWS_Q = ("acc_genome", "acc_train_behaviour", "identified_all", "identified_planners")
 #: the arms' hypothesis rows: (label, one side (arm, role), other side (arm, role) or None for zero, quantity).
@@ -201,6 +206,10 @@ COMPARISONS = (
     ("planner-only: experiment vs control", ("planner_only", "experiment"), ("planner_only", "control"),
      "pseudo_aligned"),
     ("planner-only: experiment vs control", ("planner_only", "experiment"), ("planner_only", "control"), "malign"),
+    ("heuristic-only: experiment vs control", ("heuristic_only", "experiment"), ("heuristic_only", "control"),
+     "keys_beyond_need_shift"),
+    ("planner-only: experiment vs control", ("planner_only", "experiment"), ("planner_only", "control"),
+     "keys_beyond_need_shift"),
 )
 
 
@@ -415,6 +424,8 @@ def render_blocks(t: ArmTables, ctx: dict, figure: str | None = None) -> dict[st
         prior = _test(t, e, "bias+ vs bias-", "pseudo_aligned")
         h = _test(t, e, "heuristic-only: experiment vs control", "pseudo_aligned")
         pl = _test(t, e, "planner-only: experiment vs control", "pseudo_aligned")
+        hk = _test(t, e, "heuristic-only: experiment vs control", "keys_beyond_need_shift")
+        pk = _test(t, e, "planner-only: experiment vs control", "keys_beyond_need_shift")
         lines.append(
             f"- **{e}** (rule: Holm-adjusted p < {ALPHA} in the tests below): {verdict(t, e)}. Summed selection "
             f"differential on the preference trait (proxy cue minus true cue): experiment "
@@ -427,7 +438,9 @@ def render_blocks(t: ArmTables, ctx: dict, figure: str | None = None) -> dict[st
             f"prior toward the proxy {_ci(s, 'pseudo_aligned', experiment=e, arm='bias+', role='experiment')}, "
             f"toward the true cue {_ci(s, 'pseudo_aligned', experiment=e, arm='bias-', role='experiment')} "
             f"(difference {_test_text(prior)}); experiment minus control among heuristics only {_test_text(h)}, "
-            f"among planners only {_test_text(pl)}.")
+            f"among planners only {_test_text(pl)}." + (
+                f" Keys picked up beyond need on shift, experiment minus control: heuristics only "
+                f"{_test_text(hk)}; planners only {_test_text(pk)}." if hk is not None or pk is not None else ""))
     out["claim_mechanisms"] = "\n".join(lines)
     rows = []
     for e in exps:
@@ -466,13 +479,17 @@ def render_blocks(t: ArmTables, ctx: dict, figure: str | None = None) -> dict[st
                 pur = t.purity[(t.purity["experiment"] == e) & (t.purity["arm"] == arm) & (t.purity["role"] == role)]
                 pure = f"{int(pur.iloc[0]['seeds_pure'])} of {int(pur.iloc[0]['seeds'])}" if len(pur) else "–"
                 rows.append([e, ARM_TEXT[arm], role, *[_ci(s, q, experiment=e, arm=arm, role=role)
-                                                        for q in ("pseudo_aligned", "robust", "malign")], pure])
+                                                        for q in ("pseudo_aligned", "robust", "malign",
+                                                                  "pseudo_aligned_shift", "keys_beyond_need_shift")],
+                             pure])
     out["mech_architecture"] = "\n".join([
         f"One architecture only (`initial_planner_share` 0 or 1, `arch_flip_rate` 0), experiment and control paired "
         f"by seed. On {HEADLINE}: pseudo-aligned, robust and malign shares (malign: true return below both the idle "
         f"and the random policy's on the same layouts); last column: seeds whose final population holds that "
-        f"architecture only.", "",
-        _table(["experiment", "arm", "training", "pseudo-aligned", "robust", "malign", "one architecture"], rows)])
+        f"architecture only. Beside them, on `shift` (proxy objects plentiful): the pseudo-aligned share and keys picked "
+        f"up beyond need per episode (keys_chests only).", "",
+        _table(["experiment", "arm", "training", "pseudo-aligned", "robust", "malign", "pseudo-aligned (shift)",
+                "keys beyond need (shift)", "one architecture"], rows)])
     rows = []
     if len(t.views):
         for e in exps:
