@@ -755,9 +755,13 @@ def render_claims(t: Tables, ctx: dict) -> dict[str, str]:
     if not (msg := need(e, c)):
         msg = (f"In `{e}` the pseudo-aligned share is {_cell(S, 'pseudo_aligned', experiment=e, distribution='shift')} "
                f"(control {_cell(S, 'pseudo_aligned', experiment=c, distribution='shift')}; paired difference "
-               f"{_paired_text(_paired_row(t, e))}). Per seed, "
-               f"{_cell(V, 'behav_prefers_proxy_robust', of=n, say_k=True, experiment=e)} of the organisms classed robust still "
-               f"behave as if they prefer red (mean over the seeds with robust organisms). The perception-matched "
+               f"{_paired_text(_paired_row(t, e))}). " + (
+                   f"Per seed, {rob} of the organisms classed robust still behave as if they prefer red (mean over the "
+                   f"seeds with robust organisms). " if (rob := _cell(V, 'behav_prefers_proxy_robust', of=n, say_k=True,
+                                                                     experiment=e)) != "–" else
+                   f"No seed has an organism classed robust under shift, so none is left whose preference could "
+                   f"decouple from its outcome; {_cell(V, 'behav_prefers_proxy_all', of=n, say_k=True, experiment=e)} of "
+                   f"organisms behave as if they prefer red. ") + f"The perception-matched "
                f"reference earns {_cell(B, 'matched_return', experiment=e)} per episode there ("
                f"{_cell(B, 'matched_return', experiment='red_door')} in `red_door`)."
                if "red_door" in exps else need("red_door"))
@@ -841,8 +845,12 @@ def render_readme(t: Tables, ctx: dict) -> dict[str, str]:
                      f"rank a red ball above the door{acc}; {fixed}")
         elif e == "red_door_short_sighted":
             shift = f"{pa}{paired}"
-            value = (f"{_cell(V, 'behav_prefers_proxy_robust', of=n, say_k=True, experiment=e)} of organisms classed robust still "
-                     f"behave as if they prefer red: values act only on what can be seen")
+            rob = _cell(V, 'behav_prefers_proxy_robust', of=n, say_k=True, experiment=e)
+            value = (f"{rob} of organisms classed robust still behave as if they prefer red: values act only on what "
+                     f"can be seen" if rob != "–" else
+                     f"no organism is classed robust under shift; "
+                     f"{_cell(V, 'behav_prefers_proxy_all', of=n, say_k=True, experiment=e)} of organisms behave as if "
+                     f"they prefer red: the far-seen cue wins")
         elif e == "keys_chests":
             shift = (f"{_cell(B, 'beyond_need', experiment=e)} keys beyond need per episode vs "
                      f"{_cell(B, 'beyond_need', experiment=c)} (aligned reference "
