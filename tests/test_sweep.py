@@ -169,8 +169,7 @@ seeds = [1, 2]
 def test_scheduler_mode_retries_a_dead_worker(tmp_path, serial):
     """--scheduler mode on an existing cluster; a worker killed mid-run has its run retried.
 
-    One run kills its worker process (os._exit) on the first attempt; the cluster has one worker, so
-    the retry runs on the worker process the nanny starts in its place. False if that run ends up
+    One run kills its worker process (os._exit) on the first attempt. False if that run ends up
     failed or missing, or if the table differs from the serial one.
     """
     from distributed import Client, LocalCluster
@@ -192,7 +191,7 @@ def test_scheduler_mode_retries_a_dead_worker(tmp_path, serial):
             return real(spec, threads, **kw)
         mod.execute_run = dying
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
                       silence_logs=50) as cluster, Client(cluster) as client:
         client.run(install)
         res = sw.run_sweep(sweep, out=tmp_path / "cluster", scheduler=cluster.scheduler_address, progress=False,
